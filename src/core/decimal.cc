@@ -87,7 +87,10 @@ Result<Decimal, DecimalErrc> Decimal::parse(std::string_view text) {
     negative = text[0] == '-';
     i = 1;
   }
+  // Accumulate in 64 bits while it cannot overflow (18 digits), then in 128 bits.
+  std::uint64_t small = 0;
   M mantissa = 0;
+  bool wide = false;
   int digits = 0;       // significant digits accumulated (leading zeros skipped)
   int frac_digits = 0;  // digits after the point
   bool any_digit = false;
@@ -99,10 +102,17 @@ Result<Decimal, DecimalErrc> Decimal::parse(std::string_view text) {
       if (seen_point) {
         if (++frac_digits > kMaxScale) return unexpected(DecimalErrc::kTooManyDigits);
       }
-      if (mantissa != 0 || c != '0') {
+      if ((wide ? mantissa != 0 : small != 0) || c != '0') {
         if (++digits > kMaxDigits) return unexpected(DecimalErrc::kTooManyDigits);
       }
-      mantissa = mantissa * 10 + (c - '0');
+      if (!wide && digits > 18) {
+        wide = true;
+        mantissa = static_cast<M>(small);
+      }
+      if (wide)
+        mantissa = mantissa * 10 + (c - '0');
+      else
+        small = small * 10 + static_cast<std::uint64_t>(c - '0');
     } else if (c == '.' && !seen_point) {
       seen_point = true;
     } else {
@@ -110,6 +120,7 @@ Result<Decimal, DecimalErrc> Decimal::parse(std::string_view text) {
     }
   }
   if (!any_digit) return unexpected(DecimalErrc::kNoDigits);
+  if (!wide) mantissa = static_cast<M>(small);
   Decimal d;
   d.mantissa_ = negative ? -mantissa : mantissa;
   d.scale_ = static_cast<std::int8_t>(frac_digits);

@@ -1,0 +1,261 @@
+#include "runtime/http_client.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <charconv>
+#include <exception>
+#include <optional>
+
+namespace sf::runtime {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+constexpr std::uint64_t kMaxResponseBytes = 256ull << 20;
+
+bool is_idempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
+         method == "OPTIONS";
+}
+
+std::string describe(const beast::error_code& ec, std::chrono::milliseconds timeout) {
+  if (ec == beast::error::timeout) return "timed out after " + std::to_string(timeout.count()) + " ms";
+  return ec.message();
+}
+
+}  // namespace
+
+Result<HttpUrl, std::string> parse_http_url(std::string_view url) {
+  constexpr std::string_view kScheme = "http://";
+  if (!url.starts_with(kScheme)) {
+    const std::size_t scheme_end = url.find("://");
+    if (scheme_end != std::string_view::npos) {
+      return unexpected("unsupported URL scheme '" + std::string(url.substr(0, scheme_end)) +
+                        "' in '" + std::string(url) + "' (only http:// is supported)");
+    }
+    return unexpected("URL '" + std::string(url) + "' must start with http://");
+  }
+  std::string_view rest = url.substr(kScheme.size());
+  if (const std::size_t hash = rest.find('#'); hash != std::string_view::npos) {
+    rest = rest.substr(0, hash);
+  }
+  const std::size_t authority_end = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, authority_end);
+  HttpUrl parsed;
+  if (authority_end != std::string_view::npos) {
+    parsed.target = std::string(rest.substr(authority_end));
+    if (parsed.target.front() == '?') parsed.target.insert(0, "/");
+  }
+  if (authority.find('@') != std::string_view::npos) {
+    return unexpected("credentials in URLs are not supported: '" + std::string(url) + "'");
+  }
+  std::string_view port_text;
+  if (authority.starts_with("[")) {
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) {
+      return unexpected("unterminated IPv6 address in '" + std::string(url) + "'");
+    }
+    parsed.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return unexpected("bad host in '" + std::string(url) + "'");
+      port_text = after.substr(1);
+      if (port_text.empty()) return unexpected("empty port in '" + std::string(url) + "'");
+    }
+  } else {
+    const std::size_t colon = authority.rfind(':');
+    parsed.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port_text = authority.substr(colon + 1);
+      if (port_text.empty()) return unexpected("empty port in '" + std::string(url) + "'");
+    }
+  }
+  if (parsed.host.empty()) return unexpected("missing host in '" + std::string(url) + "'");
+  if (!port_text.empty()) {
+    unsigned port = 0;
+    const auto [end, error] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (error != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
+        port > 65535) {
+      return unexpected("invalid port '" + std::string(port_text) + "' in '" + std::string(url) +
+                        "'");
+    }
+    parsed.port = static_cast<std::uint16_t>(port);
+  }
+  return parsed;
+}
+
+struct HttpClient::Impl {
+  // Declared first so that it outlives the stream.
+  net::io_context io;
+  std::optional<beast::tcp_stream> stream;
+  std::string host;
+  std::uint16_t port = 0;
+  beast::flat_buffer buffer;
+  int connections_opened = 0;
+
+  void close() {
+    if (stream) {
+      beast::error_code ignored;
+      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream->close();
+      stream.reset();
+    }
+    buffer.clear();
+  }
+
+  struct Attempt {
+    std::optional<HttpResponse> response;
+    std::string error;
+    bool retryable = false;  // failed on a reused connection before any response byte
+  };
+
+  net::awaitable<void> exchange(const HttpUrl& url, const http::request<http::string_body>& request,
+                                std::chrono::steady_clock::time_point deadline,
+                                std::chrono::milliseconds timeout, Attempt& attempt) {
+    beast::error_code ec;
+    const std::string where = url.host + ":" + std::to_string(url.port);
+    bool reused = true;
+    if (!stream) {
+      reused = false;
+      tcp::resolver resolver(co_await net::this_coro::executor);
+      const auto endpoints = co_await resolver.async_resolve(
+          url.host, std::to_string(url.port), net::redirect_error(net::use_awaitable, ec));
+      if (ec) {
+        attempt.error = "cannot resolve " + url.host + ": " + ec.message();
+        co_return;
+      }
+      stream.emplace(io);
+      stream->expires_at(deadline);
+      co_await stream->async_connect(endpoints, net::redirect_error(net::use_awaitable, ec));
+      if (ec) {
+        attempt.error = "cannot connect to " + where + ": " + describe(ec, timeout);
+        close();
+        co_return;
+      }
+      ++connections_opened;
+      host = url.host;
+      port = url.port;
+    }
+
+    stream->expires_at(deadline);
+    co_await http::async_write(*stream, request, net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      attempt.error = "sending to " + where + " failed: " + describe(ec, timeout);
+      attempt.retryable = reused && ec != beast::error::timeout;
+      close();
+      co_return;
+    }
+
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(kMaxResponseBytes);
+    parser.skip(request.method() == http::verb::head);
+    co_await http::async_read(*stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      attempt.error = "reading from " + where + " failed: " + describe(ec, timeout);
+      attempt.retryable = reused && !parser.got_some() && ec != beast::error::timeout;
+      close();
+      co_return;
+    }
+
+    http::response<http::string_body> message = parser.release();
+    HttpResponse response;
+    response.status = static_cast<int>(message.result_int());
+    for (const auto& field : message) {
+      response.headers.add(std::string(field.name_string()), std::string(field.value()));
+    }
+    response.content_type = std::string(response.headers.get_or("Content-Type", ""));
+    response.body = std::move(message.body());
+    if (!message.keep_alive()) close();
+    attempt.response = std::move(response);
+  }
+
+  Attempt run_once(const HttpUrl& url, const http::request<http::string_body>& request,
+                   std::chrono::steady_clock::time_point deadline,
+                   std::chrono::milliseconds timeout) {
+    Attempt attempt;
+    net::co_spawn(io, exchange(url, request, deadline, timeout, attempt),
+                  [&attempt](std::exception_ptr error) {
+                    if (!error) return;
+                    try {
+                      std::rethrow_exception(error);
+                    } catch (const std::exception& e) {
+                      attempt.error = e.what();
+                    } catch (...) {
+                      attempt.error = "unknown error";
+                    }
+                  });
+    io.restart();
+    io.run();
+    return attempt;
+  }
+};
+
+HttpClient::HttpClient() : impl_(std::make_unique<Impl>()) {}
+HttpClient::~HttpClient() = default;
+
+void HttpClient::close() { impl_->close(); }
+int HttpClient::connections_opened() const { return impl_->connections_opened; }
+
+Result<HttpResponse, std::string> HttpClient::request(std::string_view method,
+                                                      std::string_view url,
+                                                      std::string_view body,
+                                                      const HttpHeaders& headers,
+                                                      std::chrono::milliseconds timeout) {
+  auto parsed = parse_http_url(url);
+  if (!parsed) return unexpected(parsed.error());
+  if (method.empty()) return unexpected(std::string("empty HTTP method"));
+  if (impl_->stream && (impl_->host != parsed->host || impl_->port != parsed->port)) {
+    impl_->close();
+  }
+
+  http::request<http::string_body> message;
+  if (const http::verb verb = http::string_to_verb(method); verb != http::verb::unknown) {
+    message.method(verb);
+  } else {
+    message.method_string(method);
+  }
+  message.target(parsed->target);
+  message.version(11);
+  for (const auto& [name, value] : headers) message.insert(name, value);
+  if (!headers.contains("Host")) {
+    const bool ipv6 = parsed->host.find(':') != std::string::npos;
+    message.set(http::field::host, (ipv6 ? "[" + parsed->host + "]" : parsed->host) + ":" +
+                                       std::to_string(parsed->port));
+  }
+  if (!headers.contains("User-Agent")) message.set(http::field::user_agent, "streamforge");
+  if (!body.empty() && !headers.contains("Content-Type")) {
+    message.set(http::field::content_type, "application/json");
+  }
+  message.body() = std::string(body);
+  message.prepare_payload();
+
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto attempt = impl_->run_once(*parsed, message, deadline, timeout);
+  // The server may have closed a kept-alive connection while it sat idle: retry once on a
+  // fresh one, where repeating the request is harmless.
+  if (!attempt.response && attempt.retryable && is_idempotent(method)) {
+    attempt = impl_->run_once(*parsed, message, deadline, timeout);
+  }
+  if (!attempt.response) return unexpected(std::move(attempt.error));
+  return std::move(*attempt.response);
+}
+
+Result<HttpResponse, std::string> http_request(std::string_view method, std::string_view url,
+                                               std::string_view body, const HttpHeaders& headers,
+                                               std::chrono::milliseconds timeout) {
+  HttpClient client;
+  return client.request(method, url, body, headers, timeout);
+}
+
+}  // namespace sf::runtime

@@ -1,0 +1,59 @@
+#include "store/store.h"
+
+#include <filesystem>
+#include <string_view>
+#include <system_error>
+
+#include "store/sqlite_store.h"
+
+namespace sf::store {
+namespace {
+
+constexpr std::string_view kSqliteScheme = "sqlite:";
+constexpr const char* kAcceptedForms = "accepted forms: sqlite:PATH, sqlite::memory:";
+
+}  // namespace
+
+const char* to_string(StoreErrc e) {
+  switch (e) {
+    case StoreErrc::kOpen:
+      return "open";
+    case StoreErrc::kMigration:
+      return "migration";
+    case StoreErrc::kWrite:
+      return "write";
+    case StoreErrc::kRead:
+      return "read";
+    case StoreErrc::kCorrupt:
+      return "corrupt";
+    case StoreErrc::kConfig:
+      return "config";
+  }
+  return "unknown";
+}
+
+StoreResult<std::unique_ptr<Store>> open_store(const std::string& url) {
+  if (!url.starts_with(kSqliteScheme)) {
+    return unexpected(StoreError{StoreErrc::kConfig,
+                                 "unsupported store URL '" + url + "' (" + kAcceptedForms + ")"});
+  }
+  const std::string path = url.substr(kSqliteScheme.size());
+  if (path.empty()) {
+    return unexpected(StoreError{StoreErrc::kConfig,
+                                 "store URL '" + url + "' names no path (" + kAcceptedForms + ")"});
+  }
+  if (path != ":memory:") {
+    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      return unexpected(StoreError{
+          StoreErrc::kOpen, "cannot create directory '" + parent.string() + "': " + ec.message()});
+    }
+  }
+  auto store = SqliteStore::open(path);
+  if (!store) return unexpected(store.error());
+  return std::unique_ptr<Store>(std::move(*store));
+}
+
+}  // namespace sf::store
