@@ -214,7 +214,9 @@ std::chrono::milliseconds Config::get_duration(std::string_view name) const {
   return *parse_duration(entry(name, OptionType::kDuration).value);
 }
 
-ConfigSource Config::source(std::string_view name) const { return entry(name, std::nullopt).source; }
+ConfigSource Config::source(std::string_view name) const {
+  return entry(name, std::nullopt).source;
+}
 
 // --- ConfigParser ------------------------------------------------------------------------------
 
@@ -223,7 +225,8 @@ ConfigParser::ConfigParser(std::string program, std::string description)
 
 ConfigParser& ConfigParser::add(OptionSpec spec) {
   if (!valid_option_name(spec.name)) {
-    throw std::invalid_argument("invalid option name '" + spec.name + "' (expected [A-Z][A-Z0-9_]*)");
+    throw std::invalid_argument("invalid option name '" + spec.name +
+                                "' (expected [A-Z][A-Z0-9_]*)");
   }
   if (find_by_name(spec.name) != nullptr || spec.name == "CONFIG" || spec.name == "HELP") {
     throw std::invalid_argument("option " + spec.name + " declared twice or reserved");
@@ -233,8 +236,8 @@ ConfigParser& ConfigParser::add(OptionSpec spec) {
   }
   if (!spec.default_value.empty()) {
     if (auto valid = validate(spec.type, spec.default_value); !valid) {
-      throw std::invalid_argument(bad_value(spec.default_value, "the default of " + spec.name,
-                                            valid.error()));
+      throw std::invalid_argument(
+          bad_value(spec.default_value, "the default of " + spec.name, valid.error()));
     }
   }
   options_.push_back(std::move(spec));
@@ -341,8 +344,8 @@ Result<Config, std::string> ConfigParser::parse(const std::vector<std::string>& 
       std::string_view text = trim(line);
       if (text.empty() || text.front() == '#') continue;
       if (text.starts_with("export ")) text = trim(text.substr(7));
-      const std::string where = "config file " + *config_path + " line " +
-                                std::to_string(line_number);
+      const std::string where =
+          "config file " + *config_path + " line " + std::to_string(line_number);
       const std::size_t equals = text.find('=');
       if (equals == std::string_view::npos) {
         return unexpected(where + ": expected KEY=VALUE");
@@ -397,7 +400,8 @@ std::string ConfigParser::help_text() const {
   std::string text = "Usage: " + program_ + " [options]";
   text.append(" [args...]\n");
   if (!description_.empty()) text.append("\n").append(description_).append("\n");
-  text.append("\nOptions (flags override environment variables, which override the config file):\n");
+  text.append(
+      "\nOptions (flags override environment variables, which override the config file):\n");
   auto describe = [&text](const std::string& left, const std::string& help,
                           const std::string& details) {
     text.append("  ").append(left).append("\n      ");

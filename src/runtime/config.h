@@ -30,7 +30,7 @@ namespace sf::runtime {
 
 enum class OptionType : std::uint8_t {
   kString,
-  kInt,       // int64
+  kInt,  // int64
   kDouble,
   kBool,      // true/false, 1/0, yes/no, on/off
   kDuration,  // seconds ("1.5") or with a unit: "250ms", "30s", "5m", "2h"

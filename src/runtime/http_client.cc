@@ -29,7 +29,8 @@ bool is_idempotent(std::string_view method) {
 }
 
 std::string describe(const beast::error_code& ec, std::chrono::milliseconds timeout) {
-  if (ec == beast::error::timeout) return "timed out after " + std::to_string(timeout.count()) + " ms";
+  if (ec == beast::error::timeout)
+    return "timed out after " + std::to_string(timeout.count()) + " ms";
   return ec.message();
 }
 
@@ -157,18 +158,25 @@ struct HttpClient::Impl {
       co_return;
     }
 
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(kMaxResponseBytes);
-    parser.skip(request.method() == http::verb::head);
-    co_await http::async_read(*stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
-    if (ec) {
-      attempt.error = "reading from " + where + " failed: " + describe(ec, timeout);
-      attempt.retryable = reused && !parser.got_some() && ec != beast::error::timeout;
-      close();
-      co_return;
+    // Interim 1xx responses (100 Continue) precede the real one: skip them.
+    std::optional<http::response_parser<http::string_body>> parser;
+    for (bool first = true;; first = false) {
+      parser.emplace();
+      parser->body_limit(kMaxResponseBytes);
+      parser->skip(request.method() == http::verb::head);
+      co_await http::async_read(*stream, buffer, *parser,
+                                net::redirect_error(net::use_awaitable, ec));
+      if (ec) {
+        attempt.error = "reading from " + where + " failed: " + describe(ec, timeout);
+        attempt.retryable = first && reused && !parser->got_some() && ec != beast::error::timeout;
+        close();
+        co_return;
+      }
+      const unsigned status = parser->get().result_int();
+      if (status < 100 || status >= 200 || status == 101) break;
     }
 
-    http::response<http::string_body> message = parser.release();
+    http::response<http::string_body> message = parser->release();
     HttpResponse response;
     response.status = static_cast<int>(message.result_int());
     for (const auto& field : message) {
@@ -204,11 +212,14 @@ struct HttpClient::Impl {
 HttpClient::HttpClient() : impl_(std::make_unique<Impl>()) {}
 HttpClient::~HttpClient() = default;
 
-void HttpClient::close() { impl_->close(); }
-int HttpClient::connections_opened() const { return impl_->connections_opened; }
+void HttpClient::close() {
+  impl_->close();
+}
+int HttpClient::connections_opened() const {
+  return impl_->connections_opened;
+}
 
-Result<HttpResponse, std::string> HttpClient::request(std::string_view method,
-                                                      std::string_view url,
+Result<HttpResponse, std::string> HttpClient::request(std::string_view method, std::string_view url,
                                                       std::string_view body,
                                                       const HttpHeaders& headers,
                                                       std::chrono::milliseconds timeout) {

@@ -41,10 +41,9 @@ class HttpClient {
   // Sends one request and reads the whole response; `timeout` bounds the entire exchange
   // (connect, write, read). Errors (bad URL, refused, timeout, malformed response) come back as
   // text; any HTTP status, 4xx/5xx included, is a successful exchange.
-  Result<HttpResponse, std::string> request(std::string_view method, std::string_view url,
-                                            std::string_view body = {},
-                                            const HttpHeaders& headers = {},
-                                            std::chrono::milliseconds timeout = kDefaultHttpTimeout);
+  Result<HttpResponse, std::string> request(
+      std::string_view method, std::string_view url, std::string_view body = {},
+      const HttpHeaders& headers = {}, std::chrono::milliseconds timeout = kDefaultHttpTimeout);
   Result<HttpResponse, std::string> get(std::string_view url,
                                         std::chrono::milliseconds timeout = kDefaultHttpTimeout) {
     return request("GET", url, {}, {}, timeout);

@@ -158,7 +158,7 @@ struct Connection {
 };
 
 bool is_protocol_error(const beast::error_code& ec) {
-  return ec.category() == http::make_error_code(http::error::bad_target).category();
+  return ec.category() == beast::error_code(http::error::bad_target).category();
 }
 
 }  // namespace
@@ -258,12 +258,13 @@ struct HttpServer::Impl {
     }
     if (!handler) {
       if (label == "unmatched") {
-        return {HttpResponse::json(404, json_object({{"error", "not found"}, {"path", request.path}})),
-                label};
+        return {
+            HttpResponse::json(404, json_object({{"error", "not found"}, {"path", request.path}})),
+            label};
       }
-      HttpResponse response = HttpResponse::json(
-          405, json_object({{"error", "method not allowed"}, {"method", request.method},
-                            {"path", request.path}}));
+      HttpResponse response = HttpResponse::json(405, json_object({{"error", "method not allowed"},
+                                                                   {"method", request.method},
+                                                                   {"path", request.path}}));
       response.headers.set("Allow", allowed);
       return {std::move(response), label};
     }
@@ -295,8 +296,9 @@ struct HttpServer::Impl {
   void count_request(std::string_view method, const std::string& label, int status,
                      double seconds) {
     registry
-        ->counter("sf_http_requests_total", "HTTP requests served",
-                  {{"method", std::string(method)}, {"path", label}, {"status", std::to_string(status)}})
+        ->counter(
+            "sf_http_requests_total", "HTTP requests served",
+            {{"method", std::string(method)}, {"path", label}, {"status", std::to_string(status)}})
         .inc();
     registry
         ->histogram("sf_http_request_duration_seconds", "Time to handle an HTTP request",
@@ -336,8 +338,9 @@ struct HttpServer::Impl {
       }
       auto connection = std::make_shared<Connection>(std::move(socket));
       const auto remote = connection->stream.socket().remote_endpoint(ec);
-      if (!ec) connection->remote_address = remote.address().to_string() + ":" +
-                                            std::to_string(remote.port());
+      if (!ec)
+        connection->remote_address =
+            remote.address().to_string() + ":" + std::to_string(remote.port());
       if (!register_connection(connection)) co_return;  // stopping: the socket closes here
       net::co_spawn(connection->stream.get_executor(), serve(connection),
                     [this, id = connection->id](std::exception_ptr error) {
@@ -407,9 +410,9 @@ struct HttpServer::Impl {
       keep_alive = keep_alive && !stopping.load();
       const int status = dispatched.response.status;
       co_await write_response(stream, std::move(dispatched.response), version, keep_alive, ec);
-      count_request(request.method, dispatched.route_label, status,
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                        .count());
+      count_request(
+          request.method, dispatched.route_label, status,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       connection->busy = false;
       if (ec || !keep_alive) break;
     }
@@ -452,9 +455,9 @@ struct HttpServer::Impl {
 
   net::awaitable<void> write_response(beast::tcp_stream& stream, HttpResponse response,
                                       unsigned version, bool keep_alive, beast::error_code& ec) {
-    const unsigned status =
-        response.status >= 100 && response.status <= 999 ? static_cast<unsigned>(response.status)
-                                                         : 500u;
+    const unsigned status = response.status >= 100 && response.status <= 999
+                                ? static_cast<unsigned>(response.status)
+                                : 500u;
     auto set_headers = [&](auto& message) {
       message.version(version);
       message.result(status);
@@ -658,15 +661,21 @@ void HttpServer::route(std::string method, std::string pattern, HttpHandler hand
   impl_->add_route(std::move(method), std::move(pattern), std::move(handler));
 }
 
-Result<void, std::string> HttpServer::start() { return impl_->start(); }
-void HttpServer::stop() { impl_->stop(); }
+Result<void, std::string> HttpServer::start() {
+  return impl_->start();
+}
+void HttpServer::stop() {
+  impl_->stop();
+}
 
 bool HttpServer::running() const {
   std::lock_guard lifecycle(impl_->lifecycle_mutex);
   return impl_->started && !impl_->stopped;
 }
 
-std::uint16_t HttpServer::port() const { return impl_->bound_port.load(); }
+std::uint16_t HttpServer::port() const {
+  return impl_->bound_port.load();
+}
 
 std::string HttpServer::base_url() const {
   const std::string& host = impl_->options.bind_address;
@@ -680,6 +689,8 @@ void HttpServer::set_ready(bool ready, std::string reason) {
   impl_->ready.store(ready);
 }
 
-bool HttpServer::ready() const { return impl_->ready.load(); }
+bool HttpServer::ready() const {
+  return impl_->ready.load();
+}
 
 }  // namespace sf::runtime

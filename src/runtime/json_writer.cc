@@ -22,11 +22,14 @@ std::size_t utf8_sequence_length(const unsigned char* p, const unsigned char* en
   if (lead == 0xF0) return continuation(1, 0x90) && continuation(2) && continuation(3) ? 4 : 0;
   if (lead >= 0xF1 && lead <= 0xF3)
     return continuation(1) && continuation(2) && continuation(3) ? 4 : 0;
-  if (lead == 0xF4) return continuation(1, 0x80, 0x8F) && continuation(2) && continuation(3) ? 4 : 0;
+  if (lead == 0xF4)
+    return continuation(1, 0x80, 0x8F) && continuation(2) && continuation(3) ? 4 : 0;
   return 0;
 }
 
-bool is_plain_ascii(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+bool is_plain_ascii(unsigned char c) {
+  return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
 
 }  // namespace
 

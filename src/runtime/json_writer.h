@@ -53,8 +53,7 @@ class JsonWriter {
   JsonWriter& value(const char* text);  // nullptr writes null
   JsonWriter& value(bool flag);
   template <std::integral T>
-    requires(!std::same_as<T, bool>)
-  JsonWriter& value(T number) {
+  requires(!std::same_as<T, bool>) JsonWriter& value(T number) {
     separate();
     if constexpr (std::is_signed_v<T>) {
       append_json_number(*out_, static_cast<std::int64_t>(number));

@@ -186,8 +186,12 @@ Result<Level, std::string> parse_level(std::string_view text) {
                     "' (expected debug, info, warn or error)");
 }
 
-void set_level(Level level) { g_level.store(level, std::memory_order_relaxed); }
-Level level() { return g_level.load(std::memory_order_relaxed); }
+void set_level(Level level) {
+  g_level.store(level, std::memory_order_relaxed);
+}
+Level level() {
+  return g_level.load(std::memory_order_relaxed);
+}
 bool enabled(Level level) {
   return static_cast<std::uint8_t>(level) >=
          static_cast<std::uint8_t>(g_level.load(std::memory_order_relaxed));

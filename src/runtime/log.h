@@ -41,15 +41,14 @@ class Value {
  public:
   enum class Kind : std::uint8_t { kString, kInt, kUint, kDouble, kBool, kNull };
 
-  Value(std::string_view text) : kind_(Kind::kString), text_(text) {}  // NOLINT: implicit
+  Value(std::string_view text) : kind_(Kind::kString), text_(text) {}    // NOLINT: implicit
   Value(const std::string& text) : kind_(Kind::kString), text_(text) {}  // NOLINT
-  Value(const char* text)  // NOLINT
+  Value(const char* text)                                                // NOLINT
       : kind_(text ? Kind::kString : Kind::kNull), text_(text ? text : "") {}
   Value(bool flag) : kind_(Kind::kBool), bool_(flag) {}  // NOLINT
   Value(std::nullptr_t) : kind_(Kind::kNull) {}          // NOLINT
   template <std::integral T>
-    requires(!std::same_as<T, bool>)
-  Value(T number)  // NOLINT
+  requires(!std::same_as<T, bool>) Value(T number)  // NOLINT
       : kind_(std::is_signed_v<T> ? Kind::kInt : Kind::kUint) {
     if constexpr (std::is_signed_v<T>) {
       int_ = number;

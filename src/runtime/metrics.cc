@@ -140,7 +140,9 @@ std::vector<std::uint64_t> Histogram::cumulative_counts() const {
   return counts;
 }
 
-std::uint64_t Histogram::count() const { return cumulative_counts().back(); }
+std::uint64_t Histogram::count() const {
+  return cumulative_counts().back();
+}
 
 std::vector<double> exponential_buckets(double start, double factor, int count) {
   std::vector<double> bounds;
@@ -192,7 +194,8 @@ Registry::Series& Registry::series_locked(std::string_view name, std::string_vie
   }
   Family& family = *it->second;
   if (family.type != type) {
-    throw std::logic_error("metric '" + std::string(name) + "' already registered with another type");
+    throw std::logic_error("metric '" + std::string(name) +
+                           "' already registered with another type");
   }
   if (upper_bounds != nullptr && family.upper_bounds != *upper_bounds) {
     throw std::logic_error("histogram '" + std::string(name) +
@@ -239,8 +242,8 @@ void Registry::gauge_callback(std::string_view name, std::string_view help, cons
   series.callback = std::move(callback);
 }
 
-void Registry::counter_callback(std::string_view name, std::string_view help,
-                                const Labels& labels, std::function<double()> callback) {
+void Registry::counter_callback(std::string_view name, std::string_view help, const Labels& labels,
+                                std::function<double()> callback) {
   std::lock_guard lock(mutex_);
   Series& series = series_locked(name, help, Type::kCounter, labels);
   if (series.counter) {

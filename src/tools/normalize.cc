@@ -200,11 +200,12 @@ void Normalizer::payload(std::string_view body, TimestampUs receive_time, std::s
       if (!hint) return error(line_no, "klines without a symbol: pass --symbol");
       if (!hints_.interval) return error(line_no, "klines without an interval: pass --interval");
       auto rows = parser_.parse_rest_klines(body, *hint, *hints_.interval);
-      if (!rows && rows.error().code == binance::ParseErrc::kBadValue &&
-          rows.error().reason.find("12 fields") != std::string::npos) {
-        rows = parser_.parse_ohlcv_rows(body, *hint, *hints_.interval);
+      if (!rows) {
+        // Not Binance's 12 fields: maybe a reduced OHLCV dump (freqtrade, ccxt).
+        auto ohlcv = parser_.parse_ohlcv_rows(body, *hint, *hints_.interval);
+        if (!ohlcv) return error(line_no, rows.error().message());
+        rows = std::move(ohlcv);
       }
-      if (!rows) return error(line_no, rows.error().message());
       for (const auto& c : *rows) emit(MarketEvent{c});
       return;
     }

@@ -83,7 +83,11 @@ TEST(JsonWriterTest, KeepsValidUtf8AndReplacesInvalidBytes) {
   const std::string valid = "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x9A\x80";  // é € 🚀
   EXPECT_EQ(round_trip_string(valid), valid);
 
-  const std::string invalid = "a\xFF" "b\xC3" "c\xED\xA0\x80" "d\xF4\x90\x80\x80";
+  const std::string invalid =
+      "a\xFF"
+      "b\xC3"
+      "c\xED\xA0\x80"
+      "d\xF4\x90\x80\x80";
   std::string escaped;
   append_json_escaped(escaped, invalid);
   EXPECT_EQ(escaped.find('\xFF'), std::string::npos);
@@ -102,8 +106,8 @@ TEST(JsonWriterTest, KeysAreEscapedToo) {
 }
 
 TEST(JsonWriterTest, NumbersRoundTrip) {
-  const double doubles[] = {0.1,     -0.0,   1e300, 5e-324, 123456.789, 1.0 / 3.0,
-                            61837.63, 1e-7,  2.5,   -17.25};
+  const double doubles[] = {0.1,       -0.0,     1e300, 5e-324, 123456.789,
+                            1.0 / 3.0, 61837.63, 1e-7,  2.5,    -17.25};
   for (double d : doubles) {
     JsonWriter writer;
     writer.begin_array().value(d).end_array();

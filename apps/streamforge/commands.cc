@@ -1,0 +1,15 @@
+#include "apps/streamforge/commands.h"
+
+#include "tools/normalize.h"
+
+namespace sf::app {
+
+std::span<const Command> commands() {
+  static const Command kCommands[] = {
+      {"normalize", "Binance payloads (WS, REST, CSV; plain/.gz/.zip) -> normalised JSON lines",
+       &tools::normalize_main},
+  };
+  return kCommands;
+}
+
+}  // namespace sf::app
