@@ -39,10 +39,11 @@ enum class OptionType : std::uint8_t {
 const char* to_string(OptionType type);
 
 struct OptionSpec {
-  std::string name;  // environment-variable style: QUEUE_ID
+  // Every member has an initializer so that designated initializers may leave any out.
+  std::string name{};  // environment-variable style: QUEUE_ID
   OptionType type = OptionType::kString;
-  std::string default_value;  // text, parsed like any other value; empty: no default
-  std::string help;
+  std::string default_value{};  // text, parsed like any other value; empty: no default
+  std::string help{};
   bool required = false;  // an error when no source sets it (so it takes no default)
 };
 

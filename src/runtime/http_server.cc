@@ -371,13 +371,14 @@ struct HttpServer::Impl {
       stream.expires_after(options.idle_timeout);
       co_await http::async_read_header(stream, buffer, parser,
                                        net::redirect_error(net::use_awaitable, ec));
-      if (ec) break;
       const unsigned version = parser.get().version();
-      // Reject an announced oversized body before the client sends it.
-      if (parser.content_length() && *parser.content_length() > options.max_body_bytes) {
+      // The parser checks an announced Content-Length against the limit as soon as it has the
+      // header, so an oversized body is rejected before the client sends it.
+      if (ec == http::error::body_limit) {
         co_await reject_too_large(connection, buffer, parser.get().method_string(), version);
         co_return;
       }
+      if (ec) break;
       if (iequals(parser.get()[http::field::expect], "100-continue")) {
         http::response<http::empty_body> go_on{http::status::continue_, version};
         stream.expires_after(kWriteTimeout);

@@ -126,7 +126,9 @@ void write_key(runtime::JsonWriter& json, std::string& scratch, std::string_view
     json.key(key);
     return;
   }
-  scratch.assign("_").append(key);
+  scratch.clear();
+  scratch.push_back('_');
+  scratch.append(key.data(), key.size());
   json.key(scratch);
 }
 

@@ -134,6 +134,13 @@ constexpr const char* kCreateMigrationsTable =
 
 constexpr int kBusyTimeoutMs = 5000;
 
+// Rows per multi-row INSERT. Larger runs amortise more per-statement cost but bind more
+// parameters per statement (SQLite allows 32766); 64 x 19 candle columns stays far below.
+constexpr std::size_t kRowsPerStatement = 64;
+// Most decimals in one row (a candle has ten) and the text room of one.
+constexpr std::size_t kMaxDecimalsPerRow = 10;
+constexpr std::size_t kDecimalSlotSize = Decimal::kMaxTextLength + 2;
+
 // A table's columns in the field order of its struct: the upsert binds and the selects read in
 // this order, so one list keeps writes and reads in step.
 struct TableSpec {
@@ -188,12 +195,17 @@ std::vector<std::string_view> split_columns(std::string_view list) {
 
 // INSERT ... ON CONFLICT (natural key) DO UPDATE SET every other column: replaying a row is a
 // no-op, a changed row (an open candle now closed) replaces the stored one.
-std::string upsert_sql(const TableSpec& spec) {
+// `rows` rows per execution (later rows win over earlier ones with the same key).
+std::string upsert_sql(const TableSpec& spec, std::size_t rows) {
   std::vector<std::string_view> columns = split_columns(spec.columns);
   std::vector<std::string_view> key = split_columns(spec.natural_key);
-  std::string sql = std::string("INSERT INTO ") + spec.table + " (" + spec.columns + ") VALUES (";
-  for (std::size_t i = 0; i < columns.size(); ++i) sql += i == 0 ? "?" : ", ?";
-  sql += std::string(") ON CONFLICT (") + spec.natural_key + ") DO UPDATE SET ";
+  std::string sql = std::string("INSERT INTO ") + spec.table + " (" + spec.columns + ") VALUES ";
+  for (std::size_t row = 0; row < rows; ++row) {
+    sql += row == 0 ? "(" : ", (";
+    for (std::size_t i = 0; i < columns.size(); ++i) sql += i == 0 ? "?" : ", ?";
+    sql += ")";
+  }
+  sql += std::string(" ON CONFLICT (") + spec.natural_key + ") DO UPDATE SET ";
   bool first = true;
   for (std::string_view column : columns) {
     if (std::find(key.begin(), key.end(), column) != key.end()) continue;
@@ -215,6 +227,10 @@ std::string select_sql(const TableSpec& spec, const char* where_and_order) {
 class Binder {
  public:
   explicit Binder(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  // Decimals are formatted into `slots` (slot_count slots of kDecimalSlotSize bytes) that outlive
+  // the step, so SQLite can use the text in place.
+  Binder(sqlite3_stmt* stmt, char* slots, std::size_t slot_count)
+      : stmt_(stmt), slots_(slots), free_slots_(slot_count) {}
 
   // The caller's data outlives the step that reads it, so it is bound without a copy.
   Binder& text(std::string_view value) {
@@ -224,9 +240,17 @@ class Binder {
   Binder& symbol(const Symbol& value) { return text(value.view()); }
   Binder& interval(Interval value) { return text(interval_name(value)); }
   Binder& decimal(const Decimal& value) {
-    char buf[Decimal::kMaxTextLength + 2];
-    std::size_t length = value.format_to(buf);
-    // The buffer dies before the step, so SQLite copies it (into a reused buffer: no malloc).
+    if (free_slots_ > 0) {
+      --free_slots_;
+      const std::size_t length = value.format_to(slots_);
+      const char* text = slots_;
+      slots_ += kDecimalSlotSize;
+      return check(
+          sqlite3_bind_text(stmt_, index_++, text, static_cast<int>(length), SQLITE_STATIC));
+    }
+    // No slot (a read's parameters): the stack buffer dies before the step, so SQLite copies.
+    char buf[kDecimalSlotSize];
+    const std::size_t length = value.format_to(buf);
     return check(
         sqlite3_bind_text(stmt_, index_++, buf, static_cast<int>(length), SQLITE_TRANSIENT));
   }
@@ -248,6 +272,8 @@ class Binder {
   }
 
   sqlite3_stmt* stmt_;
+  char* slots_ = nullptr;
+  std::size_t free_slots_ = 0;
   int index_ = 1;
   int rc_ = SQLITE_OK;
 };
@@ -553,7 +579,8 @@ int SqliteStore::latest_schema_version() {
   return kLatestVersion;
 }
 
-SqliteStore::SqliteStore(sqlite3* db) : db_(db) {}
+SqliteStore::SqliteStore(sqlite3* db)
+    : db_(db), decimal_text_(kRowsPerStatement * kMaxDecimalsPerRow * kDecimalSlotSize) {}
 
 SqliteStore::~SqliteStore() {
   statements_ = Statements{};  // finalize before closing, or close reports SQLITE_BUSY
@@ -602,7 +629,7 @@ StoreResult<void> SqliteStore::configure() {
 
   // NORMAL: in WAL mode a power loss may drop the last commits but never corrupts the database,
   // and commits skip an fsync each. temp_store: sorts and temporary indexes stay in RAM.
-  const char* pragmas = "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;";
+  const char* pragmas = "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0;";
   if (sqlite3_exec(db_, pragmas, nullptr, nullptr, nullptr) != SQLITE_OK) {
     return unexpected(make_error(StoreErrc::kOpen, "configuring sqlite: " + sqlite_message(db_)));
   }
@@ -671,13 +698,18 @@ StoreResult<void> SqliteStore::prepare_statements() {
       {&s.begin, "BEGIN IMMEDIATE"},
       {&s.commit, "COMMIT"},
       {&s.rollback, "ROLLBACK"},
-      {&s.upsert_trade, upsert_sql(kTrades)},
-      {&s.upsert_agg_trade, upsert_sql(kAggTrades)},
-      {&s.upsert_candle, upsert_sql(kCandles)},
-      {&s.upsert_depth_snapshot, upsert_sql(kDepthSnapshots)},
-      {&s.upsert_indicator, upsert_sql(kIndicators)},
-      {&s.upsert_telemetry, upsert_sql(kTelemetry)},
-      {&s.upsert_workflow, upsert_sql(kWorkflows)},
+      {&s.trades.one_row, upsert_sql(kTrades, 1)},
+      {&s.trades.many_rows, upsert_sql(kTrades, kRowsPerStatement)},
+      {&s.agg_trades.one_row, upsert_sql(kAggTrades, 1)},
+      {&s.agg_trades.many_rows, upsert_sql(kAggTrades, kRowsPerStatement)},
+      {&s.candles.one_row, upsert_sql(kCandles, 1)},
+      {&s.candles.many_rows, upsert_sql(kCandles, kRowsPerStatement)},
+      {&s.depth_snapshots.one_row, upsert_sql(kDepthSnapshots, 1)},
+      {&s.indicators.one_row, upsert_sql(kIndicators, 1)},
+      {&s.indicators.many_rows, upsert_sql(kIndicators, kRowsPerStatement)},
+      {&s.telemetry.one_row, upsert_sql(kTelemetry, 1)},
+      {&s.telemetry.many_rows, upsert_sql(kTelemetry, kRowsPerStatement)},
+      {&s.workflows.one_row, upsert_sql(kWorkflows, 1)},
       {&s.select_trades, select_sql(kTrades,
                                     "WHERE symbol = ?1 AND trade_time >= ?2 AND trade_time < ?3 "
                                     "ORDER BY trade_time, trade_id")},
@@ -721,7 +753,7 @@ StoreError SqliteStore::rollback_with(StoreErrc code, std::string message) {
 }
 
 template <class Row, class BindRow>
-StoreResult<std::size_t> SqliteStore::write_batch(sqlite3_stmt* stmt, std::span<const Row> batch,
+StoreResult<std::size_t> SqliteStore::write_batch(const Upsert& upsert, std::span<const Row> batch,
                                                   BindRow bind_row) {
   if (batch.empty()) return std::size_t{0};
   // One transaction per batch: all or nothing, and one WAL commit instead of one per row.
@@ -729,10 +761,17 @@ StoreResult<std::size_t> SqliteStore::write_batch(sqlite3_stmt* stmt, std::span<
     return unexpected(make_error(StoreErrc::kWrite, "BEGIN: " + sqlite_message(db_)));
   }
   {
-    StatementUse use(stmt);
-    for (const Row& row : batch) {
-      Binder binder(stmt);
-      bind_row(binder, row);
+    StatementUse use_one(upsert.one_row.get());
+    std::optional<StatementUse> use_many;
+    if (upsert.many_rows) use_many.emplace(upsert.many_rows.get());
+
+    std::size_t done = 0;
+    while (done < batch.size()) {
+      const bool many = upsert.many_rows && batch.size() - done >= kRowsPerStatement;
+      sqlite3_stmt* stmt = many ? upsert.many_rows.get() : upsert.one_row.get();
+      const std::size_t rows = many ? kRowsPerStatement : 1;
+      Binder binder(stmt, decimal_text_.data(), decimal_text_.size() / kDecimalSlotSize);
+      for (const Row& row : batch.subspan(done, rows)) bind_row(binder, row);
       int rc = binder.result();
       if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
       if (rc != SQLITE_DONE) {
@@ -742,6 +781,7 @@ StoreResult<std::size_t> SqliteStore::write_batch(sqlite3_stmt* stmt, std::span<
         return unexpected(rollback_with(StoreErrc::kWrite, std::move(message)));
       }
       sqlite3_reset(stmt);
+      done += rows;
     }
   }
   if (run_to_completion(statements_.commit.get()) != SQLITE_DONE) {
@@ -753,7 +793,7 @@ StoreResult<std::size_t> SqliteStore::write_batch(sqlite3_stmt* stmt, std::span<
 
 StoreResult<std::size_t> SqliteStore::upsert_trades(std::span<const Trade> batch) {
   std::lock_guard lock(mutex_);
-  return write_batch(statements_.upsert_trade.get(), batch, [](Binder& b, const Trade& t) {
+  return write_batch(statements_.trades, batch, [](Binder& b, const Trade& t) {
     b.symbol(t.symbol)
         .int64(t.trade_id)
         .decimal(t.price)
@@ -768,7 +808,7 @@ StoreResult<std::size_t> SqliteStore::upsert_trades(std::span<const Trade> batch
 
 StoreResult<std::size_t> SqliteStore::upsert_agg_trades(std::span<const AggTrade> batch) {
   std::lock_guard lock(mutex_);
-  return write_batch(statements_.upsert_agg_trade.get(), batch, [](Binder& b, const AggTrade& t) {
+  return write_batch(statements_.agg_trades, batch, [](Binder& b, const AggTrade& t) {
     b.symbol(t.symbol)
         .int64(t.agg_trade_id)
         .decimal(t.price)
@@ -785,7 +825,7 @@ StoreResult<std::size_t> SqliteStore::upsert_agg_trades(std::span<const AggTrade
 
 StoreResult<std::size_t> SqliteStore::upsert_candles(std::span<const Candle> batch) {
   std::lock_guard lock(mutex_);
-  return write_batch(statements_.upsert_candle.get(), batch, [](Binder& b, const Candle& c) {
+  return write_batch(statements_.candles, batch, [](Binder& b, const Candle& c) {
     b.symbol(c.symbol)
         .interval(c.interval)
         .int64(c.open_time)
@@ -813,51 +853,48 @@ StoreResult<std::size_t> SqliteStore::upsert_depth_snapshots(std::span<const Dep
   // Reused across rows: their capacity grows to the largest book and then stays.
   std::string bids_json;
   std::string asks_json;
-  return write_batch(statements_.upsert_depth_snapshot.get(), batch,
-                     [&](Binder& b, const DepthSnapshot& d) {
-                       bids_json.clear();
-                       asks_json.clear();
-                       append_levels_json(d.bids, &bids_json);
-                       append_levels_json(d.asks, &asks_json);
-                       b.symbol(d.symbol)
-                           .int64(d.last_update_id)
-                           .text(bids_json)
-                           .text(asks_json)
-                           .boolean(d.is_partial)
-                           .int64(d.event_time)
-                           .int64(d.receive_time);
-                     });
+  return write_batch(statements_.depth_snapshots, batch, [&](Binder& b, const DepthSnapshot& d) {
+    bids_json.clear();
+    asks_json.clear();
+    append_levels_json(d.bids, &bids_json);
+    append_levels_json(d.asks, &asks_json);
+    b.symbol(d.symbol)
+        .int64(d.last_update_id)
+        .text(bids_json)
+        .text(asks_json)
+        .boolean(d.is_partial)
+        .int64(d.event_time)
+        .int64(d.receive_time);
+  });
 }
 
 StoreResult<std::size_t> SqliteStore::upsert_indicators(std::span<const IndicatorValue> batch) {
   std::lock_guard lock(mutex_);
-  return write_batch(
-      statements_.upsert_indicator.get(), batch, [](Binder& b, const IndicatorValue& v) {
-        b.symbol(v.symbol).interval(v.interval).text(v.name).int64(v.open_time).real(v.value);
-      });
+  return write_batch(statements_.indicators, batch, [](Binder& b, const IndicatorValue& v) {
+    b.symbol(v.symbol).interval(v.interval).text(v.name).int64(v.open_time).real(v.value);
+  });
 }
 
 StoreResult<std::size_t> SqliteStore::append_telemetry(std::span<const TelemetryEvent> batch) {
   std::lock_guard lock(mutex_);
-  return write_batch(statements_.upsert_telemetry.get(), batch,
-                     [](Binder& b, const TelemetryEvent& e) {
-                       b.text(e.queue_id)
-                           .text(e.producer)
-                           .text(e.symbol)
-                           .text(e.type)
-                           .text(e.status)
-                           .text(e.message)
-                           .int64(e.records_written)
-                           .boolean(e.finished)
-                           .real(e.timestamp)
-                           .text(e.extra);
-                     });
+  return write_batch(statements_.telemetry, batch, [](Binder& b, const TelemetryEvent& e) {
+    b.text(e.queue_id)
+        .text(e.producer)
+        .text(e.symbol)
+        .text(e.type)
+        .text(e.status)
+        .text(e.message)
+        .int64(e.records_written)
+        .boolean(e.finished)
+        .real(e.timestamp)
+        .text(e.extra);
+  });
 }
 
 StoreResult<void> SqliteStore::upsert_workflow(const WorkflowState& state) {
   std::lock_guard lock(mutex_);
   auto written = write_batch(
-      statements_.upsert_workflow.get(), std::span<const WorkflowState>(&state, 1),
+      statements_.workflows, std::span<const WorkflowState>(&state, 1),
       [](Binder& b, const WorkflowState& w) {
         b.text(w.queue_id).text(w.status).text(w.definition).real(w.created_at).real(w.updated_at);
       });

@@ -74,11 +74,17 @@ class SqliteStore final : public Store {
   };
   using Statement = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
 
+  // An upsert prepared twice, once at open: for one row, and for a run of rows in one multi-row
+  // INSERT, which spreads SQLite's per-statement cost (cursors, VDBE start) over many rows.
+  struct Upsert {
+    Statement one_row;
+    Statement many_rows;  // null where rows are large (depth snapshots) or single (workflows)
+  };
+
   // Prepared once at open and reused for every call.
   struct Statements {
     Statement begin, commit, rollback;
-    Statement upsert_trade, upsert_agg_trade, upsert_candle, upsert_depth_snapshot,
-        upsert_indicator, upsert_telemetry, upsert_workflow;
+    Upsert trades, agg_trades, candles, depth_snapshots, indicators, telemetry, workflows;
     Statement select_trades, select_agg_trades, select_candles, select_depth_snapshots,
         select_indicators, select_telemetry, select_workflow, select_workflows;
     Statement select_schema_version;
@@ -90,15 +96,17 @@ class SqliteStore final : public Store {
   StoreResult<void> prepare_statements();
   StoreResult<Statement> prepare(const char* sql);
 
-  // Runs bind_row(stmt, row) + step for each row inside one transaction; all or nothing.
+  // Binds every row with bind_row(Binder&, row) and steps, inside one transaction: all or nothing.
   template <class Row, class BindRow>
-  StoreResult<std::size_t> write_batch(sqlite3_stmt* stmt, std::span<const Row> batch,
+  StoreResult<std::size_t> write_batch(const Upsert& upsert, std::span<const Row> batch,
                                        BindRow bind_row);
   StoreError rollback_with(StoreErrc code, std::string message);
 
-  std::mutex mutex_;  // guards db_ and the statements (a connection is not for concurrent use)
+  std::mutex mutex_;  // guards everything below (a connection is not for concurrent use)
   sqlite3* db_;
   Statements statements_;
+  // Decimal text of the rows being written, bound without a copy; allocated once at open.
+  std::vector<char> decimal_text_;
 };
 
 }  // namespace sf::store

@@ -71,7 +71,7 @@ TEST(JsonWriterTest, EscapesEveryControlCharacterQuoteAndBackslash) {
   EXPECT_EQ(round_trip_string(all), all);
 
   std::string escaped;
-  append_json_escaped(escaped, std::string("a\"b\\c\n\r\t\b\f\x01\x1f", 13));
+  append_json_escaped(escaped, std::string("a\"b\\c\n\r\t\b\f\x01\x1f", 12));
   EXPECT_EQ(escaped, R"(a\"b\\c\n\r\t\b\f\u0001\u001f)");
 
   JsonWriter writer;

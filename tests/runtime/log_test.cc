@@ -61,7 +61,7 @@ TEST_F(LogTest, WritesOneJsonObjectWithStandardAndExtraFields) {
   const std::string after = format_iso8601(now_micros());
   ASSERT_EQ(lines_.size(), 1u);
   auto doc = line(0);
-  const std::string ts(std::string_view(doc["ts"]));
+  const std::string ts{std::string_view(doc["ts"])};
   EXPECT_TRUE(std::regex_match(ts, std::regex(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)")))
       << ts;
   EXPECT_LE(before, ts);

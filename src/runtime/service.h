@@ -1,0 +1,39 @@
+// What every service process shares: the common options of the worker contract (environment
+// variables as the original StreamForge named them, each overridable by a flag), logging setup,
+// the health/metrics HTTP server, and the bus.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "bus/bus.h"
+#include "runtime/config.h"
+#include "runtime/http_server.h"
+#include "runtime/worker.h"
+
+namespace sf::runtime {
+
+// Adds QUEUE_ID, SYMBOL, TYPE, TIME_RANGE, INTERVAL, KAFKA_TOPIC, TELEMETRY_PRODUCER_ID,
+// QUEUE_CONTROL_TOPIC, QUEUE_EVENTS_TOPIC, KAFKA_BOOTSTRAP_SERVERS, TELEMETRY_INTERVAL,
+// HTTP_PORT, HTTP_HOST and LOG_LEVEL.
+void add_worker_options(ConfigParser& parser);
+
+WorkerSettings worker_settings_from(const Config& config, const std::string& service);
+
+// Applies LOG_LEVEL; returns an error text for a bad level.
+Result<void, std::string> configure_logging(const Config& config);
+
+// The bus the configuration selects: Kafka when KAFKA_BOOTSTRAP_SERVERS is set, otherwise the
+// in-process bus.
+Result<std::unique_ptr<bus::Bus>, std::string> open_bus(const Config& config);
+
+// Starts the health/metrics server on HTTP_HOST:HTTP_PORT (port 0: any free port; -1: none).
+Result<std::unique_ptr<HttpServer>, std::string> start_health_server(const Config& config,
+                                                                     const std::string& service);
+
+// Parses argv with `parser`; prints help (exit 0) or the error (exit 2) and returns that code
+// through *exit_code when the caller should stop.
+std::optional<Config> parse_or_exit(const ConfigParser& parser, int argc, char** argv,
+                                    int* exit_code);
+
+}  // namespace sf::runtime
