@@ -1,14 +1,19 @@
 #include "apps/streamforge/commands.h"
 
 #include "services/dummy/dummy_service.h"
+#include "services/platform/platform.h"
+#include "tools/ctl.h"
 #include "tools/normalize.h"
 
 namespace sf::app {
 
 std::span<const Command> commands() {
   static const Command kCommands[] = {
+      {"run", "the whole platform in one process (in-process bus, SQLite store, HTTP API)",
+       &services::run_main},
       {"normalize", "Binance payloads (WS, REST, CSV; plain/.gz/.zip) -> normalised JSON lines",
        &tools::normalize_main},
+      {"ctl", "send ping/stop to a queue's workers; print ping round trips", &tools::ctl_main},
       {"dummy-service", "test worker following the worker contract (telemetry, stop, ping)",
        &services::dummy_main},
   };

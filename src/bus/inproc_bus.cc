@@ -153,12 +153,15 @@ void trim_all(Topic& topic) {
 struct InProcBus::Core {
   explicit Core(InProcBusOptions bus_options) : options(bus_options) {}
 
+  Topic* find(std::string_view name) const {
+    std::shared_lock lock(topics_mutex);
+    auto it = topics.find(name);
+    return it == topics.end() ? nullptr : it->second.get();
+  }
+
   // Returns the topic, creating it with `partitions` partitions if it does not exist yet.
   Topic& topic(std::string_view name, std::int32_t partitions) {
-    {
-      std::shared_lock lock(topics_mutex);
-      if (auto it = topics.find(name); it != topics.end()) return *it->second;
-    }
+    if (Topic* existing = find(name)) return *existing;
     std::unique_lock lock(topics_mutex);
     auto it = topics.find(name);
     if (it == topics.end()) {
@@ -407,15 +410,18 @@ InProcBus::~InProcBus() {
 BusResult<DeliveryReport> InProcBus::publish(std::string_view topic_name, std::string_view key,
                                              std::string_view value) {
   if (core_->closed.load()) return fail(BusErrc::kClosed, "bus closed");
-  if (!valid_topic_name(topic_name)) {
-    return fail(BusErrc::kInvalidTopic, "invalid topic name '" + std::string(topic_name) + "'");
-  }
   const auto payload = static_cast<std::int64_t>(key.size() + value.size());
   if (payload > core_->options.max_message_bytes) {
     return fail(BusErrc::kTooLarge, "message of " + std::to_string(payload) + " bytes exceeds " +
                                         std::to_string(core_->options.max_message_bytes));
   }
-  Topic& topic = core_->topic(topic_name, core_->options.default_partitions);
+  // Only a topic about to be created needs its name checked; existing ones were checked then.
+  Topic* existing = core_->find(topic_name);
+  if (existing == nullptr && !valid_topic_name(topic_name)) {
+    return fail(BusErrc::kInvalidTopic, "invalid topic name '" + std::string(topic_name) + "'");
+  }
+  Topic& topic =
+      existing != nullptr ? *existing : core_->topic(topic_name, core_->options.default_partitions);
   // The copy and the hash happen before taking the topic lock, to keep the critical section short.
   Record record{std::string(key), std::string(value), micros_to_millis(now_micros())};
   const std::int64_t size = retained_size(key.size(), value.size());

@@ -605,6 +605,10 @@ struct HttpServer::Impl {
     stopped = true;
   }
 
+  // First, so it is destroyed last: the sockets (acceptor, connections) must go before it. Its
+  // destructor frees the frames of coroutines still pending, which touch nothing else here.
+  net::io_context io;
+
   HttpServerOptions options;
   metrics::Registry* registry;
   const std::vector<double> latency_buckets;
@@ -629,8 +633,6 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
 
   std::optional<tcp::acceptor> acceptor;
-  // Last, so it is destroyed first: pending coroutine frames die while the rest is still alive.
-  net::io_context io;
 };
 
 HttpServer::HttpServer(HttpServerOptions options)

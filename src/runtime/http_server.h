@@ -62,8 +62,10 @@ class HttpServer {
   // Binds and starts serving; returns at once. Fails if the address cannot be bound or the
   // server was already started.
   Result<void, std::string> start();
-  // Stops accepting, closes idle connections, lets requests in progress finish (up to
-  // shutdown_grace) and joins the threads. Idempotent; must not be called from a handler.
+  // Stops accepting, closes idle connections, lets requests in progress finish (responses go
+  // out with "Connection: close"), then after at most shutdown_grace drops the remaining
+  // connections and joins the threads. A handler is never interrupted: a stuck one delays the
+  // join. Idempotent; must not be called from a handler (std::logic_error).
   void stop();
   bool running() const;
 

@@ -34,7 +34,8 @@ std::string read_string(simdjson::dom::element v, std::string_view key, std::str
 
 std::string read_number(simdjson::dom::element v, std::string_view key, double* out) {
   if (v.is_int64()) return *out = static_cast<double>(v.get_int64().value_unsafe()), std::string();
-  if (v.is_uint64()) return *out = static_cast<double>(v.get_uint64().value_unsafe()), std::string();
+  if (v.is_uint64())
+    return *out = static_cast<double>(v.get_uint64().value_unsafe()), std::string();
   if (v.get_double().get(*out)) return "field '" + std::string(key) + "': expected a number";
   return {};
 }

@@ -8,21 +8,31 @@
 namespace sf::runtime {
 
 void add_worker_options(ConfigParser& p) {
-  p.add({.name = "QUEUE_ID", .default_value = "default", .help = "workflow id this worker belongs to"});
+  p.add({.name = "QUEUE_ID",
+         .default_value = "default",
+         .help = "workflow id this worker belongs to"});
   p.add({.name = "SYMBOL", .default_value = "", .help = "market symbol, e.g. BTCUSDT"});
   p.add({.name = "TYPE", .default_value = "", .help = "stage type, e.g. api_candles_5m"});
-  p.add({.name = "TIME_RANGE", .default_value = "", .help = "START:END dates, e.g. 2024-08-01:2024-08-02"});
+  p.add({.name = "TIME_RANGE",
+         .default_value = "",
+         .help = "START:END dates, e.g. 2024-08-01:2024-08-02"});
   p.add({.name = "INTERVAL", .default_value = "", .help = "candle interval, e.g. 5m"});
   p.add({.name = "KAFKA_TOPIC", .default_value = "", .help = "data topic of this stage"});
-  p.add({.name = "TELEMETRY_PRODUCER_ID", .default_value = "",
+  p.add({.name = "TELEMETRY_PRODUCER_ID",
+         .default_value = "",
          .help = "telemetry id (default: <service>__<random>)"});
   p.add({.name = "QUEUE_CONTROL_TOPIC", .default_value = "queue-control", .help = "command topic"});
   p.add({.name = "QUEUE_EVENTS_TOPIC", .default_value = "queue-events", .help = "telemetry topic"});
-  p.add({.name = "KAFKA_BOOTSTRAP_SERVERS", .default_value = "",
+  p.add({.name = "KAFKA_BOOTSTRAP_SERVERS",
+         .default_value = "",
          .help = "Kafka brokers; empty: the in-process bus"});
-  p.add({.name = "TELEMETRY_INTERVAL", .type = OptionType::kDuration, .default_value = "5",
+  p.add({.name = "TELEMETRY_INTERVAL",
+         .type = OptionType::kDuration,
+         .default_value = "5",
          .help = "seconds between loading events"});
-  p.add({.name = "HTTP_PORT", .type = OptionType::kInt, .default_value = "0",
+  p.add({.name = "HTTP_PORT",
+         .type = OptionType::kInt,
+         .default_value = "0",
          .help = "health/metrics port (0: any free port, -1: none)"});
   p.add({.name = "HTTP_HOST", .default_value = "127.0.0.1", .help = "health/metrics address"});
   p.add({.name = "LOG_LEVEL", .default_value = "info", .help = "debug, info, warn or error"});

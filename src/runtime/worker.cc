@@ -10,9 +10,12 @@ namespace sf::runtime {
 
 const char* to_string(Outcome o) {
   switch (o) {
-    case Outcome::kFinished: return "finished";
-    case Outcome::kInterrupted: return "interrupted";
-    case Outcome::kError: return "error";
+    case Outcome::kFinished:
+      return "finished";
+    case Outcome::kInterrupted:
+      return "interrupted";
+    case Outcome::kError:
+      return "error";
   }
   return "error";
 }
@@ -25,22 +28,32 @@ std::string short_id(std::size_t n) {
   return out;
 }
 
-bool WorkerContext::stop_requested() const { return worker_.stop_requested(); }
+bool WorkerContext::stop_requested() const {
+  return worker_.stop_requested();
+}
 
 bool WorkerContext::sleep_for(std::chrono::milliseconds d) {
   std::unique_lock lock(worker_.mu_);
   return !worker_.wake_.wait_for(lock, d, [&] { return worker_.stop_.load(); });
 }
 
-void WorkerContext::add_records(std::int64_t n) { worker_.records_.fetch_add(n); }
-std::int64_t WorkerContext::records_written() const { return worker_.records_.load(); }
+void WorkerContext::add_records(std::int64_t n) {
+  worker_.records_.fetch_add(n);
+}
+std::int64_t WorkerContext::records_written() const {
+  return worker_.records_.load();
+}
 
 void WorkerContext::report_loading(const std::string& message, const std::string& extra) {
   worker_.publish(kStatusLoading, message, false, extra);
 }
 
-const WorkerSettings& WorkerContext::settings() const { return worker_.settings_; }
-bus::Bus& WorkerContext::bus() { return worker_.bus_; }
+const WorkerSettings& WorkerContext::settings() const {
+  return worker_.settings_;
+}
+bus::Bus& WorkerContext::bus() {
+  return worker_.bus_;
+}
 
 void WorkerContext::set_ping_hook(std::function<void(const ControlCommand&)> hook) {
   std::lock_guard lock(worker_.mu_);
@@ -74,6 +87,7 @@ void Worker::publish(std::string_view status, const std::string& message, bool f
   std::lock_guard lock(publish_mu_);
   if (terminal_sent_) return;  // nothing may follow the terminal event
   if (is_terminal_status(status)) terminal_sent_ = true;
+  last_publish_ns_ = std::chrono::steady_clock::now().time_since_epoch().count();
   TelemetryEvent e{.queue_id = settings_.queue_id,
                    .producer = settings_.producer,
                    .symbol = settings_.symbol,
@@ -96,8 +110,9 @@ void Worker::publish(std::string_view status, const std::string& message, bool f
         .counter("sf_telemetry_publish_errors_total", "Telemetry events the bus refused",
                  {{"service", settings_.service}})
         .inc();
-    log::error(settings_.service, "telemetry publish failed",
-               {{"status", status}, {"error", r.error().message}, {"queue_id", settings_.queue_id}});
+    log::error(
+        settings_.service, "telemetry publish failed",
+        {{"status", status}, {"error", r.error().message}, {"queue_id", settings_.queue_id}});
   }
   log::info(settings_.service, "telemetry",
             {{"queue_id", settings_.queue_id},
@@ -146,12 +161,21 @@ void Worker::control_loop(std::unique_ptr<bus::Consumer> consumer) {
   consumer->close();
 }
 
+// A `loading` heartbeat whenever the service itself has been silent for a whole interval, so a
+// stalled worker is visible and a busy one is not reported twice.
 void Worker::telemetry_loop() {
   std::unique_lock lock(mu_);
   while (!done_.load()) {
-    if (wake_.wait_for(lock, settings_.telemetry_interval, [&] { return done_.load(); })) break;
+    auto last = std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(last_publish_ns_.load()));
+    auto due = last + settings_.telemetry_interval;
+    if (wake_.wait_until(lock, due, [&] { return done_.load(); })) break;
+    if (std::chrono::steady_clock::now() < due) continue;
     lock.unlock();
-    publish(kStatusLoading, "", false);
+    auto again = std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(last_publish_ns_.load()));
+    if (again + settings_.telemetry_interval <= std::chrono::steady_clock::now())
+      publish(kStatusLoading, "", false);
     lock.lock();
   }
 }
@@ -170,9 +194,8 @@ int Worker::run(const std::function<WorkResult(WorkerContext&)>& body) {
     outcome_ = Outcome::kError;
     return 1;
   }
-  control_thread_ = std::thread([this, c = std::move(consumer).value()]() mutable {
-    control_loop(std::move(c));
-  });
+  control_thread_ = std::thread(
+      [this, c = std::move(consumer).value()]() mutable { control_loop(std::move(c)); });
   publish(kStatusStarted, "started", false);
   telemetry_thread_ = std::thread([this] { telemetry_loop(); });
 

@@ -103,6 +103,7 @@ class Worker {
   std::function<void(const ControlCommand&)> ping_hook_;
   std::mutex publish_mu_;  // one telemetry event at a time, terminal event last
   bool terminal_sent_ = false;
+  std::atomic<std::int64_t> last_publish_ns_{0};  // steady clock: heartbeats fill silences only
   Outcome outcome_ = Outcome::kFinished;
   std::thread control_thread_;
   std::thread telemetry_thread_;

@@ -605,7 +605,7 @@ StoreResult<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& p
 }
 
 StoreResult<void> SqliteStore::configure() {
-  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_extended_result_codes(db_, 1); sqlite3_exec(db_, "PRAGMA page_size = 65536", nullptr, nullptr, nullptr);
   sqlite3_busy_timeout(db_, kBusyTimeoutMs);
 
   // journal_mode answers with the mode in force; an in-memory database stays "memory".
@@ -629,7 +629,7 @@ StoreResult<void> SqliteStore::configure() {
 
   // NORMAL: in WAL mode a power loss may drop the last commits but never corrupts the database,
   // and commits skip an fsync each. temp_store: sorts and temporary indexes stay in RAM.
-  const char* pragmas = "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0;";
+  const char* pragmas = "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;";
   if (sqlite3_exec(db_, pragmas, nullptr, nullptr, nullptr) != SQLITE_OK) {
     return unexpected(make_error(StoreErrc::kOpen, "configuring sqlite: " + sqlite_message(db_)));
   }

@@ -43,10 +43,13 @@ std::size_t poll_count(Consumer& consumer, std::size_t max) {
   return polled.ok() ? polled->size() : 0;
 }
 
-const TopicMetrics* find_topic(const std::vector<TopicMetrics>& metrics, const std::string& name) {
-  auto it = std::find_if(metrics.begin(), metrics.end(),
-                         [&](const TopicMetrics& m) { return m.topic == name; });
-  return it == metrics.end() ? nullptr : &*it;
+// The topic's metrics (all zero with an empty name when the topic is unknown).
+TopicMetrics topic_metrics(const InProcBus& bus, const std::string& name) {
+  for (auto& m : bus.topic_metrics()) {
+    if (m.topic == name) return m;
+  }
+  ADD_FAILURE() << "no metrics for topic " << name;
+  return {};
 }
 
 std::int64_t group_lag(const InProcBus& bus, const std::string& group, const std::string& topic) {
@@ -107,11 +110,10 @@ TEST(InProcBus, PublishBlocksThenFailsWithBackpressureUntilAConsumerCommits) {
   EXPECT_EQ(bus.publish("bp", "", value).error().code, BusErrc::kBackpressure);
   ASSERT_TRUE(consumer->commit().ok());
   EXPECT_TRUE(bus.publish("bp", "", value).ok());
-  const auto* metrics = find_topic(bus.topic_metrics(), "bp");
-  ASSERT_NE(metrics, nullptr);
-  EXPECT_EQ(metrics->retained_messages, 6);
-  EXPECT_EQ(metrics->retained_bytes, 6 * (kValueBytes + kPerMessageOverheadBytes));
-  EXPECT_EQ(metrics->published, 11);
+  const TopicMetrics metrics = topic_metrics(bus, "bp");
+  EXPECT_EQ(metrics.retained_messages, 6);
+  EXPECT_EQ(metrics.retained_bytes, 6 * (kValueBytes + kPerMessageOverheadBytes));
+  EXPECT_EQ(metrics.published, 11);
 }
 
 TEST(InProcBus, BlockedPublishResumesWhenAConsumerCommits) {
@@ -159,19 +161,19 @@ TEST(InProcBus, MessagesStayUntilEveryGroupHasCommittedPastThem) {
 
   EXPECT_EQ(poll_count(*fast, 10), 5U);
   ASSERT_TRUE(fast->commit().ok());
-  EXPECT_EQ(find_topic(bus.topic_metrics(), "t")->retained_messages, 5);
+  EXPECT_EQ(topic_metrics(bus, "t").retained_messages, 5);
   slow->close();  // a group that left without committing still holds its messages
-  EXPECT_EQ(find_topic(bus.topic_metrics(), "t")->retained_messages, 5);
+  EXPECT_EQ(topic_metrics(bus, "t").retained_messages, 5);
 
   auto slow_again = subscribe(bus, "t", "slow");
   ASSERT_NE(slow_again, nullptr);
   EXPECT_EQ(poll_count(*slow_again, 3), 3U);
   ASSERT_TRUE(slow_again->commit().ok());
-  EXPECT_EQ(find_topic(bus.topic_metrics(), "t")->retained_messages, 2);
+  EXPECT_EQ(topic_metrics(bus, "t").retained_messages, 2);
   EXPECT_EQ(poll_count(*slow_again, 10), 2U);
   ASSERT_TRUE(slow_again->commit().ok());
-  EXPECT_EQ(find_topic(bus.topic_metrics(), "t")->retained_messages, 0);
-  EXPECT_EQ(find_topic(bus.topic_metrics(), "t")->retained_bytes, 0);
+  EXPECT_EQ(topic_metrics(bus, "t").retained_messages, 0);
+  EXPECT_EQ(topic_metrics(bus, "t").retained_bytes, 0);
 }
 
 TEST(InProcBus, RejectsTooLargeMessages) {
@@ -205,8 +207,8 @@ TEST(InProcBus, CreateTopicSetsPartitionsAndIsANoOpWhenTheTopicExists) {
   ASSERT_TRUE(bus.create_topic("explicit", 5).ok());
   ASSERT_TRUE(bus.create_topic("explicit", 2).ok());
   ASSERT_TRUE(bus.publish("implicit", "k", "v").ok());
-  EXPECT_EQ(find_topic(bus.topic_metrics(), "explicit")->partitions, 5);
-  EXPECT_EQ(find_topic(bus.topic_metrics(), "implicit")->partitions, 3);
+  EXPECT_EQ(topic_metrics(bus, "explicit").partitions, 5);
+  EXPECT_EQ(topic_metrics(bus, "implicit").partitions, 3);
 }
 
 TEST(InProcBus, EmptyKeysAreSpreadRoundRobin) {

@@ -22,7 +22,8 @@ std::function<WorkResult(runtime::WorkerContext&)> dummy_body(DummyOptions optio
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
     const auto interval = ctx.settings().telemetry_interval;
-    auto next_batch = start + interval;
+    // Batches land half an interval before each worker heartbeat, which reports them.
+    auto next_batch = start + interval / 2;
     // Short ticks keep exit-after, fail-after and pings precise; stops wake the sleep at once.
     const auto tick = std::chrono::milliseconds(20);
     while (!ctx.stop_requested()) {
@@ -33,7 +34,6 @@ std::function<WorkResult(runtime::WorkerContext&)> dummy_body(DummyOptions optio
         return {Outcome::kFinished, "finished after " + std::to_string(options.exit_after_s) + " s", "{}"};
       if (options.simulate_loading && std::chrono::steady_clock::now() >= next_batch) {
         ctx.add_records(100);
-        ctx.report_loading("simulated batch");
         next_batch += interval;
       }
       ctx.sleep_for(tick);

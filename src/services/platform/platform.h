@@ -1,0 +1,60 @@
+// The embedded platform: `streamforge run` hosts every service in one process on the in-process
+// bus and the embedded store (SQLite), so one command runs StreamForge on a fresh machine.
+//
+// Today it hosts: the telemetry recorder (queue-events -> store, bad records -> queue-events.dlq),
+// in-process workers (dummy-service), and an HTTP API on 127.0.0.1:
+//   GET  /health/live, /health/ready, /metrics
+//   POST /api/v1/control                 {"command":"stop"|"ping","queue_id",...}
+//   POST /api/v1/dummy                   start an in-process dummy-service
+//   GET  /api/v1/workers                 in-process workers and their state
+//   GET  /api/v1/queues/{id}/telemetry   stored telemetry of one queue
+// Later issues add the queue-manager and the data services.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "bus/bus.h"
+#include "core/result.h"
+#include "runtime/control_client.h"
+#include "services/dummy/dummy_service.h"
+#include "store/store.h"
+
+namespace sf::services {
+
+struct PlatformOptions {
+  std::string store_url = "sqlite:./data/streamforge.db";
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port
+  runtime::Topics topics;
+};
+
+class Platform {
+ public:
+  static Result<std::unique_ptr<Platform>, std::string> start(const PlatformOptions& options);
+  ~Platform();
+
+  // Starts an in-process dummy-service; returns its telemetry id.
+  std::string start_dummy(runtime::WorkerSettings settings, DummyOptions options);
+  // Stops every worker and waits for them.
+  void stop_workers();
+  // Waits until every worker has ended by itself; false on timeout.
+  bool wait_workers(std::chrono::milliseconds timeout);
+  // Blocks until every telemetry event published so far is in the store (or timeout).
+  bool wait_recorded(std::chrono::milliseconds timeout);
+
+  int port() const;
+  std::string base_url() const;
+  bus::Bus& bus();
+  store::Store& store();
+
+ private:
+  struct Impl;
+  explicit Platform(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// `streamforge run [--port N] [--store URL] [--demo]`.
+int run_main(int argc, char** argv);
+
+}  // namespace sf::services
