@@ -605,7 +605,7 @@ StoreResult<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& p
 }
 
 StoreResult<void> SqliteStore::configure() {
-  sqlite3_extended_result_codes(db_, 1); sqlite3_exec(db_, "PRAGMA page_size=16384", nullptr, nullptr, nullptr);
+  sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, kBusyTimeoutMs);
 
   // journal_mode answers with the mode in force; an in-memory database stays "memory".

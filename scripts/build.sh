@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds Release into build/ (the CLI lands at build/bin/streamforge).
+#   scripts/build.sh                 everything (CLI, tests, benchmarks)
+#   scripts/build.sh streamforge     only the named targets
+# SF_WERROR=ON turns warnings into errors (CI does). SF_JOBS overrides the parallelism (default 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSF_WERROR="${SF_WERROR:-OFF}" >/dev/null
+if [ $# -gt 0 ]; then
+  cmake --build build -j "${SF_JOBS:-2}" --target "$@"
+else
+  cmake --build build -j "${SF_JOBS:-2}"
+fi
