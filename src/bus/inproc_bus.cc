@@ -101,6 +101,13 @@ struct GroupState {
   // Per partition, where the group began reading while nothing is committed. Messages before it
   // are never read by this group, so they need not be retained for it.
   std::vector<std::int64_t> start;
+  Clock::time_point inactive_since{};  // when the last member left
+
+  // Whether the group still holds back trimming: while it has members, and for a grace period
+  // after the last one left.
+  bool pins(Clock::time_point now, std::chrono::milliseconds grace) const {
+    return !members.empty() || now - inactive_since < grace;
+  }
 
   // Offset before which this group no longer needs messages.
   std::int64_t retention_floor(std::size_t p) const {
@@ -118,19 +125,27 @@ struct Topic {
   std::vector<Partition> partitions;    // the count never changes
   std::int64_t retained_bytes = 0;
   std::int64_t published = 0;
+  std::chrono::milliseconds inactive_group_retention{std::chrono::minutes(5)};
   std::uint64_t next_round_robin = 0;  // partition for the next message with an empty key
   std::map<std::string, GroupState, std::less<>> groups;
 
   std::int32_t partition_count() const { return static_cast<std::int32_t>(partitions.size()); }
 };
 
-// Drops messages of partition `p` that every group has moved past (none while no group has
-// subscribed). Returns whether any bytes were freed. Caller holds the topic mutex.
+// Drops messages of partition `p` that every pinning group has moved past (none while no group
+// pins: messages wait for a first consumer). Returns whether any bytes were freed. Caller holds
+// the topic mutex.
 bool trim(Topic& topic, std::size_t p) {
-  if (topic.groups.empty()) return false;
   Partition& partition = topic.partitions[p];
   std::int64_t floor = partition.end_offset();
-  for (const auto& [name, group] : topic.groups) floor = std::min(floor, group.retention_floor(p));
+  bool pinned = false;
+  const auto now = Clock::now();
+  for (const auto& [name, group] : topic.groups) {
+    if (!group.pins(now, topic.inactive_group_retention)) continue;
+    pinned = true;
+    floor = std::min(floor, group.retention_floor(p));
+  }
+  if (!pinned) return false;
   std::int64_t freed = 0;
   while (partition.base_offset < floor && !partition.log.empty()) {
     const Record& front = partition.log.front();
@@ -167,6 +182,7 @@ struct InProcBus::Core {
     if (it == topics.end()) {
       it = topics.emplace(std::string(name), std::make_unique<Topic>(std::string(name), partitions))
                .first;
+      it->second->inactive_group_retention = options.inactive_group_retention;
     }
     return *it->second;
   }
@@ -239,6 +255,7 @@ class InProcConsumer final : public Consumer {
     for (auto& [topic, group] : subscriptions_) {
       std::lock_guard lock(topic->mutex);
       std::erase(group->members, this);
+      if (group->members.empty()) group->inactive_since = Clock::now();
       std::replace(group->owner.begin(), group->owner.end(), static_cast<InProcConsumer*>(this),
                    static_cast<InProcConsumer*>(nullptr));
       rebalance(*topic, *group);
@@ -435,6 +452,7 @@ BusResult<DeliveryReport> InProcBus::publish(std::string_view topic_name, std::s
     auto has_space = [&] {
       return topic.retained_bytes == 0 || topic.retained_bytes + size <= limit;
     };
+    if (!has_space()) trim_all(topic);  // groups whose grace period ended may release messages
     if (!has_space()) {
       const auto deadline = Clock::now() + core_->options.publish_timeout;
       const bool ready = topic.space_freed.wait_until(

@@ -32,6 +32,11 @@ struct InProcBusOptions {
   std::chrono::milliseconds publish_timeout{5000};
   // Largest key + value accepted; larger messages fail with kTooLarge.
   std::int64_t max_message_bytes = 8LL << 20;
+  // A group with no open consumer keeps holding messages it has not committed for this long
+  // (so a restarted stage finds them), then stops pinning memory: one-off groups such as a
+  // `ctl ping` listener must not block producers forever. Like Kafka, a group that returns
+  // after its messages were dropped resumes from the oldest retained one.
+  std::chrono::milliseconds inactive_group_retention{std::chrono::minutes(5)};
 };
 
 // Counted against max_retained_bytes_per_topic for every message, so that empty messages still

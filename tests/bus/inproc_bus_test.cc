@@ -343,3 +343,56 @@ TEST(InProcBus, ReadsFromSeveralTopicsWithOneConsumer) {
 
 }  // namespace
 }  // namespace sf::bus
+
+namespace sf::bus {
+namespace {
+
+// Regression: one-off groups (a `ctl ping` listener) used to pin messages forever after they
+// closed, so producers eventually hit kBackpressure although the live consumer kept up.
+TEST(InProcBusRetention, ClosedGroupsStopPinningAfterTheirGracePeriod) {
+  InProcBusOptions o;
+  o.max_retained_bytes_per_topic = 64 * 1024;
+  o.publish_timeout = std::chrono::milliseconds(100);
+  o.inactive_group_retention = std::chrono::milliseconds(50);
+  InProcBus bus(o);
+  auto live = bus.subscribe({.topics = {"events"}, .group = "recorder", .start = StartFrom::kEarliest, .offsets = {}});
+  ASSERT_TRUE(live.ok());
+  {
+    auto once = bus.subscribe({.topics = {"events"}, .group = "one-off", .start = StartFrom::kLatest, .offsets = {}});
+    ASSERT_TRUE(once.ok());
+    (*once)->close();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  const std::string value(1000, 'x');
+  for (int i = 0; i < 1000; ++i) {  // ~1 MB through a 64 KiB topic
+    ASSERT_TRUE(bus.publish("events", "k", value).ok()) << "message " << i;
+    auto batch = (*live)->poll(std::chrono::milliseconds(0));
+    ASSERT_TRUE(batch.ok());
+    ASSERT_TRUE((*live)->commit().ok());
+  }
+}
+
+TEST(InProcBusRetention, ClosedGroupKeepsItsMessagesDuringGrace) {
+  InProcBusOptions o;
+  o.inactive_group_retention = std::chrono::minutes(5);
+  InProcBus bus(o);
+  auto fast = bus.subscribe({.topics = {"t"}, .group = "fast", .start = StartFrom::kEarliest, .offsets = {}});
+  auto slow = bus.subscribe({.topics = {"t"}, .group = "slow", .start = StartFrom::kEarliest, .offsets = {}});
+  ASSERT_TRUE(fast.ok() && slow.ok());
+  (*slow)->close();  // a stage that crashed and will be restarted
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(bus.publish("t", "k", std::to_string(i)).ok());
+  ASSERT_TRUE((*fast)->poll(std::chrono::milliseconds(100)).ok());
+  ASSERT_TRUE((*fast)->commit().ok());
+  auto again = bus.subscribe({.topics = {"t"}, .group = "slow", .start = StartFrom::kEarliest, .offsets = {}});
+  ASSERT_TRUE(again.ok());
+  std::size_t n = 0;
+  for (int i = 0; i < 20 && n < 10; ++i) {
+    auto b = (*again)->poll(std::chrono::milliseconds(50));
+    ASSERT_TRUE(b.ok());
+    n += b->size();
+  }
+  EXPECT_EQ(n, 10u);  // nothing lost for the restarted group
+}
+
+}  // namespace
+}  // namespace sf::bus
