@@ -132,10 +132,19 @@ std::size_t Decimal::format_to(char* buf) const {
   char tmp[48];
   int n = 0;
   M v = mantissa_ < 0 ? -mantissa_ : mantissa_;
-  do {
-    tmp[n++] = static_cast<char>('0' + static_cast<int>(v % 10));
-    v /= 10;
-  } while (v != 0);
+  // 128-bit division is slow; market values nearly always fit in 64 bits.
+  if (v <= static_cast<M>(UINT64_MAX)) {
+    auto small = static_cast<std::uint64_t>(v);
+    do {
+      tmp[n++] = static_cast<char>('0' + small % 10);
+      small /= 10;
+    } while (small != 0);
+  } else {
+    do {
+      tmp[n++] = static_cast<char>('0' + static_cast<int>(v % 10));
+      v /= 10;
+    } while (v != 0);
+  }
   while (n <= scale_) tmp[n++] = '0';  // at least one digit before the point
   std::size_t len = 0;
   if (mantissa_ < 0) buf[len++] = '-';

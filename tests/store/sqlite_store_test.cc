@@ -96,36 +96,45 @@ TEST_F(SqliteStoreTest, RefusesADatabaseNewerThanThisBuild) {
   EXPECT_EQ(raw.scalar("SELECT MAX(version) FROM schema_migrations"), std::to_string(newer));
 }
 
-TEST_F(SqliteStoreTest, AFailingBatchRollsBackEntirely) {
+// A batch that fails on its row `failing_row` (of `rows`) after earlier rows updated existing
+// trades and inserted new ones inside the transaction; none of it may survive.
+class SqliteRollbackTest : public SqliteStoreTest,
+                           public ::testing::WithParamInterface<std::pair<int, int>> {};
+
+TEST_P(SqliteRollbackTest, AFailingBatchRollsBackEntirely) {
+  const auto [rows, failing_row] = GetParam();
   SF_ASSERT_OK_AND_ASSIGN(store, open_store(url()));
   SF_ASSERT_OK(store->upsert_trades(
-      std::vector{make_trade(1, kT0, "1.00000000"), make_trade(2, kT0 + 1, "2.00000000")}));
+      std::vector{make_trade(0, kT0, "1.00000000"), make_trade(1, kT0 + 1, "2.00000000")}));
   {
-    // Another connection makes trade 5 unwritable; the store's batch dies on its 5th row, after
-    // updating 1 and 2 and inserting 3 and 4 inside the transaction.
+    // Another connection makes one trade id unwritable.
     RawDb raw(db_path());
-    raw.exec(
-        "CREATE TRIGGER refuse_trade_5 BEFORE INSERT ON trades WHEN NEW.trade_id = 5 "
-        "BEGIN SELECT RAISE(ABORT, 'trades are read-only'); END");
+    raw.exec("CREATE TRIGGER refuse_one_trade BEFORE INSERT ON trades WHEN NEW.trade_id = " +
+             std::to_string(failing_row) +
+             " BEGIN SELECT RAISE(ABORT, 'trades are read-only'); END");
   }
-  auto written = store->upsert_trades(
-      std::vector{make_trade(1, kT0, "9.00000000"), make_trade(2, kT0 + 1, "9.00000000"),
-                  make_trade(3, kT0 + 2), make_trade(4, kT0 + 3), make_trade(5, kT0 + 4)});
+  std::vector<Trade> batch;
+  for (int i = 0; i < rows; ++i) batch.push_back(make_trade(i, kT0 + i, "9.00000000"));
+  auto written = store->upsert_trades(batch);
   ASSERT_FALSE(written.ok());
   EXPECT_EQ(written.error().code, StoreErrc::kWrite);
   EXPECT_NE(written.error().message.find("trades are read-only"), std::string::npos)
       << written.error().message;
 
-  SF_ASSERT_OK_AND_ASSIGN(rows, store->trades(S("BTCUSDT"), {}));
-  ASSERT_EQ(rows.size(), 2u);
-  EXPECT_EQ(rows[0].price.to_string(), "1.00000000");
-  EXPECT_EQ(rows[1].price.to_string(), "2.00000000");
+  SF_ASSERT_OK_AND_ASSIGN(stored, store->trades(S("BTCUSDT"), {}));
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[0].price.to_string(), "1.00000000");
+  EXPECT_EQ(stored[1].price.to_string(), "2.00000000");
 
   // The connection is usable again: the next good batch commits.
-  SF_ASSERT_OK(store->upsert_trades(std::vector{make_trade(6, kT0 + 5)}));
+  SF_ASSERT_OK(store->upsert_trades(std::vector{make_trade(rows + 1, kT0 + rows)}));
   SF_ASSERT_OK_AND_ASSIGN(after, store->trades(S("BTCUSDT"), {}));
   EXPECT_EQ(after.size(), 3u);
 }
+
+INSTANTIATE_TEST_SUITE_P(BatchShapes, SqliteRollbackTest,
+                         ::testing::Values(std::pair{5, 4}, std::pair{1000, 700},
+                                           std::pair{1000, 999}));
 
 TEST_F(SqliteStoreTest, StoresDecimalsAsTextAndTimesAndIdsAsIntegers) {
   SF_ASSERT_OK_AND_ASSIGN(store, open_store(url()));

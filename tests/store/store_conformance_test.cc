@@ -132,6 +132,70 @@ TEST_P(StoreConformance, DuplicateKeysWithinOneBatchKeepTheLastRow) {
   EXPECT_EQ(rows[0].price.to_string(), "2.00");
 }
 
+TEST_P(StoreConformance, DuplicateKeysWithinALargeBatchKeepTheLastRow) {
+  std::vector<Trade> batch;
+  for (int i = 0; i < 300; ++i) {
+    batch.push_back(make_trade(i % 50, kT0 + i % 50, std::to_string(i) + ".5"));
+  }
+  SF_ASSERT_OK(store().upsert_trades(batch));
+  SF_ASSERT_OK_AND_ASSIGN(rows, store().trades(S("BTCUSDT"), {}));
+  ASSERT_EQ(rows.size(), 50u);
+  for (int id = 0; id < 50; ++id) {
+    EXPECT_EQ(rows[id].trade_id, id);
+    EXPECT_EQ(rows[id].price.to_string(), std::to_string(250 + id) + ".5");
+  }
+}
+
+// Batches longer than any internal chunking, with a remainder, for every record type.
+TEST_P(StoreConformance, LargeBatchesOfEveryTypeRoundTrip) {
+  constexpr int kRows = 203;
+  std::vector<Trade> trades;
+  std::vector<AggTrade> aggs;
+  std::vector<Candle> candles;
+  std::vector<IndicatorValue> indicators;
+  std::vector<TelemetryEvent> telemetry;
+  std::vector<DepthSnapshot> snapshots;
+  for (int i = 0; i < kRows; ++i) {
+    const std::string price = std::to_string(60000 + i) + "." + std::to_string(10 + i % 90);
+    trades.push_back(make_trade(3800397495 + i, kT0 + i, price));
+    aggs.push_back(make_agg_trade(50093239218 + i, kT0 + i));
+    candles.push_back(make_candle(kT0 + i * 60'000'000LL, i % 2 == 0, price));
+    indicators.push_back(make_indicator(kT0 + i, i * 0.5));
+    telemetry.push_back(make_telemetry("q", "svc__" + std::to_string(i % 3), 1767225600.0 + i,
+                                       "loading", "row " + std::to_string(i)));
+    snapshots.push_back(make_snapshot(1000 + i));
+  }
+  SF_ASSERT_OK(store().upsert_trades(trades));
+  SF_ASSERT_OK(store().upsert_agg_trades(aggs));
+  SF_ASSERT_OK(store().upsert_candles(candles));
+  SF_ASSERT_OK(store().upsert_indicators(indicators));
+  SF_ASSERT_OK(store().append_telemetry(telemetry));
+  SF_ASSERT_OK(store().upsert_depth_snapshots(snapshots));
+
+  SF_ASSERT_OK_AND_ASSIGN(stored_trades, store().trades(S("BTCUSDT"), {}));
+  SF_ASSERT_OK_AND_ASSIGN(stored_aggs, store().agg_trades(S("BTCUSDT"), {}));
+  SF_ASSERT_OK_AND_ASSIGN(stored_candles, store().candles(S("BTCUSDT"), Interval::k1m, {}));
+  SF_ASSERT_OK_AND_ASSIGN(stored_indicators,
+                          store().indicators(S("BTCUSDT"), Interval::k1m, "rsi_14", {}));
+  SF_ASSERT_OK_AND_ASSIGN(stored_telemetry, store().telemetry("q"));
+  SF_ASSERT_OK_AND_ASSIGN(stored_snapshots, store().depth_snapshots(S("BTCUSDT"), 0, INT64_MAX));
+  ASSERT_EQ(stored_trades.size(), trades.size());
+  ASSERT_EQ(stored_aggs.size(), aggs.size());
+  ASSERT_EQ(stored_candles.size(), candles.size());
+  ASSERT_EQ(stored_indicators.size(), indicators.size());
+  ASSERT_EQ(stored_telemetry.size(), telemetry.size());
+  ASSERT_EQ(stored_snapshots.size(), snapshots.size());
+  for (int i = 0; i < kRows; ++i) {
+    SCOPED_TRACE(i);
+    expect_same(stored_trades[i], trades[i]);
+    expect_same(stored_aggs[i], aggs[i]);
+    expect_same(stored_candles[i], candles[i]);
+    EXPECT_EQ(stored_indicators[i].value, indicators[i].value);
+    expect_same(stored_telemetry[i], telemetry[i]);
+    expect_same(stored_snapshots[i], snapshots[i]);
+  }
+}
+
 TEST_P(StoreConformance, UpsertOfAnExistingTradeReplacesIt) {
   SF_ASSERT_OK(store().upsert_trades(std::vector{make_trade(7, kT0, "1.00")}));
   SF_ASSERT_OK(store().upsert_trades(std::vector{make_trade(7, kT0 + 5, "1.50")}));

@@ -553,6 +553,17 @@ ParseResult<MarketEvent> Parser::parse_ws_frame(std::string_view frame, Timestam
   bool combined = false, data_seen_first = false;
   std::optional<StreamName> name;
   std::optional<ParseResult<MarketEvent>> result;
+  // A raw event whose type the sniff found starts with "e": parse it directly, without first
+  // opening the object just to learn that it is not a combined frame.
+  const bool raw_event = !sniffed.empty() && frame.find("{\"e\":") == frame.find('{') &&
+                         frame.find('{') != std::string_view::npos;
+  if (raw_event) {
+    auto event = parse_event_object(obj, r, receive_time, nullptr, symbol_hint, sniffed);
+    const char* trailing = nullptr;
+    if (event && doc.current_location().get(trailing) == simdjson::SUCCESS)
+      return unexpected(make_error(ParseErrc::kMalformedJson, "", "trailing content after the frame"));
+    return event;
+  }
   for (auto field : obj) {
     std::string_view key;
     if (auto ec = read_key(field, &key)) return unexpected(json_error(ec));

@@ -1,0 +1,425 @@
+#!/usr/bin/env bash
+# Runs a real, single-node Apache Kafka broker (KRaft, no ZooKeeper) on 127.0.0.1 for tests.
+#
+#   scripts/kafka.sh install          fetch the broker + tools jars from Maven Central (cached)
+#   scripts/kafka.sh start            format a fresh log dir and start the broker; prints the
+#                                     PLAINTEXT bootstrap address (and nothing else) on stdout
+#   scripts/kafka.sh stop             stop the broker and delete its data (idempotent)
+#   scripts/kafka.sh status           exit 0 and print the address if running, else exit 1
+#   scripts/kafka.sh restart-broker   SIGKILL the broker and start it again on the same data/ports
+#   scripts/kafka.sh perf-test ARGS   run org.apache.kafka.tools.ProducerPerformance with ARGS
+#   scripts/kafka.sh env              print export lines for the addresses and SCRAM credentials
+#
+# Kafka is pinned to 3.9.x: Debian 12's librdkafka 2.0.2 turns idempotence off against 4.x brokers
+# (librdkafka issue #4948, fixed in librdkafka 2.8).
+#
+# Environment (all optional):
+#   SF_KAFKA_VERSION          Kafka version (default 3.9.2)
+#   SF_KAFKA_HOME             jar cache (default ~/.cache/streamforge/kafka-<version>; jars in libs/)
+#   SF_KAFKA_PORT             PLAINTEXT listener port (default 19092)
+#   SF_KAFKA_SASL_PORT        SASL_PLAINTEXT (SCRAM-SHA-512) listener port (default 19093)
+#   SF_KAFKA_CONTROLLER_PORT  KRaft controller listener port (default 19094)
+#   SF_KAFKA_STATE_DIR        pid, config, data and logs (default /tmp/streamforge-kafka-<port>)
+#   SF_KAFKA_HEAP_OPTS        broker JVM heap (default "-Xms64m -Xmx512m")
+#   SF_KAFKA_TOOLS_HEAP_OPTS  perf-test JVM heap (default "-Xmx256m")
+#   SF_KAFKA_START_TIMEOUT    seconds to wait for the broker to be ready (default 90)
+#   SF_KAFKA_STOP_TIMEOUT     seconds to wait after SIGTERM before SIGKILL (default 30)
+# Progress messages go to stderr; the broker logs to <state dir>/logs/server.log.
+set -euo pipefail
+
+KAFKA_VERSION="${SF_KAFKA_VERSION:-3.9.2}"
+SLF4J_VERSION="1.7.36"     # what Kafka 3.9 ships with
+RELOAD4J_VERSION="1.2.25"  # idem
+MVN_DEP_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
+
+KAFKA_HOME="${SF_KAFKA_HOME:-${HOME:-/tmp}/.cache/streamforge/kafka-${KAFKA_VERSION}}"
+LIBS="$KAFKA_HOME/libs"
+PORT="${SF_KAFKA_PORT:-19092}"
+SASL_PORT="${SF_KAFKA_SASL_PORT:-19093}"
+CONTROLLER_PORT="${SF_KAFKA_CONTROLLER_PORT:-19094}"
+HOST="127.0.0.1"
+STATE_DIR="${SF_KAFKA_STATE_DIR:-/tmp/streamforge-kafka-${PORT}}"
+HEAP_OPTS="${SF_KAFKA_HEAP_OPTS:--Xms64m -Xmx512m}"
+TOOLS_HEAP_OPTS="${SF_KAFKA_TOOLS_HEAP_OPTS:--Xmx256m}"
+START_TIMEOUT="${SF_KAFKA_START_TIMEOUT:-90}"
+STOP_TIMEOUT="${SF_KAFKA_STOP_TIMEOUT:-30}"
+SCRAM_USER="streamforge"
+SCRAM_PASSWORD="streamforge-secret"
+
+ADDR="$HOST:$PORT"
+SASL_ADDR="$HOST:$SASL_PORT"
+PID_FILE="$STATE_DIR/broker.pid"
+MARKER="$STATE_DIR/.streamforge-kafka"   # proves the dir is ours before rm -rf
+INSTALLED_MARKER="$LIBS/.installed-$KAFKA_VERSION"
+
+log() { echo "kafka.sh: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+  log "installing Debian packages: $*"
+  as_root apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+java_bin() {
+  if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then echo "$JAVA_HOME/bin/java"; else echo java; fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# install
+
+cmd_install() {
+  if [ -f "$INSTALLED_MARKER" ] && [ -f "$LIBS/kafka_2.13-$KAFKA_VERSION.jar" ]; then
+    log "Kafka $KAFKA_VERSION already installed in $LIBS"
+    return 0
+  fi
+  command -v java >/dev/null 2>&1 || [ -n "${JAVA_HOME:-}" ] || apt_install openjdk-17-jre-headless
+  command -v mvn >/dev/null 2>&1 || apt_install maven
+  command -v kcat >/dev/null 2>&1 || apt_install kcat || log "warning: kcat not installed; readiness check falls back to port polling"
+
+  log "fetching Kafka $KAFKA_VERSION jars from Maven Central into $LIBS"
+  local work
+  work="$(mktemp -d "${TMPDIR:-/tmp}/streamforge-kafka-install.XXXXXX")"
+  CLEANUP_DIR="$work"
+  trap 'rm -rf "$CLEANUP_DIR"' EXIT
+  cat >"$work/pom.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>streamforge</groupId>
+  <artifactId>kafka-broker-jars</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>$KAFKA_VERSION</version>
+      <exclusions>
+        <!-- ZooKeeper's logback binding would fight reload4j; KRaft mode needs neither -->
+        <exclusion><groupId>ch.qos.logback</groupId><artifactId>*</artifactId></exclusion>
+      </exclusions>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka-tools</artifactId>
+      <version>$KAFKA_VERSION</version>
+      <exclusions>
+        <exclusion><groupId>ch.qos.logback</groupId><artifactId>*</artifactId></exclusion>
+      </exclusions>
+    </dependency>
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-api</artifactId>
+      <version>$SLF4J_VERSION</version>
+    </dependency>
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-reload4j</artifactId>
+      <version>$SLF4J_VERSION</version>
+    </dependency>
+    <dependency>
+      <groupId>ch.qos.reload4j</groupId>
+      <artifactId>reload4j</artifactId>
+      <version>$RELOAD4J_VERSION</version>
+    </dependency>
+  </dependencies>
+</project>
+EOF
+  mvn -B -q -f "$work/pom.xml" \
+    -Dmaven.wagon.http.retryHandler.count=3 \
+    "$MVN_DEP_PLUGIN:copy-dependencies" \
+    -DincludeScope=runtime -DoutputDirectory="$work/libs" >&2 \
+    || die "mvn could not fetch Kafka $KAFKA_VERSION (is Maven Central reachable?)"
+  [ -f "$work/libs/kafka_2.13-$KAFKA_VERSION.jar" ] || die "kafka_2.13-$KAFKA_VERSION.jar missing after mvn"
+  [ -f "$work/libs/kafka-tools-$KAFKA_VERSION.jar" ] || die "kafka-tools-$KAFKA_VERSION.jar missing after mvn"
+
+  mkdir -p "$KAFKA_HOME"
+  rm -rf "$LIBS"
+  mv "$work/libs" "$LIBS"
+  touch "$INSTALLED_MARKER"
+  rm -rf "$work"
+  log "installed $(find "$LIBS" -name '*.jar' | wc -l) jars ($(du -sh "$LIBS" | cut -f1)) in $LIBS"
+}
+
+# ---------------------------------------------------------------------------------------------
+# broker process helpers
+
+broker_pid() {  # prints the pid if our broker is alive, else returns 1
+  [ -f "$PID_FILE" ] || return 1
+  local pid
+  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  # guard against pid reuse: the process must be kafka.Kafka on our config
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "kafka.Kafka $STATE_DIR/server.properties" || return 1
+  echo "$pid"
+}
+
+port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+write_configs() {
+  mkdir -p "$STATE_DIR/data" "$STATE_DIR/logs"
+  touch "$MARKER"
+  cat >"$STATE_DIR/server.properties" <<EOF
+# Generated by scripts/kafka.sh: single-node KRaft broker+controller for StreamForge tests.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
+controller.listener.names=CONTROLLER
+listeners=PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+
+log.dirs=$STATE_DIR/data
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+group.initial.rebalance.delay.ms=0
+# after a SIGKILL (restart-broker) the controller refuses to re-register node 1 until the old
+# registration's session expires: keep that short (default 9 s)
+broker.session.timeout.ms=4000
+broker.heartbeat.interval.ms=500
+
+# small footprint: the machine is shared
+num.network.threads=2
+num.io.threads=4
+background.threads=4
+num.recovery.threads.per.data.dir=1
+log.cleaner.threads=1
+log.cleaner.dedupe.buffer.size=16777216
+log.segment.bytes=67108864
+log.retention.hours=24
+EOF
+  cat >"$STATE_DIR/log4j.properties" <<'EOF'
+# Generated by scripts/kafka.sh: the broker logs to ${kafka.logs.dir}/server.log (bounded size).
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File=${kafka.logs.dir}/server.log
+log4j.appender.file.MaxFileSize=20MB
+log4j.appender.file.MaxBackupIndex=2
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.kafka.network.RequestChannel$=WARN
+log4j.logger.state.change.logger=WARN
+log4j.logger.kafka.authorizer.logger=WARN
+log4j.logger.org.apache.kafka.clients=WARN
+EOF
+}
+
+tools_log4j() {  # tools log warnings to stderr; stdout stays theirs
+  local f="$KAFKA_HOME/tools-log4j.properties"
+  if [ ! -f "$f" ]; then
+    mkdir -p "$KAFKA_HOME"
+    cat >"$f.tmp.$$" <<'EOF'
+log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+EOF
+    mv "$f.tmp.$$" "$f"
+  fi
+  echo "$f"
+}
+
+new_cluster_id() {  # Kafka Uuid: 16 random bytes, base64url without padding, not starting with '-'
+  local id
+  while :; do
+    id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+    [ "${id:0:1}" != "-" ] && [ "${#id}" -eq 22 ] && break
+  done
+  echo "$id"
+}
+
+format_storage() {
+  local cluster_id
+  cluster_id="$(new_cluster_id)"
+  log "formatting KRaft storage in $STATE_DIR/data (cluster id $cluster_id)"
+  "$(java_bin)" -Xmx256m -cp "$LIBS/*" -Dlog4j.configuration="file:$(tools_log4j)" \
+    kafka.tools.StorageTool format -t "$cluster_id" -c "$STATE_DIR/server.properties" \
+    --add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,password=$SCRAM_PASSWORD]" >&2 \
+    || die "kafka.tools.StorageTool format failed"
+}
+
+launch_broker() {
+  rm -f "$PID_FILE"
+  # The wrapper writes its own pid then execs java, so the pid file holds the JVM's pid.
+  # setsid detaches it from the caller's process group; all fds go to files so that
+  # `addr=$(scripts/kafka.sh start)` does not hang on an inherited stdout.
+  # shellcheck disable=SC2016
+  setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PID_FILE" \
+    "$(java_bin)" $HEAP_OPTS \
+    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
+    -Djava.awt.headless=true \
+    -Dkafka.logs.dir="$STATE_DIR/logs" \
+    -Dlog4j.configuration="file:$STATE_DIR/log4j.properties" \
+    -cp "$LIBS/*" kafka.Kafka "$STATE_DIR/server.properties" \
+    </dev/null >"$STATE_DIR/logs/broker.out" 2>&1 9>&- &
+  local i
+  for i in $(seq 1 50); do [ -s "$PID_FILE" ] && break; sleep 0.1; done
+  [ -s "$PID_FILE" ] || die "broker did not start (no pid file)"
+}
+
+broker_ready() {
+  port_open "$PORT" && port_open "$SASL_PORT" || return 1
+  if command -v kcat >/dev/null 2>&1; then
+    kcat -b "$ADDR" -L -m 3 2>/dev/null | grep -q "broker 1 at $ADDR" || return 1
+    kcat -b "$SASL_ADDR" -L -m 3 -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-512 \
+      -X sasl.username="$SCRAM_USER" -X sasl.password="$SCRAM_PASSWORD" 2>/dev/null \
+      | grep -q "broker 1 at" || return 1
+  fi
+}
+
+wait_ready() {
+  local start=$SECONDS
+  while :; do
+    if ! broker_pid >/dev/null; then
+      log "broker exited during startup; last lines of its logs:"
+      tail -n 30 "$STATE_DIR/logs/broker.out" "$STATE_DIR/logs/server.log" >&2 2>/dev/null || true
+      exit 1
+    fi
+    broker_ready && break
+    if (( SECONDS - start >= START_TIMEOUT )); then
+      log "broker not ready after ${START_TIMEOUT}s; last lines of $STATE_DIR/logs/server.log:"
+      tail -n 30 "$STATE_DIR/logs/server.log" >&2 2>/dev/null || true
+      kill_broker KILL
+      exit 1
+    fi
+    sleep 0.5
+  done
+  log "broker ready at $ADDR (SASL/SCRAM at $SASL_ADDR) after $((SECONDS - start))s; logs in $STATE_DIR/logs"
+}
+
+kill_broker() {  # kill_broker TERM|KILL: signal the broker and wait for it to exit
+  local sig="$1" pid i
+  pid="$(broker_pid)" || return 0
+  if [ "$sig" = TERM ]; then
+    log "stopping broker (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 $((STOP_TIMEOUT * 5))); do
+      kill -0 "$pid" 2>/dev/null || return 0
+      sleep 0.2
+    done
+    log "broker still alive after ${STOP_TIMEOUT}s; sending SIGKILL"
+  else
+    log "killing broker (pid $pid) with SIGKILL"
+  fi
+  kill -KILL "$pid" 2>/dev/null || true
+  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  die "could not kill broker pid $pid"
+}
+
+with_lock() {  # serialize start/stop/restart on the same port (parallel test runners)
+  exec 9>"/tmp/streamforge-kafka-$PORT.lock"
+  flock -w 300 9 || die "timed out waiting for /tmp/streamforge-kafka-$PORT.lock"
+}
+
+remove_state_dir() {
+  [ -d "$STATE_DIR" ] || return 0
+  [ -f "$MARKER" ] || die "$STATE_DIR exists but was not created by kafka.sh; not deleting it"
+  rm -rf "$STATE_DIR"
+}
+
+# ---------------------------------------------------------------------------------------------
+# commands
+
+cmd_start() {
+  with_lock
+  if broker_pid >/dev/null; then
+    log "broker already running"
+    echo "$ADDR"
+    return 0
+  fi
+  cmd_install
+  remove_state_dir   # stale leftovers of a crashed run
+  local p
+  for p in "$PORT" "$SASL_PORT" "$CONTROLLER_PORT"; do
+    ! port_open "$p" || die "port $HOST:$p is already in use by another process"
+  done
+  local t0=$SECONDS
+  write_configs
+  format_storage
+  log "starting Kafka $KAFKA_VERSION broker (heap $HEAP_OPTS)"
+  launch_broker
+  wait_ready
+  log "start took $((SECONDS - t0))s"
+  echo "$ADDR"
+}
+
+cmd_stop() {
+  with_lock
+  kill_broker TERM
+  remove_state_dir
+  log "stopped"
+}
+
+cmd_status() {
+  if broker_pid >/dev/null; then
+    echo "$ADDR"
+    return 0
+  fi
+  return 1
+}
+
+cmd_restart_broker() {
+  with_lock
+  [ -f "$MARKER" ] && [ -f "$STATE_DIR/server.properties" ] \
+    || die "no broker state in $STATE_DIR; run 'scripts/kafka.sh start' first"
+  kill_broker KILL
+  log "restarting broker on the same data dir"
+  launch_broker
+  wait_ready
+  echo "$ADDR"
+}
+
+cmd_perf_test() {
+  [ -f "$INSTALLED_MARKER" ] || cmd_install
+  exec "$(java_bin)" $TOOLS_HEAP_OPTS -Dlog4j.configuration="file:$(tools_log4j)" \
+    -cp "$LIBS/*" org.apache.kafka.tools.ProducerPerformance "$@"
+}
+
+cmd_env() {
+  cat <<EOF
+export SF_KAFKA_BOOTSTRAP='$ADDR'
+export SF_KAFKA_SASL_BOOTSTRAP='$SASL_ADDR'
+export SF_KAFKA_SCRAM_USER='$SCRAM_USER'
+export SF_KAFKA_SCRAM_PASSWORD='$SCRAM_PASSWORD'
+EOF
+}
+
+usage() {
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+[ $# -ge 1 ] || usage
+cmd="$1"
+shift
+case "$cmd" in
+  install) cmd_install ;;
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  restart-broker) cmd_restart_broker ;;
+  perf-test) cmd_perf_test "$@" ;;
+  env) cmd_env ;;
+  -h|--help|help) usage ;;
+  *) log "unknown command: $cmd"; usage ;;
+esac
