@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libsimdjson-dev libsqlite3-dev zlib1g-dev libzip-dev libboost1.81-dev libssl-dev
+  librdkafka-dev libpq-dev kcat
   libgtest-dev libbenchmark-dev
 )
 

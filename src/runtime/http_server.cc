@@ -409,11 +409,12 @@ struct HttpServer::Impl {
 
       Dispatched dispatched = dispatch(request);
       keep_alive = keep_alive && !stopping.load();
-      const int status = dispatched.response.status;
-      co_await write_response(stream, std::move(dispatched.response), version, keep_alive, ec);
+      // Counted before the response goes out: a client that reads /metrics right after this
+      // response must see this request (the write time is left out of the duration).
       count_request(
-          request.method, dispatched.route_label, status,
+          request.method, dispatched.route_label, dispatched.response.status,
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      co_await write_response(stream, std::move(dispatched.response), version, keep_alive, ec);
       connection->busy = false;
       if (ec || !keep_alive) break;
     }

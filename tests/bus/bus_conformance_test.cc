@@ -22,6 +22,7 @@
 
 #include "bus/bus.h"
 #include "bus/inproc_bus.h"
+#include "kafka_test_support.h"
 
 namespace sf::bus {
 namespace {
@@ -47,6 +48,7 @@ struct BusFactory {
 std::vector<BusFactory> bus_factories() {
   return {
       {"inproc", [] { return std::unique_ptr<Bus>(std::make_unique<InProcBus>()); }},
+      {"kafka", [] { return sf::testing::open_test_kafka(); }},
   };
 }
 
