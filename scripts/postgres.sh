@@ -180,9 +180,9 @@ EOF
 
   log "starting PostgreSQL $PG_VERSION on $HOST:$PORT (shared_buffers $SHARED_BUFFERS)"
   # -l: all output goes to the log, so `dsn=$(scripts/postgres.sh start)` does not hang on an
-  # inherited stdout.
+  # inherited stdout; 9>&-: the server must not inherit (and hold) the start/stop lock.
   as_server_user "$PG_BIN/pg_ctl" start -D "$dir/data" -l "$dir/server.log" -w \
-    -t "$START_TIMEOUT" >/dev/null 2>&1 </dev/null \
+    -t "$START_TIMEOUT" >/dev/null 2>&1 </dev/null 9>&- \
     || { tail -n 30 "$dir/server.log" >&2 2>/dev/null || true; die "server did not start"; }
 
   local start=$SECONDS

@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <map>
@@ -22,6 +23,31 @@ BusError error(BusErrc code, std::string message) { return BusError{code, std::m
 std::string env_or(const char* name, const std::string& fallback = {}) {
   const char* v = std::getenv(name);
   return v && *v ? std::string(v) : fallback;
+}
+
+std::mutex g_log_mu;
+KafkaLogSink g_log_sink;
+
+void default_log_sink(int level, std::string_view facility, std::string_view text) {
+  std::string line = "{\"ts\":\"" + format_iso8601(now_micros()) + "\",\"level\":\"" +
+                     (level <= 3 ? "error" : level <= 4 ? "warn" : level <= 6 ? "info" : "debug") +
+                     "\",\"logger\":\"kafka\",\"facility\":\"" + std::string(facility) +
+                     "\",\"msg\":\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') line += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    line += c;
+  }
+  line += "\"}\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+void log_cb(const rd_kafka_t*, int level, const char* facility, const char* text) {
+  std::lock_guard lock(g_log_mu);
+  if (g_log_sink)
+    g_log_sink(level, facility, text);
+  else
+    default_log_sink(level, facility, text);
 }
 
 // Applies one setting; librdkafka's message names the key, never the value.
@@ -54,6 +80,7 @@ bool common_config(rd_kafka_conf_t* conf, const KafkaBusOptions& o, std::string*
       return false;
   }
   if (!o.ca_path.empty() && !set(conf, "ssl.ca.location", o.ca_path, err)) return false;
+  rd_kafka_conf_set_log_cb(conf, &log_cb);
   if (o.statistics_interval_ms > 0 &&
       !set(conf, "statistics.interval.ms", std::to_string(o.statistics_interval_ms), err))
     return false;
@@ -92,8 +119,9 @@ BusResult<void> wait_connected(rd_kafka_t* rk, ErrorSink& errors, std::chrono::m
                                const std::string& servers) {
   auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
+    rd_kafka_poll(rk, 0);  // serves error callbacks (authentication failures arrive there)
     const rd_kafka_metadata_t* md = nullptr;
-    auto err = rd_kafka_metadata(rk, 0, nullptr, &md, 1000);
+    auto err = rd_kafka_metadata(rk, 0, nullptr, &md, 500);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_metadata_destroy(md);
       return {};
@@ -118,6 +146,11 @@ struct TopicPartition {
 };
 
 }  // namespace
+
+void set_kafka_log_sink(KafkaLogSink sink) {
+  std::lock_guard lock(g_log_mu);
+  g_log_sink = std::move(sink);
+}
 
 KafkaBusOptions kafka_options_from_env(const std::string& bootstrap, const std::string& role) {
   KafkaBusOptions o;

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -45,6 +46,11 @@ struct KafkaBusOptions {
 // KAFKA_PASSWORD (or the _PRODUCER / _CONSUMER variants for `role` "producer"/"consumer"),
 // CA_PATH (or KAFKA_CA_PATH), KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM.
 KafkaBusOptions kafka_options_from_env(const std::string& bootstrap, const std::string& role = "");
+
+// Where librdkafka's own log lines go (syslog level, facility, text). The default writes one JSON
+// object per line to stderr; services route it into their logger. Process-wide.
+using KafkaLogSink = std::function<void(int level, std::string_view facility, std::string_view text)>;
+void set_kafka_log_sink(KafkaLogSink sink);
 
 class KafkaBus final : public Bus {
  public:

@@ -1,0 +1,129 @@
+// The PostgreSQL store (libpq), with the same semantics as SqliteStore.
+//
+// Storage rules: decimals are NUMERIC. PostgreSQL keeps each NUMERIC value's written scale
+// ('61837.63000000'::numeric prints back '61837.63000000', '0.00000000' stays '0.00000000'), so
+// they round-trip byte-identical while users can still compute with them in SQL. TimestampUs and
+// 64-bit ids are BIGINT, flags BOOLEAN, depth levels JSONB ([["price","qty"],...], decimals kept as
+// JSON strings), indicator values and the protocol's double unix seconds DOUBLE PRECISION (read
+// and written as shortest round-trip text, so they come back bit-exact, NaN included). Telemetry
+// `extra` and workflow definitions stay TEXT: they come back byte-identical, which JSONB (it
+// re-formats) would not guarantee.
+//
+// Writes: each batch is one transaction. Its rows are streamed with COPY (text format) into a
+// session-private TEMP staging table, then merged with one INSERT ... SELECT DISTINCT ON (natural
+// key) ... ON CONFLICT (natural key) DO UPDATE. DISTINCT ON keeps the last row of the batch for a
+// key (ordered by a staging sequence column), as SQLite's row-by-row upsert does; without it
+// PostgreSQL would refuse a batch that touches a key twice. Any error rolls the whole batch back
+// and comes back as kWrite with the server's message.
+//
+// Migrations run in one transaction under an advisory lock, so two processes opening a fresh
+// schema at once do not both apply a step. Tables live in the connection's search_path schema
+// (a DSN may choose it with `options=-csearch_path=NAME`).
+//
+// Thread safety: one PostgresStore owns one connection (a libpq connection is not for concurrent
+// use); every public method takes an internal mutex, so a store may be shared by several threads
+// and calls are serialised. A connection found broken at the start of a call is re-established
+// (PQreset) and its session state (settings, staging tables, prepared statements) rebuilt; the
+// call that saw it break fails.
+//
+// Messages never contain the DSN's password: DSNs are echoed with it replaced by "***", and it is
+// scrubbed from anything libpq or the server says.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+
+struct pg_conn;
+struct pg_result;
+
+namespace sf::store {
+
+class PostgresStore final : public Store {
+ public:
+  // The schema version this build migrates to; a database at a higher version is refused.
+  static int latest_schema_version();
+
+  // Connects to `dsn` (a postgres:// or postgresql:// URL, or a libpq "key=value" string) and
+  // applies missing migrations. kOpen when the server cannot be reached or refuses the login.
+  static StoreResult<std::unique_ptr<PostgresStore>> open(const std::string& dsn);
+
+  // `dsn` with its password (URL user info, `password=` parameter or key) replaced by "***".
+  static std::string redact_dsn(const std::string& dsn);
+
+  ~PostgresStore() override;
+  PostgresStore(const PostgresStore&) = delete;
+  PostgresStore& operator=(const PostgresStore&) = delete;
+
+  StoreResult<std::size_t> upsert_trades(std::span<const Trade> batch) override;
+  StoreResult<std::size_t> upsert_agg_trades(std::span<const AggTrade> batch) override;
+  StoreResult<std::size_t> upsert_candles(std::span<const Candle> batch) override;
+  StoreResult<std::size_t> upsert_depth_snapshots(std::span<const DepthSnapshot> batch) override;
+  StoreResult<std::size_t> upsert_indicators(std::span<const IndicatorValue> batch) override;
+  StoreResult<std::size_t> append_telemetry(std::span<const TelemetryEvent> batch) override;
+  StoreResult<void> upsert_workflow(const WorkflowState& state) override;
+
+  StoreResult<std::vector<Trade>> trades(const Symbol& symbol, TimeRange range) override;
+  StoreResult<std::vector<AggTrade>> agg_trades(const Symbol& symbol, TimeRange range) override;
+  StoreResult<std::vector<Candle>> candles(const Symbol& symbol, Interval interval,
+                                           TimeRange range) override;
+  StoreResult<std::vector<DepthSnapshot>> depth_snapshots(const Symbol& symbol,
+                                                          std::int64_t from_id,
+                                                          std::int64_t to_id) override;
+  StoreResult<std::vector<IndicatorValue>> indicators(const Symbol& symbol, Interval interval,
+                                                      const std::string& name,
+                                                      TimeRange range) override;
+  StoreResult<std::vector<TelemetryEvent>> telemetry(const std::string& queue_id) override;
+  StoreResult<std::optional<WorkflowState>> workflow(const std::string& queue_id) override;
+  StoreResult<std::vector<WorkflowState>> workflows() override;
+
+  StoreResult<int> schema_version() override;
+  std::string_view kind() const override { return "postgres"; }
+
+ private:
+  struct ResultDeleter {
+    void operator()(pg_result* result) const;
+  };
+  using PgResult = std::unique_ptr<pg_result, ResultDeleter>;
+  struct TableSpec;
+  class CopyRow;
+  class ColumnReader;
+
+  PostgresStore(pg_conn* conn, std::string redacted_dsn, std::vector<std::string> secrets);
+
+  StoreResult<void> migrate();
+  // Per-connection state: settings, TEMP staging tables, prepared statements.
+  StoreResult<void> prepare_session();
+  // Re-establishes a broken connection (and its session state) before a call uses it.
+  StoreResult<void> ensure_connected(StoreErrc code);
+
+  // Runs one statement without parameters; an error is `code` with the server's message.
+  StoreResult<void> exec(const char* sql, StoreErrc code, const char* what);
+  // Streams the batch into spec's staging table and merges it, in one transaction.
+  template <class Row, class FormatRow>
+  StoreResult<std::size_t> write_batch(const TableSpec& spec, std::span<const Row> batch,
+                                       FormatRow format_row);
+  StoreResult<void> copy_rows_to_staging(const TableSpec& spec, std::size_t rows,
+                                         const std::function<void(CopyRow&, std::size_t)>& row);
+  StoreError rollback_with(StoreErrc code, std::string message);
+  // Runs a prepared select with text parameters; decodes each row with read_row(ColumnReader&).
+  template <class T, class ReadRow>
+  StoreResult<std::vector<T>> query(const char* statement, const char* table,
+                                    const std::vector<std::string>& params, ReadRow read_row);
+
+  // libpq's (or the server's) message with the DSN's secrets scrubbed.
+  std::string connection_message() const;
+  std::string scrub(std::string message) const;
+
+  std::mutex mutex_;  // guards everything below (a libpq connection is not for concurrent use)
+  pg_conn* conn_;
+  const std::string redacted_dsn_;
+  const std::vector<std::string> secrets_;  // the password as written and as decoded
+  // COPY data of the batch being written; its capacity is kept between batches.
+  std::string copy_buffer_;
+};
+
+}  // namespace sf::store
