@@ -60,33 +60,6 @@ bool set(rd_kafka_conf_t* conf, const char* key, const std::string& value, std::
   return true;
 }
 
-std::string effective_protocol(const KafkaBusOptions& o) {
-  if (!o.security_protocol.empty()) return o.security_protocol;
-  if (!o.username.empty()) return o.ca_path.empty() ? "SASL_PLAINTEXT" : "SASL_SSL";
-  return o.ca_path.empty() ? "PLAINTEXT" : "SSL";
-}
-
-// Settings shared by producer and consumers: brokers and security.
-bool common_config(rd_kafka_conf_t* conf, const KafkaBusOptions& o, std::string* err) {
-  const std::string protocol = effective_protocol(o);
-  if (!set(conf, "bootstrap.servers", o.bootstrap_servers, err) ||
-      !set(conf, "client.id", o.client_id, err) ||
-      !set(conf, "security.protocol", protocol, err))
-    return false;
-  if (protocol.rfind("SASL", 0) == 0) {
-    if (!set(conf, "sasl.mechanisms", o.sasl_mechanism, err) ||
-        !set(conf, "sasl.username", o.username, err) ||
-        !set(conf, "sasl.password", o.password, err))
-      return false;
-  }
-  if (!o.ca_path.empty() && !set(conf, "ssl.ca.location", o.ca_path, err)) return false;
-  rd_kafka_conf_set_log_cb(conf, &log_cb);
-  if (o.statistics_interval_ms > 0 &&
-      !set(conf, "statistics.interval.ms", std::to_string(o.statistics_interval_ms), err))
-    return false;
-  return true;
-}
-
 // Errors librdkafka reports outside any call (authentication, all brokers down), kept so that a
 // failing call can say why.
 struct ErrorSink {
@@ -113,6 +86,51 @@ struct ErrorSink {
     return last;
   }
 };
+
+// What librdkafka's callbacks reach through the client's opaque pointer, for producer and
+// consumers alike.
+struct ClientCallbacks {
+  ErrorSink errors;
+  std::function<void(std::string_view)> on_statistics;
+
+  static void error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+    ErrorSink::callback(rk, err, reason, &static_cast<ClientCallbacks*>(opaque)->errors);
+  }
+  static int stats_cb(rd_kafka_t*, char* json, std::size_t len, void* opaque) {
+    auto* self = static_cast<ClientCallbacks*>(opaque);
+    if (self->on_statistics) self->on_statistics(std::string_view(json, len));
+    return 0;  // librdkafka frees the JSON
+  }
+};
+
+std::string effective_protocol(const KafkaBusOptions& o) {
+  if (!o.security_protocol.empty()) return o.security_protocol;
+  if (!o.username.empty()) return o.ca_path.empty() ? "SASL_PLAINTEXT" : "SASL_SSL";
+  return o.ca_path.empty() ? "PLAINTEXT" : "SSL";
+}
+
+// Settings shared by producer and consumers: brokers and security.
+bool common_config(rd_kafka_conf_t* conf, const KafkaBusOptions& o, std::string* err) {
+  const std::string protocol = effective_protocol(o);
+  if (!set(conf, "bootstrap.servers", o.bootstrap_servers, err) ||
+      !set(conf, "client.id", o.client_id, err) ||
+      !set(conf, "security.protocol", protocol, err))
+    return false;
+  if (protocol.rfind("SASL", 0) == 0) {
+    if (!set(conf, "sasl.mechanisms", o.sasl_mechanism, err) ||
+        !set(conf, "sasl.username", o.username, err) ||
+        !set(conf, "sasl.password", o.password, err))
+      return false;
+  }
+  if (!o.ca_path.empty() && !set(conf, "ssl.ca.location", o.ca_path, err)) return false;
+  rd_kafka_conf_set_log_cb(conf, &log_cb);
+  rd_kafka_conf_set_error_cb(conf, &ClientCallbacks::error_cb);
+  if (o.on_statistics) rd_kafka_conf_set_stats_cb(conf, &ClientCallbacks::stats_cb);
+  if (o.statistics_interval_ms > 0 &&
+      !set(conf, "statistics.interval.ms", std::to_string(o.statistics_interval_ms), err))
+    return false;
+  return true;
+}
 
 // Waits until the cluster answers a metadata request, failing fast on bad credentials.
 BusResult<void> wait_connected(rd_kafka_t* rk, ErrorSink& errors, std::chrono::milliseconds timeout,
@@ -167,22 +185,21 @@ KafkaBusOptions kafka_options_from_env(const std::string& bootstrap, const std::
 // ----------------------------------------------------------------------------------------------
 // Consumer
 
-class KafkaConsumer final : public Consumer {
+class KafkaConsumer final : public Consumer, public ClientCallbacks {
  public:
   // The consumer exists before its librdkafka handle, because the handle's callbacks need it.
-  KafkaConsumer(SubscribeOptions options, std::int64_t subscribed_at_ms)
-      : options_(std::move(options)), errors_(std::make_unique<ErrorSink>()),
-        subscribed_at_ms_(subscribed_at_ms) {}
+  KafkaConsumer(SubscribeOptions options, std::int64_t subscribed_at_ms,
+                std::function<void(std::string_view)> statistics)
+      : options_(std::move(options)), subscribed_at_ms_(subscribed_at_ms) {
+    on_statistics = std::move(statistics);
+  }
   void attach(rd_kafka_t* rk) { rk_ = rk; }
 
   ~KafkaConsumer() override { close(); }
 
   static void rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-    static_cast<KafkaConsumer*>(opaque)->on_rebalance(err, partitions);
-  }
-  static void error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
-    ErrorSink::callback(rk, err, reason, static_cast<KafkaConsumer*>(opaque)->errors_.get());
+    static_cast<KafkaConsumer*>(static_cast<ClientCallbacks*>(opaque))->on_rebalance(err, partitions);
   }
 
   BusResult<std::vector<Message>> poll(std::chrono::milliseconds timeout,
@@ -204,7 +221,7 @@ class KafkaConsumer final : public Consumer {
         std::string what = rd_kafka_message_errstr(m);
         rd_kafka_message_destroy(m);
         if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-        if (errors_->fatal) return unexpected(error(BusErrc::kBrokerError, errors_->describe()));
+        if (errors.fatal) return unexpected(error(BusErrc::kBrokerError, errors.describe()));
         if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION)
           return unexpected(error(BusErrc::kConfig, "kafka authentication failed: " + what));
         continue;  // transient (broker restart, leader change): librdkafka retries
@@ -333,7 +350,6 @@ class KafkaConsumer final : public Consumer {
 
   rd_kafka_t* rk_ = nullptr;
   SubscribeOptions options_;
-  std::unique_ptr<ErrorSink> errors_;
   std::int64_t subscribed_at_ms_;
   std::atomic<bool> closed_{false};
   mutable std::mutex mu_;
@@ -345,10 +361,9 @@ class KafkaConsumer final : public Consumer {
 // ----------------------------------------------------------------------------------------------
 // Producer
 
-struct KafkaBus::Impl {
+struct KafkaBus::Impl : ClientCallbacks {
   KafkaBusOptions options;
   rd_kafka_t* producer = nullptr;
-  ErrorSink errors;
   std::atomic<std::int64_t> delivered{0};
   std::atomic<std::int64_t> failed{0};
   std::atomic<std::int64_t> failed_since_flush{0};
@@ -358,7 +373,7 @@ struct KafkaBus::Impl {
   std::thread poller;
 
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-    auto* self = static_cast<Impl*>(opaque);
+    auto* self = static_cast<Impl*>(static_cast<ClientCallbacks*>(opaque));
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       self->delivered.fetch_add(1, std::memory_order_relaxed);
       return;
@@ -405,11 +420,9 @@ BusResult<std::unique_ptr<KafkaBus>> KafkaBus::open(const KafkaBusOptions& optio
     rd_kafka_conf_destroy(conf);
     return unexpected(error(BusErrc::kConfig, err));
   }
-  rd_kafka_conf_set_opaque(conf, impl.get());
+  impl->on_statistics = options.on_statistics;
+  rd_kafka_conf_set_opaque(conf, static_cast<ClientCallbacks*>(impl.get()));
   rd_kafka_conf_set_dr_msg_cb(conf, &Impl::on_delivery);
-  rd_kafka_conf_set_error_cb(conf, [](rd_kafka_t* rk, int e, const char* reason, void* opaque) {
-    ErrorSink::callback(rk, e, reason, &static_cast<Impl*>(opaque)->errors);
-  });
   char errstr[512];
   impl->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   if (!impl->producer) {
@@ -490,10 +503,10 @@ BusResult<std::unique_ptr<Consumer>> KafkaBus::subscribe(const SubscribeOptions&
     rd_kafka_conf_destroy(conf);
     return unexpected(error(BusErrc::kConfig, err));
   }
-  auto consumer = std::make_unique<KafkaConsumer>(options, micros_to_millis(now_micros()));
-  rd_kafka_conf_set_opaque(conf, consumer.get());
+  auto consumer = std::make_unique<KafkaConsumer>(options, micros_to_millis(now_micros()),
+                                                  impl_->options.on_statistics);
+  rd_kafka_conf_set_opaque(conf, static_cast<ClientCallbacks*>(consumer.get()));
   rd_kafka_conf_set_rebalance_cb(conf, &KafkaConsumer::rebalance_cb);
-  rd_kafka_conf_set_error_cb(conf, &KafkaConsumer::error_cb);
   char errstr[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
   if (!rk) {
@@ -517,6 +530,8 @@ BusResult<void> KafkaBus::create_topic(std::string_view topic, std::int32_t part
   rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(name.c_str(), partitions,
                                                   impl_->options.topic_replication_factor, errstr, sizeof errstr);
   if (!nt) return unexpected(error(BusErrc::kInvalidTopic, errstr));
+  for (const auto& [key, value] : impl_->options.topic_configs)
+    rd_kafka_NewTopic_set_config(nt, key.c_str(), value.c_str());
   rd_kafka_queue_t* q = rd_kafka_queue_new(impl_->producer);
   rd_kafka_CreateTopics(impl_->producer, &nt, 1, nullptr, q);
   rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 15000);

@@ -16,6 +16,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "bus/bus.h"
 
@@ -37,6 +39,10 @@ struct KafkaBusOptions {
   std::chrono::milliseconds publish_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds assignment_timeout{std::chrono::seconds(30)};
   int topic_replication_factor = 1;
+  // Topic-level settings for topics this bus creates, e.g. {"retention.ms", "604800000"}.
+  std::vector<std::pair<std::string, std::string>> topic_configs;
+  // Called with librdkafka's statistics JSON every statistics_interval_ms (from its threads).
+  std::function<void(std::string_view json)> on_statistics;
   std::int32_t default_partitions = 1;
   int statistics_interval_ms = 0;  // > 0: export librdkafka statistics as Prometheus metrics
   std::string client_id = "streamforge";

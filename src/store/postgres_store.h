@@ -30,15 +30,16 @@
 // scrubbed from anything libpq or the server says.
 #pragma once
 
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/store.h"
 
 struct pg_conn;
-struct pg_result;
 
 namespace sf::store {
 
@@ -84,44 +85,39 @@ class PostgresStore final : public Store {
   std::string_view kind() const override { return "postgres"; }
 
  private:
-  struct ResultDeleter {
-    void operator()(pg_result* result) const;
-  };
-  using PgResult = std::unique_ptr<pg_result, ResultDeleter>;
-  struct TableSpec;
-  class CopyRow;
-  class ColumnReader;
-
   PostgresStore(pg_conn* conn, std::string redacted_dsn, std::vector<std::string> secrets);
 
+  // Session settings; must run before the session's first use of a TEMP table.
+  StoreResult<void> configure_session();
   StoreResult<void> migrate();
-  // Per-connection state: settings, TEMP staging tables, prepared statements.
+  // Per-connection objects over the migrated schema: TEMP staging tables, prepared statements.
   StoreResult<void> prepare_session();
   // Re-establishes a broken connection (and its session state) before a call uses it.
   StoreResult<void> ensure_connected(StoreErrc code);
 
-  // Runs one statement without parameters; an error is `code` with the server's message.
-  StoreResult<void> exec(const char* sql, StoreErrc code, const char* what);
-  // Streams the batch into spec's staging table and merges it, in one transaction.
+  // Runs statements without parameters; an error is `code` with the server's message.
+  StoreResult<void> exec(const char* sql, StoreErrc code, const std::string& what);
+  // Streams the batch into the staging table of table `table` (a TableId) with COPY, formatting
+  // each row with format_row(CopyRow&, row), and merges it into the table: one transaction.
   template <class Row, class FormatRow>
-  StoreResult<std::size_t> write_batch(const TableSpec& spec, std::span<const Row> batch,
+  StoreResult<std::size_t> write_batch(std::size_t table, std::span<const Row> batch,
                                        FormatRow format_row);
-  StoreResult<void> copy_rows_to_staging(const TableSpec& spec, std::size_t rows,
-                                         const std::function<void(CopyRow&, std::size_t)>& row);
+  // Ends a COPY in progress (aborting it when `abort_reason` is set), returning its result.
+  StoreResult<void> finish_copy(const char* abort_reason, const std::string& what);
   StoreError rollback_with(StoreErrc code, std::string message);
   // Runs a prepared select with text parameters; decodes each row with read_row(ColumnReader&).
   template <class T, class ReadRow>
   StoreResult<std::vector<T>> query(const char* statement, const char* table,
-                                    const std::vector<std::string>& params, ReadRow read_row);
+                                    std::initializer_list<std::string> params,
+                                    ReadRow read_row);
 
-  // libpq's (or the server's) message with the DSN's secrets scrubbed.
+  // What libpq last said about the connection, secrets scrubbed.
   std::string connection_message() const;
-  std::string scrub(std::string message) const;
 
   std::mutex mutex_;  // guards everything below (a libpq connection is not for concurrent use)
   pg_conn* conn_;
   const std::string redacted_dsn_;
-  const std::vector<std::string> secrets_;  // the password as written and as decoded
+  const std::vector<std::string> secrets_;  // the password as written in the DSN and decoded
   // COPY data of the batch being written; its capacity is kept between batches.
   std::string copy_buffer_;
 };
