@@ -525,6 +525,12 @@ BusResult<std::unique_ptr<Consumer>> KafkaBus::subscribe(const SubscribeOptions&
 }
 
 BusResult<void> KafkaBus::create_topic(std::string_view topic, std::int32_t partitions) {
+  return create_topic_with(topic, partitions, {});
+}
+
+BusResult<void> KafkaBus::create_topic_with(
+    std::string_view topic, std::int32_t partitions,
+    const std::vector<std::pair<std::string, std::string>>& configs) {
   char errstr[512];
   std::string name(topic);
   rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(name.c_str(), partitions,
@@ -532,6 +538,7 @@ BusResult<void> KafkaBus::create_topic(std::string_view topic, std::int32_t part
   if (!nt) return unexpected(error(BusErrc::kInvalidTopic, errstr));
   for (const auto& [key, value] : impl_->options.topic_configs)
     rd_kafka_NewTopic_set_config(nt, key.c_str(), value.c_str());
+  for (const auto& [key, value] : configs) rd_kafka_NewTopic_set_config(nt, key.c_str(), value.c_str());
   rd_kafka_queue_t* q = rd_kafka_queue_new(impl_->producer);
   rd_kafka_CreateTopics(impl_->producer, &nt, 1, nullptr, q);
   rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 15000);

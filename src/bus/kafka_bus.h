@@ -69,6 +69,9 @@ class KafkaBus final : public Bus {
   BusResult<void> flush(std::chrono::milliseconds timeout) override;
   BusResult<std::unique_ptr<Consumer>> subscribe(const SubscribeOptions& options) override;
   BusResult<void> create_topic(std::string_view topic, std::int32_t partitions) override;
+  // As create_topic, with topic settings (retention.ms, cleanup.policy, ...) for this topic.
+  BusResult<void> create_topic_with(std::string_view topic, std::int32_t partitions,
+                                    const std::vector<std::pair<std::string, std::string>>& configs);
   std::string_view kind() const override { return "kafka"; }
 
   // Deliveries confirmed / failed since the bus opened.

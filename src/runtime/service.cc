@@ -2,7 +2,11 @@
 
 #include <iostream>
 
+#include <simdjson.h>
+
 #include "bus/inproc_bus.h"
+#include "bus/kafka_bus.h"
+#include "runtime/metrics.h"
 #include "runtime/log.h"
 
 namespace sf::runtime {
@@ -58,12 +62,68 @@ Result<void, std::string> configure_logging(const Config& c) {
   return {};
 }
 
-Result<std::unique_ptr<bus::Bus>, std::string> open_bus(const Config& c) {
-  if (!c.get_string("KAFKA_BOOTSTRAP_SERVERS").empty())
-    return unexpected(std::string(
-        "KAFKA_BOOTSTRAP_SERVERS is set, but this build has no Kafka bus yet (issue 3); unset it "
-        "to use the in-process bus"));
-  return std::unique_ptr<bus::Bus>(std::make_unique<bus::InProcBus>());
+void export_kafka_statistics(std::string_view json) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(json.data(), json.size()).get(doc)) return;
+  std::string_view client;
+  if (doc["name"].get_string().get(client)) return;
+  auto& registry = metrics::default_registry();
+  const metrics::Labels client_labels{{"client", std::string(client)}};
+  auto gauge = [&](const char* name, const char* help, const char* key) {
+    std::int64_t v;
+    if (doc[key].get_int64().get(v) == simdjson::SUCCESS)
+      registry.gauge(name, help, client_labels).set(static_cast<double>(v));
+  };
+  gauge("sf_kafka_queue_messages", "Messages in the librdkafka producer queue", "msg_cnt");
+  gauge("sf_kafka_tx_messages", "Messages sent to brokers since the client started (cumulative)", "txmsgs");
+  gauge("sf_kafka_rx_messages", "Messages received from brokers since the client started (cumulative)", "rxmsgs");
+  simdjson::dom::object topics;
+  if (doc["topics"].get_object().get(topics)) return;
+  for (auto [topic, info] : topics) {
+    simdjson::dom::object partitions;
+    if (info["partitions"].get_object().get(partitions)) continue;
+    for (auto [partition, p] : partitions) {
+      if (partition == "-1") continue;  // librdkafka's internal unassigned partition
+      std::int64_t lag;
+      if (p["consumer_lag"].get_int64().get(lag) || lag < 0) continue;
+      registry
+          .gauge("sf_kafka_consumer_lag", "Messages behind the partition's end, per consumer",
+                 {{"client", std::string(client)}, {"topic", std::string(topic)}, {"partition", std::string(partition)}})
+          .set(static_cast<double>(lag));
+    }
+  }
+}
+
+Result<void, std::string> ensure_protocol_topics(bus::Bus& bus, const std::string& control_topic,
+                                                 const std::string& events_topic) {
+  auto* kafka = dynamic_cast<bus::KafkaBus*>(&bus);
+  if (!kafka) return {};  // the in-process bus creates topics on first use
+  // Commands need one total order; telemetry is keyed by queue_id and can spread.
+  if (auto r = kafka->create_topic_with(control_topic, 1, {{"retention.ms", "86400000"}}); !r)
+    return unexpected("cannot create " + control_topic + ": " + r.error().message);
+  if (auto r = kafka->create_topic_with(events_topic, 3, {{"retention.ms", "604800000"}}); !r)
+    return unexpected("cannot create " + events_topic + ": " + r.error().message);
+  return {};
+}
+
+Result<std::unique_ptr<bus::Bus>, std::string> open_bus(const Config& c, const std::string& role) {
+  const std::string bootstrap = c.get_string("KAFKA_BOOTSTRAP_SERVERS");
+  if (bootstrap.empty()) return std::unique_ptr<bus::Bus>(std::make_unique<bus::InProcBus>());
+  bus::set_kafka_log_sink([](int level, std::string_view facility, std::string_view text) {
+    auto l = level <= 3 ? log::Level::kError : level <= 4 ? log::Level::kWarn : level <= 6 ? log::Level::kInfo : log::Level::kDebug;
+    if (log::enabled(l)) log::write(l, "kafka", text, {{"facility", facility}});
+  });
+  auto options = bus::kafka_options_from_env(bootstrap, role);
+  options.statistics_interval_ms = 15000;
+  options.on_statistics = &export_kafka_statistics;
+  auto kafka = bus::KafkaBus::open(options);
+  if (!kafka) return unexpected(kafka.error().message);
+  log::info("bus", "connected to kafka", {{"bootstrap", bootstrap}, {"user", options.username}});
+  std::unique_ptr<bus::Bus> b = std::move(kafka).value();
+  if (auto t = ensure_protocol_topics(*b, c.get_string("QUEUE_CONTROL_TOPIC"), c.get_string("QUEUE_EVENTS_TOPIC")); !t)
+    return unexpected(t.error());
+  return b;
 }
 
 Result<std::unique_ptr<HttpServer>, std::string> start_health_server(const Config& c,

@@ -23,9 +23,20 @@ WorkerSettings worker_settings_from(const Config& config, const std::string& ser
 // Applies LOG_LEVEL; returns an error text for a bad level.
 Result<void, std::string> configure_logging(const Config& config);
 
-// The bus the configuration selects: Kafka when KAFKA_BOOTSTRAP_SERVERS is set, otherwise the
-// in-process bus.
-Result<std::unique_ptr<bus::Bus>, std::string> open_bus(const Config& config);
+// The bus the configuration selects: Kafka when KAFKA_BOOTSTRAP_SERVERS is set (credentials from
+// KAFKA_USER / KAFKA_PASSWORD or their _PRODUCER / _CONSUMER variants for `role`, CA_PATH),
+// otherwise the in-process bus. On Kafka the control and telemetry topics are created if missing
+// (docs/protocol.md gives their settings), librdkafka's logs go to the JSON log and its
+// statistics to /metrics (consumer lag per partition among them).
+Result<std::unique_ptr<bus::Bus>, std::string> open_bus(const Config& config,
+                                                        const std::string& role = "");
+
+// Creates queue-control (1 partition, 1 day) and queue-events (3 partitions, 7 days) on Kafka.
+Result<void, std::string> ensure_protocol_topics(bus::Bus& bus, const std::string& control_topic,
+                                                 const std::string& events_topic);
+
+// Turns one librdkafka statistics JSON document into Prometheus gauges.
+void export_kafka_statistics(std::string_view json);
 
 // Starts the health/metrics server on HTTP_HOST:HTTP_PORT (port 0: any free port; -1: none).
 Result<std::unique_ptr<HttpServer>, std::string> start_health_server(const Config& config,

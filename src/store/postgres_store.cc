@@ -294,8 +294,6 @@ std::vector<std::pair<const char*, std::string>> read_statements() {
 // ---------------------------------------------------------------------------------------------
 // DSN secrets
 
-constexpr std::string_view kPostgresScheme = "postgres://";
-constexpr std::string_view kPostgresqlScheme = "postgresql://";
 constexpr std::string_view kRedacted = "***";
 
 struct Span {
@@ -303,8 +301,13 @@ struct Span {
   std::size_t length;
 };
 
+// Any "scheme://" URL, not only PostgreSQL's: a mistyped scheme must not leak its password either.
 bool is_url(std::string_view dsn) {
-  return dsn.starts_with(kPostgresScheme) || dsn.starts_with(kPostgresqlScheme);
+  const std::size_t separator = dsn.find("://");
+  if (separator == 0 || separator == std::string_view::npos) return false;
+  return std::all_of(dsn.begin(), dsn.begin() + static_cast<std::ptrdiff_t>(separator), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+  });
 }
 
 // Where a DSN spells its password: a URL's user info ("user:PASSWORD@") and `password=` query
@@ -1225,6 +1228,46 @@ StoreResult<int> PostgresStore::schema_version() {
     return unexpected(make_error(StoreErrc::kRead, "reading schema_migrations: no row"));
   }
   return static_cast<int>(rows->front());
+}
+
+StoreResult<std::vector<std::pair<std::string, std::string>>> PostgresStore::read_query_plans() {
+  std::lock_guard lock(mutex_);
+  if (auto r = ensure_connected(StoreErrc::kRead); !r) return unexpected(r.error());
+  const std::pair<const char*, const char*> queries[] = {
+      {"trades", "select_trades('BTCUSDT', 0, 1)"},
+      {"agg_trades", "select_agg_trades('BTCUSDT', 0, 1)"},
+      {"candles", "select_candles('BTCUSDT', '1m', 0, 1)"},
+      {"depth_snapshots", "select_depth_snapshots('BTCUSDT', 0, 1)"},
+      {"indicators", "select_indicators('BTCUSDT', '1m', 'rsi_14', 0, 1)"},
+      {"telemetry", "select_telemetry('q1')"},
+      {"workflow", "select_workflow('q1')"},
+      {"workflows", "select_workflows"},
+  };
+  // SET LOCAL: the settings end with the transaction, which changes nothing else.
+  if (auto r = exec("BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off",
+                    StoreErrc::kRead, "explaining reads");
+      !r) {
+    return unexpected(rollback_with(StoreErrc::kRead, r.error().message));
+  }
+  std::vector<std::pair<std::string, std::string>> plans;
+  for (const auto& [name, execute] : queries) {
+    const std::string sql = std::string("EXPLAIN (COSTS OFF) EXECUTE ") + execute;
+    PgResult result(PQexec(conn_, sql.c_str()));
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+      return unexpected(rollback_with(StoreErrc::kRead, std::string("explaining ") + name + ": " +
+                                                            result_message(conn_, result.get())));
+    }
+    std::string plan;
+    for (int row = 0; row < PQntuples(result.get()); ++row) {
+      if (!plan.empty()) plan += "; ";
+      std::string_view line = PQgetvalue(result.get(), row, 0);
+      while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+      plan += line;
+    }
+    plans.emplace_back(name, std::move(plan));
+  }
+  PQclear(PQexec(conn_, "ROLLBACK"));
+  return plans;
 }
 
 }  // namespace sf::store

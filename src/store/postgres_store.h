@@ -35,6 +35,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "store/store.h"
@@ -83,6 +84,11 @@ class PostgresStore final : public Store {
 
   StoreResult<int> schema_version() override;
   std::string_view kind() const override { return "postgres"; }
+
+  // EXPLAIN of every read query, as (query name, plan text) pairs, planned with sequential scans
+  // and sorts disabled: a plan still holding a "Seq Scan" or "Sort" node means no index can serve
+  // that read in order. (With them enabled the planner rightly prefers both on small tables.)
+  StoreResult<std::vector<std::pair<std::string, std::string>>> read_query_plans();
 
  private:
   PostgresStore(pg_conn* conn, std::string redacted_dsn, std::vector<std::string> secrets);

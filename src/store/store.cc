@@ -4,13 +4,24 @@
 #include <string_view>
 #include <system_error>
 
+#include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
 namespace sf::store {
 namespace {
 
 constexpr std::string_view kSqliteScheme = "sqlite:";
-constexpr const char* kAcceptedForms = "accepted forms: sqlite:PATH, sqlite::memory:";
+constexpr std::string_view kPostgresSchemes[] = {"postgres://", "postgresql://"};
+constexpr const char* kAcceptedForms =
+    "accepted forms: sqlite:PATH, sqlite::memory:, postgres://USER:PASSWORD@HOST:PORT/DATABASE, "
+    "postgresql://...";
+
+bool is_postgres_url(const std::string& url) {
+  for (std::string_view scheme : kPostgresSchemes) {
+    if (url.starts_with(scheme)) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -33,9 +44,17 @@ const char* to_string(StoreErrc e) {
 }
 
 StoreResult<std::unique_ptr<Store>> open_store(const std::string& url) {
+  if (is_postgres_url(url)) {
+    // libpq takes the URL as it is (query parameters such as options=-csearch_path%3DNAME too).
+    auto store = PostgresStore::open(url);
+    if (!store) return unexpected(store.error());
+    return std::unique_ptr<Store>(std::move(*store));
+  }
   if (!url.starts_with(kSqliteScheme)) {
-    return unexpected(StoreError{StoreErrc::kConfig,
-                                 "unsupported store URL '" + url + "' (" + kAcceptedForms + ")"});
+    // The URL may be a mistyped PostgreSQL one: never echo a password.
+    return unexpected(StoreError{StoreErrc::kConfig, "unsupported store URL '" +
+                                                         PostgresStore::redact_dsn(url) + "' (" +
+                                                         kAcceptedForms + ")"});
   }
   const std::string path = url.substr(kSqliteScheme.size());
   if (path.empty()) {

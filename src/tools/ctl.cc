@@ -11,9 +11,64 @@
 
 #include "runtime/config.h"
 #include "runtime/http_client.h"
+#include "core/time.h"
+#include "runtime/control_client.h"
 #include "runtime/json_writer.h"
+#include "runtime/log.h"
+#include "runtime/service.h"
 
 namespace sf::tools {
+
+namespace {
+
+void print_summary(std::vector<double> rtts) {
+  if (rtts.empty()) return;
+  std::sort(rtts.begin(), rtts.end());
+  double sum = 0;
+  for (double v : rtts) sum += v;
+  std::printf("%zu pongs: min %.3f ms, avg %.3f ms, max %.3f ms\n", rtts.size(), rtts.front(),
+              sum / static_cast<double>(rtts.size()), rtts.back());
+}
+
+// With Kafka configured, ctl publishes on queue-control and reads pongs from queue-events itself.
+int ctl_over_bus(const runtime::Config& config, const std::string& command) {
+  auto bus = runtime::open_bus(config);
+  if (!bus) {
+    std::cerr << "streamforge ctl: " << bus.error() << '\n';
+    return 1;
+  }
+  runtime::Topics topics{config.get_string("QUEUE_CONTROL_TOPIC"), config.get_string("QUEUE_EVENTS_TOPIC")};
+  const auto queue_id = config.get_string("QUEUE_ID");
+  const auto target = config.get_string("TARGET");
+  const bool expect_pong = command == "ping" && config.get_bool("EXPECT_PONG");
+  std::vector<double> rtts;
+  int failures = 0;
+  for (std::int64_t i = 0; i < std::max<std::int64_t>(1, config.get_int("REPEAT")); ++i) {
+    if (i > 0) std::this_thread::sleep_for(config.get_duration("INTERVAL"));
+    if (expect_pong) {
+      auto reply = runtime::ping(**bus, topics, queue_id, target, config.get_duration("TIMEOUT"));
+      if (!reply) {
+        std::cerr << "streamforge ctl: " << reply.error() << '\n';
+        ++failures;
+        continue;
+      }
+      rtts.push_back(reply->rtt_ms);
+      std::printf("pong from %s: rtt %.3f ms\n", reply->pong.producer.c_str(), reply->rtt_ms);
+    } else {
+      runtime::ControlCommand cmd{.command = command, .queue_id = queue_id, .target = target,
+                                  .sent_at = now_unix_seconds()};
+      if (auto r = runtime::send_command(**bus, topics, cmd); !r) {
+        std::cerr << "streamforge ctl: " << r.error() << '\n';
+        return 1;
+      }
+      std::printf("%s sent to queue %s\n", command.c_str(), queue_id.c_str());
+    }
+  }
+  print_summary(rtts);
+  return failures > 0 ? 1 : 0;
+}
+
+}  // namespace
 
 int ctl_main(int argc, char** argv) {
   runtime::ConfigParser parser("streamforge ctl ping|stop",
@@ -30,7 +85,12 @@ int ctl_main(int argc, char** argv) {
   parser.add({.name = "TIMEOUT", .type = runtime::OptionType::kDuration, .default_value = "10",
               .help = "seconds to wait for a pong"});
   parser.add({.name = "SF_API_URL", .default_value = "http://127.0.0.1:8080",
-              .help = "API of the running platform"});
+              .help = "API of the running platform (used when KAFKA_BOOTSTRAP_SERVERS is unset)"});
+  parser.add({.name = "KAFKA_BOOTSTRAP_SERVERS", .default_value = "",
+              .help = "talk to the workers through Kafka directly"});
+  parser.add({.name = "QUEUE_CONTROL_TOPIC", .default_value = "queue-control", .help = "command topic"});
+  parser.add({.name = "QUEUE_EVENTS_TOPIC", .default_value = "queue-events", .help = "telemetry topic"});
+  parser.add({.name = "LOG_LEVEL", .default_value = "warn", .help = "debug, info, warn or error"});
   auto config = parser.parse(argc, argv);
   if (!config) {
     std::cerr << config.error() << "\n(see --help)\n";
@@ -46,6 +106,8 @@ int ctl_main(int argc, char** argv) {
     return 2;
   }
   const std::string command = pos[0];
+  if (auto lvl = log::parse_level(config->get_string("LOG_LEVEL")); lvl) log::set_level(*lvl);
+  if (!config->get_string("KAFKA_BOOTSTRAP_SERVERS").empty()) return ctl_over_bus(*config, command);
   const bool expect_pong = command == "ping" && config->get_bool("EXPECT_PONG");
   const auto repeat = std::max<std::int64_t>(1, config->get_int("REPEAT"));
   const std::string url = config->get_string("SF_API_URL") + "/api/v1/control";
@@ -96,13 +158,7 @@ int ctl_main(int argc, char** argv) {
     std::printf("pong from %.*s: rtt %.3f ms (bus), %.3f ms (with API)\n",
                 static_cast<int>(producer.size()), producer.data(), rtt, total_ms);
   }
-  if (!rtts.empty()) {
-    std::sort(rtts.begin(), rtts.end());
-    double sum = 0;
-    for (double v : rtts) sum += v;
-    std::printf("%zu pongs: min %.3f ms, avg %.3f ms, max %.3f ms\n", rtts.size(), rtts.front(),
-                sum / static_cast<double>(rtts.size()), rtts.back());
-  }
+  print_summary(rtts);
   return failures > 0 ? 1 : 0;
 }
 

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/postgres_test_support.h"
 #include "store/store_test_support.h"
 
 namespace sf::store::testing {
@@ -34,6 +35,16 @@ class SqliteTempFile final : public TestDatabase {
   TempDir dir_;
 };
 
+// A fresh schema on the server named by SF_TEST_POSTGRES_DSN; skipped when that is unset.
+class PostgresSchema final : public TestDatabase {
+ public:
+  std::string url() const override { return schema_.url(); }
+  std::string unavailable_reason() const override { return schema_.unavailable_reason(); }
+
+ private:
+  PostgresTestSchema schema_;
+};
+
 struct Backend {
   std::string name;  // also the store's kind()
   std::function<std::unique_ptr<TestDatabase>()> make;
@@ -46,6 +57,7 @@ void PrintTo(const Backend& backend, std::ostream* out) {
 // One line per backend.
 const std::vector<Backend> kBackends = {
     {"sqlite", [] { return std::make_unique<SqliteTempFile>(); }},
+    {"postgres", [] { return std::make_unique<PostgresSchema>(); }},
 };
 
 class StoreConformance : public ::testing::TestWithParam<Backend> {

@@ -10,65 +10,15 @@
 #include <thread>
 #include <vector>
 
+#include "process_support.h"
 #include "runtime/http_client.h"
 #include "test_support.h"
 
 namespace {
 
 using namespace std::chrono_literals;
-
-struct Child {
-  pid_t pid = -1;
-  int err_fd = -1;
-  std::string err;
-
-  // Reads what stderr has so far (non-blocking).
-  void drain() {
-    char buf[4096];
-    for (;;) {
-      ssize_t n = read(err_fd, buf, sizeof buf);
-      if (n <= 0) break;
-      err.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-  int wait_exit(std::chrono::milliseconds timeout = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    int status = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-      drain();
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        drain();
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
-  }
-};
-
-Child spawn(std::vector<std::string> args) {
-  int fds[2];
-  EXPECT_EQ(pipe(fds), 0);
-  Child c;
-  c.pid = fork();
-  if (c.pid == 0) {
-    dup2(fds[1], 2);
-    close(fds[0]);
-    std::vector<char*> argv;
-    std::string bin = sf::testing::streamforge_bin().string();
-    argv.push_back(bin.data());
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  fcntl(fds[0], F_SETFL, O_NONBLOCK);
-  c.err_fd = fds[0];
-  return c;
-}
+using sf::testing::Child;
+using sf::testing::spawn;
 
 bool every_line_is_json(const std::string& text) {
   std::size_t start = 0;
