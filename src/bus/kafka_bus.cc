@@ -411,6 +411,7 @@ BusResult<std::unique_ptr<KafkaBus>> KafkaBus::open(const KafkaBusOptions& optio
             set(conf, "batch.size", std::to_string(options.batch_size_bytes), &err) &&
             set(conf, "queue.buffering.max.kbytes", std::to_string(options.max_inflight_kbytes), &err) &&
             set(conf, "queue.buffering.max.messages", "1000000", &err) &&
+            set(conf, "batch.num.messages", "100000", &err) &&
             // Java's default partitioner, as the in-process bus: the same key lands on the same
             // partition whichever client produced it.
             set(conf, "partitioner", "murmur2_random", &err) &&
