@@ -150,8 +150,15 @@ constexpr const char* kLockMigrations =
 constexpr const char* kSessionSettings =
     "SET extra_float_digits = 3; SET client_min_messages = warning; SET temp_buffers = '64MB'";
 
-// A COPY chunk is sent once the buffer holds this much, so the server parses while we format.
+// A COPY chunk is sent once the buffer holds this much more, so the server parses while we format.
 constexpr std::size_t kCopyChunkBytes = 1 << 20;
+// A formatted batch is kept for a retry; a buffer grown beyond this by a huge batch is released.
+constexpr std::size_t kCopyBufferKeepBytes = 64 << 20;
+// After a batch of an append-mostly table met existing keys (a replay), this many following
+// batches of that table go straight to the merge path: a replay rarely comes alone.
+constexpr int kMergeOnlyBatchesAfterConflict = 8;
+
+constexpr std::string_view kUniqueViolation = "23505";
 
 // A table's columns in the field order of its struct: COPY writes and the selects read in this
 // order, so one list keeps writes and reads in step.
@@ -159,6 +166,10 @@ struct TableSpec {
   const char* table;
   const char* columns;      // comma-separated, struct order
   const char* natural_key;  // comma-separated
+  // New keys are the rule (live capture appends increasing ids), so a batch is first tried as a
+  // plain COPY into the table; other tables (candles replaced when they close, workflow states)
+  // always merge.
+  bool append_mostly;
 };
 
 enum TableId : std::size_t {
@@ -175,25 +186,26 @@ constexpr TableSpec kTables[] = {
     {"trades",
      "symbol, trade_id, price, quantity, trade_time, event_time, receive_time, is_buyer_maker, "
      "is_best_match",
-     "symbol, trade_id"},
+     "symbol, trade_id", true},
     {"agg_trades",
      "symbol, agg_trade_id, price, quantity, first_trade_id, last_trade_id, trade_time, "
      "event_time, receive_time, is_buyer_maker, is_best_match",
-     "symbol, agg_trade_id"},
+     "symbol, agg_trade_id", true},
     {"candles",
      "symbol, interval, open_time, open, high, low, close, volume, close_time, "
      "quote_asset_volume, number_of_trades, taker_buy_base_asset_volume, "
      "taker_buy_quote_asset_volume, ignore_value, first_trade_id, last_trade_id, is_closed, "
      "event_time, receive_time",
-     "symbol, interval, open_time"},
+     "symbol, interval, open_time", false},
     {"depth_snapshots", "symbol, last_update_id, bids, asks, is_partial, event_time, receive_time",
-     "symbol, last_update_id"},
-    {"indicators", "symbol, interval, name, open_time, value", "symbol, interval, name, open_time"},
+     "symbol, last_update_id", true},
+    {"indicators", "symbol, interval, name, open_time, value", "symbol, interval, name, open_time",
+     false},
     {"telemetry",
      "queue_id, producer, symbol, type, status, message, records_written, finished, timestamp, "
      "extra",
-     "queue_id, producer, timestamp, status"},
-    {"workflows", "queue_id, status, definition, created_at, updated_at", "queue_id"},
+     "queue_id, producer, timestamp, status", true},
+    {"workflows", "queue_id, status, definition, created_at, updated_at", "queue_id", false},
 };
 
 std::vector<std::string_view> split_columns(std::string_view list) {
@@ -210,11 +222,12 @@ std::vector<std::string_view> split_columns(std::string_view list) {
   return out;
 }
 
-// The statements of one table's write path.
+// The statements of one table's write paths.
 struct TableSql {
+  std::string copy_direct;  // COPY straight into the table (append-mostly tables)
   std::string create_staging;
-  std::string copy;
-  std::string merge;
+  std::string copy_staging;
+  std::string merge;  // staging -> table
 };
 
 std::string staging_name(const TableSpec& spec) {
@@ -224,21 +237,25 @@ std::string staging_name(const TableSpec& spec) {
 TableSql make_table_sql(const TableSpec& spec) {
   const std::string staging = staging_name(spec);
   TableSql sql;
+  sql.copy_direct = std::string("COPY ") + spec.table + " (" + spec.columns + ") FROM STDIN";
   // Session-private and never WAL-logged; ON COMMIT DELETE ROWS empties it cheaply (a truncate)
-  // at every commit, and a rolled-back batch's rows are invisible anyway. `seq` is the row's
-  // position in the batch.
+  // at every commit, and a rolled-back batch's rows are invisible anyway. COPY numbers the rows
+  // in input order through `seq`'s identity, so both COPYs take the same data.
   sql.create_staging = std::string("CREATE TEMP TABLE IF NOT EXISTS ") + spec.table +
-                       "_staging (seq BIGINT NOT NULL, LIKE " + spec.table +
+                       "_staging (seq BIGINT GENERATED ALWAYS AS IDENTITY, LIKE " + spec.table +
                        ") ON COMMIT DELETE ROWS";
-  sql.copy = "COPY " + staging + " (seq, " + spec.columns + ") FROM STDIN";
+  sql.copy_staging = "COPY " + staging + " (" + spec.columns + ") FROM STDIN";
   // DISTINCT ON keeps one row per key, the batch's last (highest seq): ON CONFLICT DO UPDATE
   // refuses to touch a row twice in one statement. Rows arrive in key order, which keeps the
-  // index insertions local. An existing key is replaced in every non-key column.
+  // index insertions local. An existing key is replaced in every non-key column, unless the
+  // stored row is already identical: a replayed batch then writes nothing (no new row versions,
+  // index entries or WAL). Rows compare as text, which tells 1.0 from 1.00 and 0 from -0 where
+  // the types' own equality would not.
   std::vector<std::string_view> key = split_columns(spec.natural_key);
-  sql.merge = std::string("INSERT INTO ") + spec.table + " (" + spec.columns + ") SELECT DISTINCT ON (" +
-              spec.natural_key + ") " + spec.columns + " FROM " + staging + " ORDER BY " +
-              spec.natural_key + ", seq DESC ON CONFLICT (" + spec.natural_key +
-              ") DO UPDATE SET ";
+  sql.merge = std::string("INSERT INTO ") + spec.table + " (" + spec.columns +
+              ") SELECT DISTINCT ON (" + spec.natural_key + ") " + spec.columns + " FROM " +
+              staging + " ORDER BY " + spec.natural_key + ", seq DESC ON CONFLICT (" +
+              spec.natural_key + ") DO UPDATE SET ";
   bool first = true;
   for (std::string_view column : split_columns(spec.columns)) {
     if (std::find(key.begin(), key.end(), column) != key.end()) continue;
@@ -246,6 +263,7 @@ TableSql make_table_sql(const TableSpec& spec) {
     first = false;
     sql.merge.append(column).append(" = EXCLUDED.").append(column);
   }
+  sql.merge.append(" WHERE ").append(spec.table).append("::text IS DISTINCT FROM EXCLUDED::text");
   return sql;
 }
 
@@ -320,7 +338,8 @@ std::vector<Span> password_spans(std::string_view dsn) {
     const std::size_t at = dsn.find_first_of("@/", start);
     if (at != std::string_view::npos && dsn[at] == '@') {
       const std::size_t colon = dsn.find(':', start);
-      if (colon != std::string_view::npos && colon < at) spans.push_back({colon + 1, at - colon - 1});
+      if (colon != std::string_view::npos && colon < at)
+        spans.push_back({colon + 1, at - colon - 1});
     }
     std::size_t query = dsn.find('?', start);
     while (query != std::string_view::npos) {
@@ -530,20 +549,18 @@ bool parse_levels_json(std::string_view json, std::vector<PriceLevel>* out) {
 // ---------------------------------------------------------------------------------------------
 // COPY text format and result decoding
 
-// Appends one row of COPY text format (tab-separated columns, \N for NULL) to a buffer: the row's
-// batch position first, then the columns in call order.
+// Appends rows of COPY text format (tab-separated columns, \N for NULL) to a buffer, the columns
+// in call order.
 class CopyRow {
  public:
   explicit CopyRow(std::string* out) : out_(out) {}
 
-  void begin(std::size_t seq) {
-    append_integer(static_cast<std::int64_t>(seq));
-  }
+  void begin() { first_column_ = true; }
   void end() { out_->push_back('\n'); }
 
   // Backslash, newline, carriage return and tab are COPY's special characters.
   CopyRow& text(std::string_view value) {
-    out_->push_back('\t');
+    separate();
     if (value.find_first_of("\\\n\r\t") == std::string_view::npos) {
       out_->append(value);
       return *this;
@@ -577,8 +594,10 @@ class CopyRow {
   }
   CopyRow& json(std::string_view value) { return plain(value); }
   CopyRow& int64(std::int64_t value) {
-    out_->push_back('\t');
-    append_integer(value);
+    separate();
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+    out_->append(buf, static_cast<std::size_t>(end - buf));
     return *this;
   }
   CopyRow& boolean(bool value) { return plain(value ? "t" : "f"); }
@@ -596,18 +615,18 @@ class CopyRow {
   }
 
  private:
+  void separate() {
+    if (!first_column_) out_->push_back('\t');
+    first_column_ = false;
+  }
   CopyRow& plain(std::string_view value) {
-    out_->push_back('\t');
+    separate();
     out_->append(value);
     return *this;
   }
-  void append_integer(std::int64_t value) {
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-    out_->append(buf, static_cast<std::size_t>(end - buf));
-  }
 
   std::string* out_;
+  bool first_column_ = true;
 };
 
 // Reads one result row's columns 0..n in call order (braced initialisers evaluate left to right,
@@ -841,8 +860,10 @@ StoreResult<std::unique_ptr<PostgresStore>> PostgresStore::open(const std::strin
     return unexpected(make_error(StoreErrc::kOpen, std::move(message)));
   }
   // Notices (e.g. "relation already exists, skipping") would go to stderr by default.
-  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
-  std::unique_ptr<PostgresStore> store(new PostgresStore(conn, redact_dsn(dsn), std::move(secrets)));
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
+  std::unique_ptr<PostgresStore> store(
+      new PostgresStore(conn, redact_dsn(dsn), std::move(secrets)));
   if (auto r = store->configure_session(); !r) return unexpected(r.error());
   if (auto r = store->migrate(); !r) return unexpected(r.error());
   if (auto r = store->prepare_session(); !r) return unexpected(r.error());
@@ -882,7 +903,8 @@ StoreResult<void> PostgresStore::migrate() {
   };
   if (auto error = run("BEGIN")) return fail("starting the migration transaction: " + *error);
   if (auto error = run(kLockMigrations)) return fail("locking the schema for migration: " + *error);
-  if (auto error = run(kCreateMigrationsTable)) return fail("creating schema_migrations: " + *error);
+  if (auto error = run(kCreateMigrationsTable))
+    return fail("creating schema_migrations: " + *error);
 
   PgResult version(PQexec(conn_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
   if (PQresultStatus(version.get()) != PGRES_TUPLES_OK || PQntuples(version.get()) != 1) {
@@ -897,8 +919,8 @@ StoreResult<void> PostgresStore::migrate() {
   for (const Migration& migration : kMigrations) {
     if (migration.version <= current) continue;
     if (auto error = run(migration.sql)) {
-      return fail("migration " + std::to_string(migration.version) + " (" +
-                  migration.description + "): " + *error);
+      return fail("migration " + std::to_string(migration.version) + " (" + migration.description +
+                  "): " + *error);
     }
     const std::string record = "INSERT INTO schema_migrations (version, applied_at) VALUES (" +
                                std::to_string(migration.version) + ", " +
@@ -919,9 +941,9 @@ StoreResult<void> PostgresStore::prepare_session() {
   for (const auto& [name, sql] : read_statements()) {
     PgResult result(PQprepare(conn_, name, sql.c_str(), 0, nullptr));
     if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
-      return unexpected(make_error(StoreErrc::kOpen, std::string("preparing ") + name + ": " +
-                                                         scrub(result_message(conn_, result.get()),
-                                                               secrets_)));
+      return unexpected(
+          make_error(StoreErrc::kOpen, std::string("preparing ") + name + ": " +
+                                           scrub(result_message(conn_, result.get()), secrets_)));
     }
   }
   return {};
@@ -931,8 +953,8 @@ StoreResult<void> PostgresStore::ensure_connected(StoreErrc code) {
   if (PQstatus(conn_) == CONNECTION_OK) return {};
   PQreset(conn_);
   if (PQstatus(conn_) != CONNECTION_OK) {
-    return unexpected(make_error(code, "reconnecting to PostgreSQL at '" + redacted_dsn_ +
-                                           "': " + connection_message()));
+    return unexpected(make_error(
+        code, "reconnecting to PostgreSQL at '" + redacted_dsn_ + "': " + connection_message()));
   }
   auto ready = configure_session();
   if (ready) ready = prepare_session();
@@ -950,59 +972,107 @@ StoreError PostgresStore::rollback_with(StoreErrc code, std::string message) {
   return make_error(code, scrub(std::move(message), secrets_));
 }
 
-StoreResult<void> PostgresStore::finish_copy(const char* abort_reason, const std::string& what) {
-  if (PQputCopyEnd(conn_, abort_reason) != 1) {
-    return unexpected(make_error(StoreErrc::kWrite, what + ": " + connection_message()));
+struct PostgresStore::CopyOutcome {
+  bool ok = true;
+  std::string sqlstate;  // of the failure, e.g. "23505" for a unique violation
+  std::string message;
+};
+
+template <class Row, class FormatRow>
+PostgresStore::CopyOutcome PostgresStore::copy_rows(const std::string& copy_sql,
+                                                    std::span<const Row> batch,
+                                                    FormatRow& format_row, bool formatted) {
+  auto failure = [this](const PGresult* result) {
+    const char* sqlstate =
+        result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+    return CopyOutcome{false, sqlstate != nullptr ? sqlstate : "", result_message(conn_, result)};
+  };
+  {
+    PgResult copy(PQexec(conn_, copy_sql.c_str()));
+    if (PQresultStatus(copy.get()) != PGRES_COPY_IN) return failure(copy.get());
+  }
+  bool sent = true;
+  std::size_t sent_bytes = 0;
+  auto send_from = [&](std::size_t end) {
+    if (sent && end > sent_bytes) {
+      sent = PQputCopyData(conn_, copy_buffer_.data() + sent_bytes,
+                           static_cast<int>(end - sent_bytes)) == 1;
+    }
+    sent_bytes = end;
+  };
+  if (formatted) {
+    // A retry: the batch is still in the buffer.
+    for (std::size_t end = 0; end < copy_buffer_.size();) {
+      end = std::min(end + kCopyChunkBytes, copy_buffer_.size());
+      send_from(end);
+    }
+  } else {
+    copy_buffer_.clear();
+    CopyRow row(&copy_buffer_);
+    for (const Row& value : batch) {
+      row.begin();
+      format_row(row, value);
+      row.end();
+      if (copy_buffer_.size() - sent_bytes >= kCopyChunkBytes) send_from(copy_buffer_.size());
+    }
+    send_from(copy_buffer_.size());
+  }
+  // Failing to send leaves the connection broken; ending the COPY with a reason aborts it where
+  // the connection still works.
+  std::string send_error = sent ? std::string() : connection_message();
+  if (PQputCopyEnd(conn_, sent ? nullptr : "sending COPY data failed") != 1) {
+    return CopyOutcome{false, "", connection_message()};
   }
   PgResult result(PQgetResult(conn_));
-  const bool ok = PQresultStatus(result.get()) == PGRES_COMMAND_OK;
-  std::string message = ok ? std::string() : result_message(conn_, result.get());
+  CopyOutcome outcome;
+  if (!sent) {
+    outcome = CopyOutcome{false, "", send_error};
+  } else if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+    outcome = failure(result.get());
+  }
   // Drain: libpq hands out a null result once the command is complete.
   while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
-  if (!ok) return unexpected(make_error(StoreErrc::kWrite, what + ": " + message));
-  return {};
+  return outcome;
 }
 
 template <class Row, class FormatRow>
 StoreResult<std::size_t> PostgresStore::write_batch(std::size_t table, std::span<const Row> batch,
                                                     FormatRow format_row) {
+  static_assert(std::size(kTables) == std::tuple_size_v<decltype(merge_only_batches_)>);
   if (batch.empty()) return std::size_t{0};
   if (auto r = ensure_connected(StoreErrc::kWrite); !r) return unexpected(r.error());
   const TableSql& sql = table_sql(table);
   const std::string what = std::string("writing ") + kTables[table].table;
+  // The formatted batch is kept for a retry, but a huge one's memory is not kept for good.
+  struct ReleaseHugeBuffer {
+    std::string& buffer;
+    ~ReleaseHugeBuffer() {
+      if (buffer.capacity() > kCopyBufferKeepBytes) std::string().swap(buffer);
+    }
+  } release_huge_buffer{copy_buffer_};
 
+  // Fast path: one COPY straight into the table, a transaction of its own (all or nothing). It
+  // fails on the first key the table (or the batch) already has; then nothing was written and
+  // the batch goes the merge way.
+  bool formatted = false;
+  if (kTables[table].append_mostly && merge_only_batches_[table] == 0) {
+    CopyOutcome direct = copy_rows(sql.copy_direct, batch, format_row, false);
+    if (direct.ok) return batch.size();
+    if (direct.sqlstate != kUniqueViolation) {
+      return unexpected(rollback_with(StoreErrc::kWrite, what + ": " + direct.message));
+    }
+    merge_only_batches_[table] = kMergeOnlyBatchesAfterConflict;
+    formatted = true;
+  } else if (merge_only_batches_[table] > 0) {
+    --merge_only_batches_[table];
+  }
+
+  // Merge path, one transaction: COPY into the staging table, then upsert from it.
   if (auto r = exec("BEGIN", StoreErrc::kWrite, what + ": BEGIN"); !r) {
     return unexpected(rollback_with(StoreErrc::kWrite, r.error().message));
   }
-  {
-    PgResult copy(PQexec(conn_, sql.copy.c_str()));
-    if (PQresultStatus(copy.get()) != PGRES_COPY_IN) {
-      return unexpected(rollback_with(StoreErrc::kWrite,
-                                      what + ": COPY: " + result_message(conn_, copy.get())));
-    }
-  }
-  // One transaction per batch, so the send errors below cannot leave part of it behind.
-  copy_buffer_.clear();
-  CopyRow row(&copy_buffer_);
-  const char* send_error = nullptr;
-  for (std::size_t i = 0; i < batch.size() && send_error == nullptr; ++i) {
-    row.begin(i);
-    format_row(row, batch[i]);
-    row.end();
-    if (copy_buffer_.size() >= kCopyChunkBytes || i + 1 == batch.size()) {
-      if (PQputCopyData(conn_, copy_buffer_.data(), static_cast<int>(copy_buffer_.size())) != 1) {
-        send_error = "sending COPY data failed";
-      }
-      copy_buffer_.clear();
-    }
-  }
-  if (send_error != nullptr) {
-    std::string message = what + ": " + connection_message();
-    (void)finish_copy(send_error, what);
-    return unexpected(rollback_with(StoreErrc::kWrite, std::move(message)));
-  }
-  if (auto r = finish_copy(nullptr, what + ": COPY"); !r) {
-    return unexpected(rollback_with(StoreErrc::kWrite, r.error().message));
+  if (CopyOutcome staged = copy_rows(sql.copy_staging, batch, format_row, formatted); !staged.ok) {
+    return unexpected(rollback_with(StoreErrc::kWrite, what + ": " + staged.message));
   }
   {
     PgResult merged(PQexec(conn_, sql.merge.c_str()));
@@ -1142,9 +1212,9 @@ StoreResult<std::vector<T>> PostgresStore::query(const char* statement, const ch
   PgResult result(PQexecPrepared(conn_, statement, static_cast<int>(values.size()), values.data(),
                                  nullptr, nullptr, /*resultFormat=text*/ 0));
   if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-    return unexpected(make_error(
-        StoreErrc::kRead, std::string("reading ") + table + ": " +
-                              scrub(result_message(conn_, result.get()), secrets_)));
+    return unexpected(
+        make_error(StoreErrc::kRead, std::string("reading ") + table + ": " +
+                                         scrub(result_message(conn_, result.get()), secrets_)));
   }
   const int rows = PQntuples(result.get());
   std::vector<T> out;

@@ -9,12 +9,18 @@
 // `extra` and workflow definitions stay TEXT: they come back byte-identical, which JSONB (it
 // re-formats) would not guarantee.
 //
-// Writes: each batch is one transaction. Its rows are streamed with COPY (text format) into a
-// session-private TEMP staging table, then merged with one INSERT ... SELECT DISTINCT ON (natural
-// key) ... ON CONFLICT (natural key) DO UPDATE. DISTINCT ON keeps the last row of the batch for a
-// key (ordered by a staging sequence column), as SQLite's row-by-row upsert does; without it
-// PostgreSQL would refuse a batch that touches a key twice. Any error rolls the whole batch back
-// and comes back as kWrite with the server's message.
+// Writes: each batch is one transaction (all or nothing); any error rolls the whole batch back and
+// comes back as kWrite with the server's message. Rows travel as COPY text, two ways:
+//  - Append-mostly tables (trades, agg trades, depth snapshots, telemetry), where live capture
+//    brings new keys: one plain COPY straight into the table, as fast as psql's \copy. If the
+//    table (or the batch itself) already holds one of its keys, the COPY fails with a unique
+//    violation, writes nothing, and the batch takes the merge path; so do the next few batches of
+//    that table, since replays come in runs.
+//  - Merge: COPY into a session-private TEMP staging table, then one INSERT ... SELECT DISTINCT ON
+//    (natural key) ... ON CONFLICT (natural key) DO UPDATE. DISTINCT ON keeps the batch's last
+//    row for a key (ordered by the staging table's identity column, i.e. input order), as
+//    SQLite's row-by-row upsert does; without it PostgreSQL would refuse a batch that touches a
+//    key twice. Candles, indicators and workflows always merge.
 //
 // Migrations run in one transaction under an advisory lock, so two processes opening a fresh
 // schema at once do not both apply a step. Tables live in the connection's search_path schema
@@ -30,6 +36,7 @@
 // scrubbed from anything libpq or the server says.
 #pragma once
 
+#include <array>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
@@ -103,19 +110,23 @@ class PostgresStore final : public Store {
 
   // Runs statements without parameters; an error is `code` with the server's message.
   StoreResult<void> exec(const char* sql, StoreErrc code, const std::string& what);
-  // Streams the batch into the staging table of table `table` (a TableId) with COPY, formatting
-  // each row with format_row(CopyRow&, row), and merges it into the table: one transaction.
+  // Writes a batch into table `table` (a TableId), formatting each row as COPY text with
+  // format_row(CopyRow&, row): a plain COPY into the table for append-mostly tables, else (or
+  // when that meets an existing key) COPY into a staging table and merge, in one transaction.
   template <class Row, class FormatRow>
   StoreResult<std::size_t> write_batch(std::size_t table, std::span<const Row> batch,
                                        FormatRow format_row);
-  // Ends a COPY in progress (aborting it when `abort_reason` is set), returning its result.
-  StoreResult<void> finish_copy(const char* abort_reason, const std::string& what);
+  struct CopyOutcome;
+  // Runs `copy_sql` (COPY ... FROM STDIN) with the batch: formats it into copy_buffer_ while
+  // sending, or, when `formatted`, sends what copy_buffer_ already holds.
+  template <class Row, class FormatRow>
+  CopyOutcome copy_rows(const std::string& copy_sql, std::span<const Row> batch,
+                        FormatRow& format_row, bool formatted);
   StoreError rollback_with(StoreErrc code, std::string message);
   // Runs a prepared select with text parameters; decodes each row with read_row(ColumnReader&).
   template <class T, class ReadRow>
   StoreResult<std::vector<T>> query(const char* statement, const char* table,
-                                    std::initializer_list<std::string> params,
-                                    ReadRow read_row);
+                                    std::initializer_list<std::string> params, ReadRow read_row);
 
   // What libpq last said about the connection, secrets scrubbed.
   std::string connection_message() const;
@@ -126,6 +137,8 @@ class PostgresStore final : public Store {
   const std::vector<std::string> secrets_;  // the password as written in the DSN and decoded
   // COPY data of the batch being written; its capacity is kept between batches.
   std::string copy_buffer_;
+  // Per table (TableId): batches still to send straight to the merge path after a conflict.
+  std::array<int, 7> merge_only_batches_{};
 };
 
 }  // namespace sf::store

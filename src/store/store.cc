@@ -52,9 +52,9 @@ StoreResult<std::unique_ptr<Store>> open_store(const std::string& url) {
   }
   if (!url.starts_with(kSqliteScheme)) {
     // The URL may be a mistyped PostgreSQL one: never echo a password.
-    return unexpected(StoreError{StoreErrc::kConfig, "unsupported store URL '" +
-                                                         PostgresStore::redact_dsn(url) + "' (" +
-                                                         kAcceptedForms + ")"});
+    return unexpected(StoreError{
+        StoreErrc::kConfig,
+        "unsupported store URL '" + PostgresStore::redact_dsn(url) + "' (" + kAcceptedForms + ")"});
   }
   const std::string path = url.substr(kSqliteScheme.size());
   if (path.empty()) {

@@ -44,8 +44,8 @@ void expect_open_error_hides_secret(const std::string& url, StoreErrc code) {
 
 TEST(PostgresDsn, UnreachableServerIsAnOpenErrorWithoutThePassword) {
   // Port 1 on loopback: nothing listens there, the connection is refused at once.
-  const std::string url = std::string("postgres://streamforge:") + kSecret +
-                          "@127.0.0.1:1/streamforge";
+  const std::string url =
+      std::string("postgres://streamforge:") + kSecret + "@127.0.0.1:1/streamforge";
   auto store = open_store(url);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.error().code, StoreErrc::kOpen);
@@ -153,14 +153,20 @@ TEST_F(PostgresStoreTest, WrongPasswordIsAnOpenErrorWithoutThePassword) {
 
 TEST_F(PostgresStoreTest, StoresDecimalsAsNumericThatRoundTripByteIdentical) {
   SF_ASSERT_OK_AND_ASSIGN(store, open());
-  const char* decimals[] = {"0.00000000", "8733.91139481", "61837.63000000", "0.00000001",
-                            "0",          "12",            "-1.5",           "1000000.00000000",
+  const char* decimals[] = {"0.00000000",
+                            "8733.91139481",
+                            "61837.63000000",
+                            "0.00000001",
+                            "0",
+                            "12",
+                            "-1.5",
+                            "1000000.00000000",
                             "99999999999999999999999999999.99999999",
                             "12345678901234567890.123456789012345678"};
   std::vector<Trade> batch;
   for (std::size_t i = 0; i < std::size(decimals); ++i) {
-    batch.push_back(make_trade(static_cast<std::int64_t>(i), kT0 + static_cast<std::int64_t>(i),
-                               decimals[i]));
+    batch.push_back(
+        make_trade(static_cast<std::int64_t>(i), kT0 + static_cast<std::int64_t>(i), decimals[i]));
   }
   SF_ASSERT_OK(store->upsert_trades(batch));
 
@@ -196,8 +202,7 @@ TEST_F(PostgresStoreTest, UsesBigintBooleanJsonbAndDoublePrecisionColumns) {
   EXPECT_EQ(schema_.scalar("SELECT pg_typeof(bids)::text || ',' || (bids -> 0 ->> 0) "
                            "FROM depth_snapshots"),
             "jsonb,61837.63000000");
-  EXPECT_EQ(schema_.scalar("SELECT pg_typeof(timestamp)::text FROM telemetry"),
-            "double precision");
+  EXPECT_EQ(schema_.scalar("SELECT pg_typeof(timestamp)::text FROM telemetry"), "double precision");
 }
 
 TEST_F(PostgresStoreTest, TextWithCopySpecialCharactersRoundTrips) {
@@ -241,6 +246,37 @@ TEST_F(PostgresStoreTest, DoublesRoundTripBitExactIncludingInfinities) {
     EXPECT_EQ(rows[i].value, values[i]) << i;
     EXPECT_EQ(std::signbit(rows[i].value), std::signbit(values[i])) << i;
   }
+}
+
+TEST_F(PostgresStoreTest, ReplayingIdenticalRowsWritesNothingButAnyChangeIsWritten) {
+  SF_ASSERT_OK_AND_ASSIGN(store, open());
+  const std::string version_of_candle =
+      "SELECT xmin::text || ':' || close::text FROM candles WHERE open_time = " +
+      std::to_string(kT0);
+  SF_ASSERT_OK(store->upsert_candles(std::vector{make_candle(kT0, true, "61850.0")}));
+  const std::string written = schema_.scalar(version_of_candle);
+  SF_ASSERT_OK(store->upsert_candles(std::vector{make_candle(kT0, true, "61850.0")}));
+  EXPECT_EQ(schema_.scalar(version_of_candle), written) << "an identical replay wrote a new row";
+  // Equal as NUMERIC, but written with another scale: replaced, so it reads back as written.
+  SF_ASSERT_OK(store->upsert_candles(std::vector{make_candle(kT0, true, "61850.00")}));
+  const std::string rescaled = schema_.scalar(version_of_candle);
+  EXPECT_NE(rescaled, written);
+  EXPECT_TRUE(rescaled.ends_with(":61850.00")) << rescaled;
+  SF_ASSERT_OK_AND_ASSIGN(rows, store->candles(S("BTCUSDT"), Interval::k1m, {}));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].close.to_string(), "61850.00");
+
+  // Same for an append-mostly table, whose replay fails the plain COPY and merges.
+  SF_ASSERT_OK(store->upsert_trades(std::vector{make_trade(1, kT0), make_trade(2, kT0 + 1)}));
+  const std::string trade_versions =
+      "SELECT string_agg(xmin::text, ',' ORDER BY trade_id) FROM trades";
+  const std::string before = schema_.scalar(trade_versions);
+  SF_ASSERT_OK(store->upsert_trades(std::vector{make_trade(1, kT0), make_trade(2, kT0 + 1)}));
+  EXPECT_EQ(schema_.scalar(trade_versions), before);
+  SF_ASSERT_OK(store->upsert_trades(std::vector{make_trade(1, kT0), make_trade(2, kT0 + 5)}));
+  SF_ASSERT_OK_AND_ASSIGN(trades, store->trades(S("BTCUSDT"), {}));
+  ASSERT_EQ(trades.size(), 2u);
+  EXPECT_EQ(trades[1].trade_time, kT0 + 5);
 }
 
 // A batch whose row `failing_row` (of `rows`) is refused by a trigger after earlier rows updated
@@ -325,14 +361,10 @@ TEST_F(PostgresStoreTest, EveryReadCanBeServedInOrderByAnIndex) {
   SF_ASSERT_OK_AND_ASSIGN(plans, opened->read_query_plans());
   ASSERT_EQ(plans.size(), 8u);
   const std::pair<const char*, const char*> expected_index[] = {
-      {"trades", "trades_by_time"},
-      {"agg_trades", "agg_trades_by_time"},
-      {"candles", "candles_pkey"},
-      {"depth_snapshots", "depth_snapshots_pkey"},
-      {"indicators", "indicators_pkey"},
-      {"telemetry", "telemetry_by_time"},
-      {"workflow", "workflows_pkey"},
-      {"workflows", "workflows_by_creation"},
+      {"trades", "trades_by_time"},      {"agg_trades", "agg_trades_by_time"},
+      {"candles", "candles_pkey"},       {"depth_snapshots", "depth_snapshots_pkey"},
+      {"indicators", "indicators_pkey"}, {"telemetry", "telemetry_by_time"},
+      {"workflow", "workflows_pkey"},    {"workflows", "workflows_by_creation"},
   };
   for (std::size_t i = 0; i < plans.size(); ++i) {
     const auto& [name, plan] = plans[i];

@@ -33,11 +33,12 @@ class PostgresTestSchema {
               std::to_string(clock % 1'000'000);
     admin_ = PQconnectdb(base_dsn_.c_str());
     if (PQstatus(admin_) != CONNECTION_OK) {
-      ADD_FAILURE() << kPostgresDsnVariable << " is set but the server refuses: "
-                    << PQerrorMessage(admin_);
+      ADD_FAILURE() << kPostgresDsnVariable
+                    << " is set but the server refuses: " << PQerrorMessage(admin_);
       return;
     }
-    PQsetNoticeProcessor(admin_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        admin_, [](void*, const char*) {}, nullptr);
     exec("CREATE SCHEMA " + schema_);
     exec("SET search_path = " + schema_);
   }
