@@ -92,7 +92,8 @@ class Store {
 };
 
 // Opens a store from a URL: "sqlite:PATH" (PATH may be ":memory:"). Creates parent directories
-// and applies migrations. Later issues add "postgres://...".
+// and applies migrations; or a PostgreSQL URL, "postgres://user:pass@host:port/db" (also
+// "postgresql://..."), with the same semantics (src/store/postgres_store.h).
 StoreResult<std::unique_ptr<Store>> open_store(const std::string& url);
 
 }  // namespace sf::store

@@ -342,12 +342,15 @@ TEST_F(PostgresStoreTest, AValueTheServerRejectsFailsTheWholeCopy) {
 TEST_F(PostgresStoreTest, ReconnectsAfterTheServerDropsTheConnection) {
   SF_ASSERT_OK_AND_ASSIGN(store, open());
   SF_ASSERT_OK(store->upsert_trades(std::vector{make_trade(1, kT0)}));
-  EXPECT_EQ(schema_.scalar("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                           "WHERE application_name = '" +
+  // The timeout makes pg_terminate_backend wait until the store's server process is gone.
+  EXPECT_EQ(schema_.scalar("SELECT bool_and(pg_terminate_backend(pid, 10000)) FROM "
+                           "pg_stat_activity WHERE application_name = '" +
                            schema_.schema() + "'"),
-            "1");
-  // The call that finds the connection dead may fail; the next one reconnects.
-  (void)store->trades(S("BTCUSDT"), {});
+            "t");
+  // The call that finds the connection dead fails; the next one reconnects.
+  auto failed = store->trades(S("BTCUSDT"), {});
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, StoreErrc::kRead);
   SF_ASSERT_OK_AND_ASSIGN(rows, store->trades(S("BTCUSDT"), {}));
   EXPECT_EQ(rows.size(), 1u);
   // Staging tables and prepared statements were rebuilt with the session.
