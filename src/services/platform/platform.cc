@@ -335,7 +335,7 @@ int run_main(int argc, char** argv) {
               .help = "API port on 127.0.0.1 (0: any free port)"});
   parser.add({.name = "HOST", .default_value = "127.0.0.1", .help = "API address"});
   parser.add({.name = "SF_STORE", .default_value = "sqlite:./data/streamforge.db",
-              .help = "store URL (sqlite:PATH)"});
+              .help = "store URL: sqlite:PATH or postgres://... (POSTGRES_DSN also selects one)"});
   parser.add({.name = "DEMO", .type = runtime::OptionType::kBool, .default_value = "false",
               .help = "run a demo test-flow (dummy-service), print what happened, exit"});
   parser.add({.name = "LOG_LEVEL", .default_value = "info", .help = "debug, info, warn or error"});
@@ -366,6 +366,10 @@ int run_main(int argc, char** argv) {
   });
   PlatformOptions options;
   options.store_url = config->get_string("SF_STORE");
+  // POSTGRES_DSN selects PostgreSQL when no store was named explicitly.
+  if (config->source("SF_STORE") == runtime::ConfigSource::kDefault) {
+    if (const char* dsn = std::getenv("POSTGRES_DSN"); dsn && *dsn) options.store_url = dsn;
+  }
   options.host = config->get_string("HOST");
   options.port = static_cast<int>(config->get_int("PORT"));
   auto platform = Platform::start(options);
