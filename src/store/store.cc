@@ -75,4 +75,6 @@ StoreResult<std::unique_ptr<Store>> open_store(const std::string& url) {
   return std::unique_ptr<Store>(std::move(*store));
 }
 
+std::string redact_store_url(const std::string& url) { return PostgresStore::redact_dsn(url); }
+
 }  // namespace sf::store

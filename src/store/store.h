@@ -96,4 +96,7 @@ class Store {
 // "postgresql://..."), with the same semantics (src/store/postgres_store.h).
 StoreResult<std::unique_ptr<Store>> open_store(const std::string& url);
 
+// A store URL fit for logs and terminals: any password replaced by "***".
+std::string redact_store_url(const std::string& url);
+
 }  // namespace sf::store

@@ -237,7 +237,7 @@ Result<std::unique_ptr<Platform>, std::string> Platform::start(const PlatformOpt
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   auto store = store::open_store(options.store_url);
-  if (!store) return unexpected("cannot open store " + options.store_url + ": " + store.error().message);
+  if (!store) return unexpected("cannot open store " + store::redact_store_url(options.store_url) + ": " + store.error().message);
   impl->store = std::move(store).value();
   impl->bus = std::make_unique<bus::InProcBus>();
   auto consumer = impl->bus->subscribe({.topics = {options.topics.events},
@@ -263,7 +263,7 @@ Result<std::unique_ptr<Platform>, std::string> Platform::start(const PlatformOpt
   if (auto s = p->http->start(); !s) return unexpected("cannot start HTTP server: " + s.error());
   p->http->set_ready(true);
   log::info(kLogger, "platform started",
-            {{"url", p->http->base_url()}, {"store", options.store_url}, {"bus", p->bus->kind()}});
+            {{"url", p->http->base_url()}, {"store", store::redact_store_url(options.store_url)}, {"bus", p->bus->kind()}});
   return platform;
 }
 
@@ -381,7 +381,7 @@ int run_main(int argc, char** argv) {
   auto& p = **platform;
   std::cout << "StreamForge is running: API " << p.base_url() << "  (health: " << p.base_url()
             << "/health/ready, metrics: " << p.base_url() << "/metrics)\nstore: "
-            << options.store_url << "\n"
+            << store::redact_store_url(options.store_url) << "\n"
             << std::flush;
   if (!config->get_bool("DEMO")) {
     std::unique_lock lock(mu);
@@ -419,7 +419,7 @@ int run_main(int argc, char** argv) {
               << (e.message.empty() ? "" : "  " + e.message) << '\n';
     if (e.status != "pong") last = e.status;
   }
-  std::cout << "demo: final status " << last << ". Telemetry is in " << options.store_url
+  std::cout << "demo: final status " << last << ". Telemetry is in " << store::redact_store_url(options.store_url)
             << " (table telemetry).\n";
   return last == "finished" ? 0 : 1;
 }

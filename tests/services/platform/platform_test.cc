@@ -173,3 +173,31 @@ TEST_F(PlatformTest, CtlCommandPingsAndStops) {
 
 }  // namespace
 }  // namespace sf::services
+
+namespace sf::services {
+namespace {
+
+// `streamforge run --demo` on the real PostgreSQL server: the main job works on the server-grade
+// store, and the DSN's password is never printed.
+TEST(PlatformOnPostgres, RunDemoStoresTelemetryAndNeverPrintsThePassword) {
+  const char* dsn = std::getenv("SF_TEST_POSTGRES_DSN");
+  if (!dsn || !*dsn) GTEST_SKIP() << "set SF_TEST_POSTGRES_DSN (scripts/postgres.sh start prints one)";
+  std::string cmd = "cd " + std::filesystem::temp_directory_path().string() + " && POSTGRES_DSN='" +
+                    dsn + "' " + sf::testing::streamforge_bin().string() + " run --demo --port 0 2>&1";
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[1024];
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  int st = pclose(p);
+  EXPECT_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0) << out;
+  EXPECT_NE(out.find("demo: final status finished"), std::string::npos) << out;
+  std::string url(dsn);
+  auto at = url.find('@');
+  auto colon = url.rfind(':', at);
+  ASSERT_NE(at, std::string::npos);
+  std::string password = url.substr(colon + 1, at - colon - 1);
+  EXPECT_EQ(out.find(":" + password + "@"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace sf::services
