@@ -76,7 +76,7 @@ Result<TelemetryEvent, std::string> decode_telemetry(std::string_view json) {
     if (key == "message") return read_string(v, key, &e.message);
     if (key == "timestamp") return read_number(v, key, &e.timestamp);
     if (key == "records_written") {
-      std::int64_t n;
+      std::int64_t n = 0;
       if (v.get_int64().get(n)) return "field 'records_written': expected an integer";
       e.records_written = n;
       return {};

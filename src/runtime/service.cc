@@ -71,7 +71,7 @@ void export_kafka_statistics(std::string_view json) {
   auto& registry = metrics::default_registry();
   const metrics::Labels client_labels{{"client", std::string(client)}};
   auto gauge = [&](const char* name, const char* help, const char* key) {
-    std::int64_t v;
+    std::int64_t v = 0;
     if (doc[key].get_int64().get(v) == simdjson::SUCCESS)
       registry.gauge(name, help, client_labels).set(static_cast<double>(v));
   };
@@ -85,7 +85,7 @@ void export_kafka_statistics(std::string_view json) {
     if (info["partitions"].get_object().get(partitions)) continue;
     for (auto [partition, p] : partitions) {
       if (partition == "-1") continue;  // librdkafka's internal unassigned partition
-      std::int64_t lag;
+      std::int64_t lag = 0;
       if (p["consumer_lag"].get_int64().get(lag) || lag < 0) continue;
       registry
           .gauge("sf_kafka_consumer_lag", "Messages behind the partition's end, per consumer",

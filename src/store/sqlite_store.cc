@@ -1,3 +1,4 @@
+#include "store/row_readers.h"
 #include "store/sqlite_store.h"
 
 #include <sqlite3.h>
@@ -479,92 +480,14 @@ StoreResult<std::vector<T>> query(sqlite3* db, sqlite3_stmt* stmt, const char* t
   return out;
 }
 
-Trade read_trade(ColumnReader& r) {
-  return Trade{.symbol = r.symbol(),
-               .trade_id = r.int64(),
-               .price = r.decimal(),
-               .quantity = r.decimal(),
-               .trade_time = r.int64(),
-               .event_time = r.int64(),
-               .receive_time = r.int64(),
-               .is_buyer_maker = r.boolean(),
-               .is_best_match = r.optional_boolean()};
-}
-
-AggTrade read_agg_trade(ColumnReader& r) {
-  return AggTrade{.symbol = r.symbol(),
-                  .agg_trade_id = r.int64(),
-                  .price = r.decimal(),
-                  .quantity = r.decimal(),
-                  .first_trade_id = r.int64(),
-                  .last_trade_id = r.int64(),
-                  .trade_time = r.int64(),
-                  .event_time = r.int64(),
-                  .receive_time = r.int64(),
-                  .is_buyer_maker = r.boolean(),
-                  .is_best_match = r.optional_boolean()};
-}
-
-Candle read_candle(ColumnReader& r) {
-  return Candle{.symbol = r.symbol(),
-                .interval = r.interval(),
-                .open_time = r.int64(),
-                .open = r.decimal(),
-                .high = r.decimal(),
-                .low = r.decimal(),
-                .close = r.decimal(),
-                .volume = r.decimal(),
-                .close_time = r.int64(),
-                .quote_asset_volume = r.decimal(),
-                .number_of_trades = r.int64(),
-                .taker_buy_base_asset_volume = r.decimal(),
-                .taker_buy_quote_asset_volume = r.decimal(),
-                .ignore = r.decimal(),
-                .first_trade_id = r.int64(),
-                .last_trade_id = r.int64(),
-                .is_closed = r.boolean(),
-                .event_time = r.int64(),
-                .receive_time = r.int64()};
-}
-
-DepthSnapshot read_depth_snapshot(ColumnReader& r) {
-  return DepthSnapshot{.symbol = r.symbol(),
-                       .last_update_id = r.int64(),
-                       .bids = r.levels(),
-                       .asks = r.levels(),
-                       .is_partial = r.boolean(),
-                       .event_time = r.int64(),
-                       .receive_time = r.int64()};
-}
-
-IndicatorValue read_indicator(ColumnReader& r) {
-  return IndicatorValue{.symbol = r.symbol(),
-                        .interval = r.interval(),
-                        .name = r.string(),
-                        .open_time = r.int64(),
-                        .value = r.real()};
-}
-
-TelemetryEvent read_telemetry(ColumnReader& r) {
-  return TelemetryEvent{.queue_id = r.string(),
-                        .producer = r.string(),
-                        .symbol = r.string(),
-                        .type = r.string(),
-                        .status = r.string(),
-                        .message = r.string(),
-                        .records_written = r.int64(),
-                        .finished = r.boolean(),
-                        .timestamp = r.real(),
-                        .extra = r.string()};
-}
-
-WorkflowState read_workflow(ColumnReader& r) {
-  return WorkflowState{.queue_id = r.string(),
-                       .status = r.string(),
-                       .definition = r.string(),
-                       .created_at = r.real(),
-                       .updated_at = r.real()};
-}
+// The record builders live in store/row_readers.h (shared with the other backend).
+AggTrade read_agg_trade(ColumnReader& r) { return rows::read_agg_trade(r); }
+Candle read_candle(ColumnReader& r) { return rows::read_candle(r); }
+DepthSnapshot read_depth_snapshot(ColumnReader& r) { return rows::read_depth_snapshot(r); }
+IndicatorValue read_indicator(ColumnReader& r) { return rows::read_indicator(r); }
+TelemetryEvent read_telemetry(ColumnReader& r) { return rows::read_telemetry(r); }
+Trade read_trade(ColumnReader& r) { return rows::read_trade(r); }
+WorkflowState read_workflow(ColumnReader& r) { return rows::read_workflow(r); }
 
 }  // namespace
 

@@ -73,7 +73,7 @@ class Reader {
   }
 
   SF_INLINE bool time(od::value& v, std::string_view field, TimeUnit unit, TimestampUs* out) {
-    std::int64_t raw;
+    std::int64_t raw = 0;
     if (!integer(v, field, &raw)) return false;
     *out = to_micros(raw, unit);
     return true;
@@ -854,7 +854,7 @@ ParseResult<ExchangeInfo> Parser::parse_exchange_info(std::string_view body) {
           od::value fv;
           if (auto ec = f.value().get(fv)) return unexpected(json_error(ec, k));
           std::string_view s;
-          std::int64_t n;
+          std::int64_t n = 0;
           if (k == "rateLimitType" && r.string(fv, k, &s)) rl.type.assign(s);
           else if (k == "interval" && r.string(fv, k, &s)) rl.interval.assign(s);
           else if (k == "intervalNum" && r.integer(fv, k, &n)) rl.interval_num = static_cast<int>(n);
@@ -877,7 +877,7 @@ ParseResult<ExchangeInfo> Parser::parse_exchange_info(std::string_view body) {
           od::value fv;
           if (auto ec = f.value().get(fv)) return unexpected(json_error(ec, k));
           std::string_view s;
-          std::int64_t n;
+          std::int64_t n = 0;
           bool ok = true;
           if (k == "symbol") { ok = r.symbol(fv, "symbols[].symbol", &si.symbol); has_symbol = ok; }
           else if (k == "status" && (ok = r.string(fv, k, &s))) si.status.assign(s);
@@ -936,7 +936,7 @@ ParseResult<Candle> parse_kline_csv(std::string_view line, const Symbol& symbol,
   std::size_t n = 0;
   if (!split_csv(line, &c, &n))
     return unexpected(make_error(ParseErrc::kBadCsv, "", "a kline row has 12 columns, got " + std::to_string(n)));
-  std::int64_t open_raw, close_raw, trades;
+  std::int64_t open_raw = 0, close_raw = 0, trades = 0;
   if (!csv_int(c[0], &open_raw)) return unexpected(csv_error(0, "open time is not an integer"));
   if (!csv_int(c[6], &close_raw)) return unexpected(csv_error(6, "close time is not an integer"));
   if (!csv_int(c[8], &trades)) return unexpected(csv_error(8, "trade count is not an integer"));
@@ -961,7 +961,7 @@ ParseResult<AggTrade> parse_agg_trade_csv(std::string_view line, const Symbol& s
   std::size_t n = 0;
   if (!split_csv(line, &c, &n))
     return unexpected(make_error(ParseErrc::kBadCsv, "", "an aggTrades row has 8 columns, got " + std::to_string(n)));
-  std::int64_t a, f, l, t;
+  std::int64_t a = 0, f = 0, l = 0, t = 0;
   if (!csv_int(c[0], &a)) return unexpected(csv_error(0, "aggregate trade id is not an integer"));
   if (!csv_int(c[3], &f)) return unexpected(csv_error(3, "first trade id is not an integer"));
   if (!csv_int(c[4], &l)) return unexpected(csv_error(4, "last trade id is not an integer"));
@@ -970,7 +970,7 @@ ParseResult<AggTrade> parse_agg_trade_csv(std::string_view line, const Symbol& s
   if (!price) return unexpected(csv_error(1, to_string(price.error())));
   auto qty = Decimal::parse(c[2]);
   if (!qty) return unexpected(csv_error(2, to_string(qty.error())));
-  bool maker, best;
+  bool maker = false, best = false;
   if (!csv_bool(c[6], &maker)) return unexpected(csv_error(6, "expected True or False"));
   if (!csv_bool(c[7], &best)) return unexpected(csv_error(7, "expected True or False"));
   return AggTrade{.symbol = symbol, .agg_trade_id = a, .price = price.value(),
@@ -984,7 +984,7 @@ ParseResult<Trade> parse_trade_csv(std::string_view line, const Symbol& symbol) 
   std::size_t n = 0;
   if (!split_csv(line, &c, &n))
     return unexpected(make_error(ParseErrc::kBadCsv, "", "a trades row has 7 columns, got " + std::to_string(n)));
-  std::int64_t id, t;
+  std::int64_t id = 0, t = 0;
   if (!csv_int(c[0], &id)) return unexpected(csv_error(0, "trade id is not an integer"));
   if (!csv_int(c[4], &t)) return unexpected(csv_error(4, "time is not an integer"));
   auto price = Decimal::parse(c[1]);
@@ -992,7 +992,7 @@ ParseResult<Trade> parse_trade_csv(std::string_view line, const Symbol& symbol) 
   auto qty = Decimal::parse(c[2]);
   if (!qty) return unexpected(csv_error(2, to_string(qty.error())));
   if (auto quote = Decimal::parse(c[3]); !quote) return unexpected(csv_error(3, to_string(quote.error())));
-  bool maker, best;
+  bool maker = false, best = false;
   if (!csv_bool(c[5], &maker)) return unexpected(csv_error(5, "expected True or False"));
   if (!csv_bool(c[6], &best)) return unexpected(csv_error(6, "expected True or False"));
   return Trade{.symbol = symbol, .trade_id = id, .price = price.value(), .quantity = qty.value(),
