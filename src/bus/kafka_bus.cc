@@ -179,6 +179,7 @@ KafkaBusOptions kafka_options_from_env(const std::string& bootstrap, const std::
   o.ca_path = env_or("CA_PATH", env_or("KAFKA_CA_PATH"));
   o.security_protocol = env_or("KAFKA_SECURITY_PROTOCOL");
   o.sasl_mechanism = env_or("KAFKA_SASL_MECHANISM", o.sasl_mechanism);
+  o.compression = env_or("KAFKA_COMPRESSION", o.compression);
   return o;
 }
 

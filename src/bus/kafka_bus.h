@@ -50,7 +50,8 @@ struct KafkaBusOptions {
 
 // Fills user/password/CA from the environment the original StreamForge used: KAFKA_USER and
 // KAFKA_PASSWORD (or the _PRODUCER / _CONSUMER variants for `role` "producer"/"consumer"),
-// CA_PATH (or KAFKA_CA_PATH), KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM.
+// CA_PATH (or KAFKA_CA_PATH), KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_COMPRESSION
+// (lz4, zstd, gzip, snappy or none).
 KafkaBusOptions kafka_options_from_env(const std::string& bootstrap, const std::string& role = "");
 
 // Where librdkafka's own log lines go (syslog level, facility, text). The default writes one JSON

@@ -108,7 +108,16 @@ Result<void, std::string> ensure_protocol_topics(bus::Bus& bus, const std::strin
 }
 
 Result<std::unique_ptr<bus::Bus>, std::string> open_bus(const Config& c, const std::string& role) {
-  const std::string bootstrap = c.get_string("KAFKA_BOOTSTRAP_SERVERS");
+  std::string bootstrap = c.get_string("KAFKA_BOOTSTRAP_SERVERS");
+  const std::string url = c.has("BUS") ? c.get_string("BUS") : std::string();
+  if (url == "inproc") {
+    bootstrap.clear();
+  } else if (url.rfind("kafka://", 0) == 0) {
+    bootstrap = url.substr(8);
+    if (bootstrap.empty()) return unexpected(std::string("BUS kafka:// needs HOST:PORT"));
+  } else if (!url.empty()) {
+    return unexpected("unknown BUS '" + url + "' (inproc or kafka://HOST:PORT)");
+  }
   if (bootstrap.empty()) return std::unique_ptr<bus::Bus>(std::make_unique<bus::InProcBus>());
   bus::set_kafka_log_sink([](int level, std::string_view facility, std::string_view text) {
     auto l = level <= 3 ? log::Level::kError : level <= 4 ? log::Level::kWarn : level <= 6 ? log::Level::kInfo : log::Level::kDebug;

@@ -43,7 +43,9 @@ TEST(DummyOverKafka, OneStopReachesEveryProcessOfTheQueue) {
   const std::string queue = "kq-" + std::to_string(std::random_device{}());
   std::vector<std::pair<std::string, std::string>> env{{"KAFKA_BOOTSTRAP_SERVERS", bootstrap()}};
   auto a = spawn({"dummy-service", "--queue-id", queue, "--http-port", "-1", "--telemetry-producer-id", "dummy__pa"}, env);
-  auto b = spawn({"dummy-service", "--queue-id", queue, "--http-port", "-1", "--telemetry-producer-id", "dummy__pb"}, env);
+  // The second one selects Kafka with the --bus flag instead of the environment.
+  auto b = spawn({"dummy-service", "--queue-id", queue, "--http-port", "-1", "--telemetry-producer-id", "dummy__pb",
+                  "--bus", "kafka://" + bootstrap()});
   ASSERT_TRUE(wait_for(a, "\"status\":\"started\"", 30s)) << a.err;
   ASSERT_TRUE(wait_for(b, "\"status\":\"started\"", 30s)) << b.err;
 
@@ -58,6 +60,12 @@ TEST(DummyOverKafka, OneStopReachesEveryProcessOfTheQueue) {
   EXPECT_NE(b.err.find("\"status\":\"interrupted\""), std::string::npos) << b.err;
   EXPECT_NE(b.err.find("\"status\":\"pong\""), std::string::npos);
   EXPECT_EQ(a.err.find("\"status\":\"pong\""), std::string::npos);  // the ping targeted b
+}
+
+TEST(DummyOverKafka, UnknownBusUrlIsAUsageError) {
+  auto c = spawn({"dummy-service", "--queue-id", "x", "--http-port", "-1", "--bus", "rabbitmq://h"});
+  EXPECT_EQ(c.wait_exit(10s), 2) << c.err;
+  EXPECT_NE(c.err.find("unknown BUS 'rabbitmq://h'"), std::string::npos) << c.err;
 }
 
 TEST(DummyOverKafka, UnreachableBrokerIsAClearStartupError) {
