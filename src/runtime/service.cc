@@ -30,6 +30,9 @@ void add_worker_options(ConfigParser& p) {
   p.add({.name = "KAFKA_BOOTSTRAP_SERVERS",
          .default_value = "",
          .help = "Kafka brokers; empty: the in-process bus"});
+  p.add({.name = "BUS",
+         .default_value = "",
+         .help = "bus URL: inproc, or kafka://HOST:PORT[,HOST:PORT] (overrides KAFKA_BOOTSTRAP_SERVERS)"});
   p.add({.name = "TELEMETRY_INTERVAL",
          .type = OptionType::kDuration,
          .default_value = "5",
