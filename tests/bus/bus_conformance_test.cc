@@ -45,6 +45,9 @@ struct BusFactory {
   std::function<std::unique_ptr<Bus>()> make;
 };
 
+// Test listings show the bus by name rather than as raw bytes.
+void PrintTo(const BusFactory& f, std::ostream* os) { *os << f.name; }
+
 std::vector<BusFactory> bus_factories() {
   return {
       {"inproc", [] { return std::unique_ptr<Bus>(std::make_unique<InProcBus>()); }},
