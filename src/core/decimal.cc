@@ -79,6 +79,55 @@ Decimal Decimal::from_parts(M mantissa, int scale) {
   return d;
 }
 
+Result<Decimal, DecimalErrc> Decimal::parse_general(std::string_view text) {
+  if (text.empty()) return unexpected(DecimalErrc::kEmpty);
+  std::size_t i = 0;
+  bool negative = false;
+  if (text[0] == '-' || text[0] == '+') {
+    negative = text[0] == '-';
+    i = 1;
+  }
+  // Accumulate in 64 bits while it cannot overflow (18 digits), then in 128 bits.
+  std::uint64_t small = 0;
+  M mantissa = 0;
+  bool wide = false;
+  int digits = 0;       // significant digits accumulated (leading zeros skipped)
+  int frac_digits = 0;  // digits after the point
+  bool any_digit = false;
+  bool seen_point = false;
+  for (; i < text.size(); ++i) {
+    char c = text[i];
+    if (c >= '0' && c <= '9') {
+      any_digit = true;
+      if (seen_point) {
+        if (++frac_digits > kMaxScale) return unexpected(DecimalErrc::kTooManyDigits);
+      }
+      if ((wide ? mantissa != 0 : small != 0) || c != '0') {
+        if (++digits > kMaxDigits) return unexpected(DecimalErrc::kTooManyDigits);
+      }
+      if (!wide && digits > 18) {
+        wide = true;
+        mantissa = static_cast<M>(small);
+      }
+      if (wide)
+        mantissa = mantissa * 10 + (c - '0');
+      else
+        small = small * 10 + static_cast<std::uint64_t>(c - '0');
+    } else if (c == '.' && !seen_point) {
+      seen_point = true;
+    } else {
+      return unexpected(DecimalErrc::kBadCharacter);
+    }
+  }
+  if (!any_digit) return unexpected(DecimalErrc::kNoDigits);
+  if (!wide) mantissa = static_cast<M>(small);
+  Decimal d;
+  d.mantissa_ = negative ? -mantissa : mantissa;
+  d.scale_ = static_cast<std::int8_t>(frac_digits);
+  return d;
+}
+
+
 std::size_t Decimal::format_to(char* buf) const {
   // Digits of |mantissa| in reverse.
   char tmp[48];

@@ -49,6 +49,8 @@ class Decimal {
   static Decimal from_int(std::int64_t v) { return from_parts(v, 0); }
 
   static Result<Decimal, DecimalErrc> parse(std::string_view text);
+  // The full parser (up to 38 digits); parse() falls back to it.
+  static Result<Decimal, DecimalErrc> parse_general(std::string_view text);
 
   // Writes the text form into buf (at least kMaxTextLength bytes); returns the length.
   std::size_t format_to(char* buf) const;
@@ -90,55 +92,34 @@ class Decimal {
 // 10^n for 0 <= n <= 38.
 Decimal::Mantissa pow10_i128(int n);
 
-// Inline: it runs for every price and quantity on the hot path, and a call that returns the
-// 128-bit mantissa through memory costs a store-forwarding stall per field.
+// Inline fast path for what Binance sends (at most 18 digits, plain [-]digits[.digits]): it runs
+// for every price and quantity, and a call returning the 128-bit mantissa through memory costs a
+// store-forwarding stall per field. Anything else takes the general parser.
 inline Result<Decimal, DecimalErrc> Decimal::parse(std::string_view text) {
-  if (text.empty()) return unexpected(DecimalErrc::kEmpty);
-  std::size_t i = 0;
-  bool negative = false;
-  if (text[0] == '-' || text[0] == '+') {
-    negative = text[0] == '-';
-    i = 1;
-  }
-  // Accumulate in 64 bits while it cannot overflow (18 digits), then in 128 bits.
-  std::uint64_t small = 0;
-  Mantissa mantissa = 0;
-  bool wide = false;
-  int digits = 0;       // significant digits accumulated (leading zeros skipped)
-  int frac_digits = 0;  // digits after the point
-  bool any_digit = false;
-  bool seen_point = false;
-  for (; i < text.size(); ++i) {
-    char c = text[i];
-    if (c >= '0' && c <= '9') {
-      any_digit = true;
-      if (seen_point) {
-        if (++frac_digits > kMaxScale) return unexpected(DecimalErrc::kTooManyDigits);
-      }
-      if ((wide ? mantissa != 0 : small != 0) || c != '0') {
-        if (++digits > kMaxDigits) return unexpected(DecimalErrc::kTooManyDigits);
-      }
-      if (!wide && digits > 18) {
-        wide = true;
-        mantissa = static_cast<Mantissa>(small);
-      }
-      if (wide)
-        mantissa = mantissa * 10 + (c - '0');
-      else
-        small = small * 10 + static_cast<std::uint64_t>(c - '0');
-    } else if (c == '.' && !seen_point) {
-      seen_point = true;
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  const bool negative = p != end && *p == '-';
+  if (p != end && (*p == '-' || *p == '+')) ++p;
+  std::uint64_t value = 0;
+  int digits = 0;
+  const char* dot = nullptr;
+  for (; p != end; ++p) {
+    const unsigned d = static_cast<unsigned>(*p) - '0';
+    if (d < 10) {
+      value = value * 10 + d;
+      ++digits;
+    } else if (*p == '.' && dot == nullptr) {
+      dot = p;
     } else {
-      return unexpected(DecimalErrc::kBadCharacter);
+      return parse_general(text);
     }
   }
-  if (!any_digit) return unexpected(DecimalErrc::kNoDigits);
-  if (!wide) mantissa = static_cast<Mantissa>(small);
+  const long frac = dot ? end - dot - 1 : 0;
+  if (digits == 0 || digits > 18 || frac > kMaxScale) return parse_general(text);
   Decimal d;
-  d.mantissa_ = negative ? -mantissa : mantissa;
-  d.scale_ = static_cast<std::int8_t>(frac_digits);
+  d.mantissa_ = negative ? -static_cast<Mantissa>(value) : static_cast<Mantissa>(value);
+  d.scale_ = static_cast<std::int8_t>(frac);
   return d;
 }
-
 
 }  // namespace sf
