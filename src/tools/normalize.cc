@@ -298,17 +298,16 @@ void Normalizer::document(std::string_view text) {
 
 namespace {
 
-// Pulls bytes from a source and hands out lines (any length).
-bool split_lines(const std::function<long(char*, std::size_t)>& read,
-                 const std::function<void(std::string_view)>& on_line, std::string* error) {
+// Pulls bytes from a source and hands out lines (any length) until `on_line` returns false.
+// `read` returns the bytes read, 0 at the end, or -1 after writing its reason.
+enum class SplitStatus : std::uint8_t { kEnd, kStopped, kFailed };
+SplitStatus split_lines(const std::function<long(char*, std::size_t)>& read,
+                        const std::function<bool(std::string_view)>& on_line) {
   std::string carry;
   std::vector<char> buf(1 << 20);
   for (;;) {
     long n = read(buf.data(), buf.size());
-    if (n < 0) {
-      *error = "read failed";
-      return false;
-    }
+    if (n < 0) return SplitStatus::kFailed;
     if (n == 0) break;
     std::string_view chunk(buf.data(), static_cast<std::size_t>(n));
     std::size_t pos = 0;
@@ -318,29 +317,45 @@ bool split_lines(const std::function<long(char*, std::size_t)>& read,
         carry.append(chunk.substr(pos));
         break;
       }
+      bool more;
       if (carry.empty()) {
-        on_line(chunk.substr(pos, nl - pos));
+        more = on_line(chunk.substr(pos, nl - pos));
       } else {
         carry.append(chunk.substr(pos, nl - pos));
-        on_line(carry);
+        more = on_line(carry);
         carry.clear();
       }
+      if (!more) return SplitStatus::kStopped;
       pos = nl + 1;
     }
   }
-  if (!carry.empty()) on_line(carry);
-  return true;
+  if (!carry.empty() && !on_line(carry)) return SplitStatus::kStopped;
+  return SplitStatus::kEnd;
 }
 
 }  // namespace
 
 bool for_each_line(const std::string& path, const std::function<void(std::string_view)>& on_line,
                    std::string* error) {
+  return for_each_line_until(
+      path,
+      [&](std::string_view line) {
+        on_line(line);
+        return true;
+      },
+      error);
+}
+
+bool for_each_line_until(const std::string& path,
+                         const std::function<bool(std::string_view)>& on_line, std::string* error) {
   if (ends_with(path, ".zip")) {
     int err = 0;
     zip_t* archive = zip_open(path.c_str(), ZIP_RDONLY, &err);
     if (!archive) {
-      *error = "cannot open zip " + path;
+      zip_error_t reason;
+      zip_error_init_with_code(&reason, err);
+      *error = "cannot open zip " + path + ": " + zip_error_strerror(&reason);
+      zip_error_fini(&reason);
       return false;
     }
     std::unique_ptr<zip_t, int (*)(zip_t*)> guard(archive, zip_close);
@@ -348,14 +363,22 @@ bool for_each_line(const std::string& path, const std::function<void(std::string
     for (zip_int64_t i = 0; i < entries; ++i) {
       zip_file_t* f = zip_fopen_index(archive, static_cast<zip_uint64_t>(i), 0);
       if (!f) {
-        *error = "cannot read zip member " + std::to_string(i) + " of " + path;
+        *error = "cannot read zip member " + std::to_string(i) + " of " + path + ": " +
+                 zip_strerror(archive);
         return false;
       }
       std::unique_ptr<zip_file_t, int (*)(zip_file_t*)> fguard(f, zip_fclose);
-      bool ok = split_lines(
-          [&](char* b, std::size_t n) { return static_cast<long>(zip_fread(f, b, n)); }, on_line,
-          error);
-      if (!ok) return false;
+      auto status = split_lines(
+          [&](char* b, std::size_t n) {
+            auto got = zip_fread(f, b, n);
+            if (got < 0)
+              *error = "cannot read zip member " + std::to_string(i) + " of " + path + ": " +
+                       zip_file_strerror(f);
+            return static_cast<long>(got);
+          },
+          on_line);
+      if (status == SplitStatus::kFailed) return false;
+      if (status == SplitStatus::kStopped) return true;
     }
     return true;
   }
@@ -366,11 +389,15 @@ bool for_each_line(const std::string& path, const std::function<void(std::string
     return false;
   }
   gzbuffer(gz, 1 << 18);
-  bool ok = split_lines(
-      [&](char* b, std::size_t n) { return static_cast<long>(gzread(gz, b, static_cast<unsigned>(n))); },
-      on_line, error);
+  auto status = split_lines(
+      [&](char* b, std::size_t n) {
+        int got = gzread(gz, b, static_cast<unsigned>(n));
+        if (got < 0) *error = "read failed";
+        return static_cast<long>(got);
+      },
+      on_line);
   gzclose(gz);
-  return ok;
+  return status != SplitStatus::kFailed;
 }
 
 bool read_all(const std::string& path, std::string* out, std::string* error) {

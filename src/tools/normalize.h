@@ -71,6 +71,12 @@ class Normalizer {
 // message when the file cannot be read.
 bool for_each_line(const std::string& path,
                    const std::function<void(std::string_view line)>& on_line, std::string* error);
+// The same, but `on_line` returns false to stop early; stopping is not a failure (returns true).
+// Zip members are read with zip_fread in chunks, never unpacked to disk, and libzip checks each
+// member's CRC, so a damaged archive fails with libzip's reason in *error.
+bool for_each_line_until(const std::string& path,
+                         const std::function<bool(std::string_view line)>& on_line,
+                         std::string* error);
 // Reads a whole (possibly compressed) file into *out.
 bool read_all(const std::string& path, std::string* out, std::string* error);
 
