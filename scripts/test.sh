@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+bash scripts/install-test-python.sh  # ccxt, the independent client the exchange-sim tests use
 bash scripts/build.sh
 
 if [ "${SF_TEST_NO_SERVERS:-0}" != "1" ]; then

@@ -1,6 +1,7 @@
 #include "apps/streamforge/commands.h"
 
 #include "services/dummy/dummy_service.h"
+#include "services/exchange_sim/exchange_sim.h"
 #include "services/platform/platform.h"
 #include "tools/ctl.h"
 #include "tools/normalize.h"
@@ -16,6 +17,8 @@ std::span<const Command> commands() {
       {"ctl", "send ping/stop to a queue's workers; print ping round trips", &tools::ctl_main},
       {"dummy-service", "test worker following the worker contract (telemetry, stop, ping)",
        &services::dummy_main},
+      {"exchange-sim", "local Binance spot REST server over recorded data, with fault injection",
+       &services::exchange_sim::exchange_sim_main},
   };
   return kCommands;
 }

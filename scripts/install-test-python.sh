@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Python packages the tests use (ccxt, for the exchange-sim client check) into a
+# virtual environment outside the repository. Idempotent: an existing venv with the pinned
+# version is left alone.
+#
+#   scripts/install-test-python.sh            # venv at ${SF_PY_VENV:-$HOME/.cache/streamforge/venv}
+#   SF_PY_VENV=/opt/sf-venv scripts/install-test-python.sh
+#
+# The tests use that venv's python when it exists, python3 otherwise (and skip the ccxt check
+# when ccxt is not importable).
+set -euo pipefail
+
+CCXT_VERSION="4.5.90"
+VENV="${SF_PY_VENV:-$HOME/.cache/streamforge/venv}"
+PYTHON="${PYTHON:-python3}"
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+  mkdir -p "$(dirname "$VENV")"
+  "$PYTHON" -m venv "$VENV"
+fi
+
+installed="$("$VENV/bin/python" -c 'import ccxt; print(ccxt.__version__)' 2>/dev/null || true)"
+if [[ "$installed" != "$CCXT_VERSION" ]]; then
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "ccxt==$CCXT_VERSION"
+fi
+echo "test python: $VENV/bin/python (ccxt $("$VENV/bin/python" -c 'import ccxt; print(ccxt.__version__)'))"
