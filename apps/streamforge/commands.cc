@@ -1,6 +1,7 @@
 #include "apps/streamforge/commands.h"
 
 #include "services/dummy/dummy_service.h"
+#include "services/loader_producer/loader_producer.h"
 #include "services/exchange_sim/exchange_sim.h"
 #include "services/platform/platform.h"
 #include "tools/ctl.h"
@@ -15,6 +16,8 @@ std::span<const Command> commands() {
       {"normalize", "Binance payloads (WS, REST, CSV; plain/.gz/.zip) -> normalised JSON lines",
        &tools::normalize_main},
       {"ctl", "send ping/stop to a queue's workers; print ping round trips", &tools::ctl_main},
+      {"loader-producer", "historical data (REST or data.binance.vision) onto the bus, resumable",
+       &services::loader_producer_main},
       {"dummy-service", "test worker following the worker contract (telemetry, stop, ping)",
        &services::dummy_main},
       {"exchange-sim", "local Binance spot REST server over recorded data, with fault injection",

@@ -201,7 +201,8 @@ bool enabled(Level level) {
 
 bool is_sensitive_key(std::string_view key) {
   return contains_ignore_case(key, "password") || contains_ignore_case(key, "secret") ||
-         contains_ignore_case(key, "token");
+         contains_ignore_case(key, "token") || contains_ignore_case(key, "api_key") ||
+         contains_ignore_case(key, "apikey");
 }
 
 void write(Level level, std::string_view logger, std::string_view msg,

@@ -132,6 +132,8 @@ TEST_F(LogTest, RedactsSecretsWhateverTheirType) {
   EXPECT_EQ(lines_[0].find("hunter2"), std::string::npos);
   EXPECT_EQ(lines_[0].find("12345"), std::string::npos);
   EXPECT_TRUE(is_sensitive_key("Token"));
+  EXPECT_TRUE(is_sensitive_key("BINANCE_API_KEY"));  // regression: API keys were logged in clear
+  EXPECT_TRUE(is_sensitive_key("apiKey"));
   EXPECT_FALSE(is_sensitive_key("topic"));
 }
 

@@ -21,6 +21,7 @@
 
 #include "exchange/binance/parse.h"
 #include "exchange/binance/vision/checksum.h"
+#include "mirror_support.h"
 #include "runtime/http_server.h"
 #include "test_support.h"
 #include "tools/normalize.h"
@@ -29,6 +30,9 @@ namespace sf::binance {
 namespace {
 
 namespace fs = std::filesystem;
+using sf::testing::write_checksum;
+using sf::testing::write_file;
+using sf::testing::write_zip;
 
 constexpr TimestampUs kMicrosEra = 1'735'689'600'000'000LL;  // 2025-01-01: spot files switch to µs
 
@@ -41,12 +45,6 @@ TimestampUs date(const char* text) {
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const fs::path& path, std::string_view content) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
 }
 
 // Lines as stored (a trailing '\r' kept), for writing zips byte for byte.
@@ -68,31 +66,6 @@ std::string join(const std::vector<std::string>& lines) {
   std::string text;
   for (const auto& line : lines) text += line + "\n";
   return text;
-}
-
-// A zip as Binance packs it: one member <name>.csv inside <name>.zip.
-void write_zip(const fs::path& zip_path, const std::string& content) {
-  fs::create_directories(zip_path.parent_path());
-  int error = 0;
-  zip_t* archive = zip_open(zip_path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
-  ASSERT_NE(archive, nullptr) << zip_path;
-  zip_source_t* source = zip_source_buffer(archive, content.data(), content.size(), 0);
-  ASSERT_NE(source, nullptr);
-  const std::string member = zip_path.stem().string() + ".csv";
-  const zip_int64_t index = zip_file_add(archive, member.c_str(), source, ZIP_FL_OVERWRITE);
-  ASSERT_GE(index, 0);
-  // Deflate like Binance, at the fastest level: the mirror is rebuilt in every test process.
-  ASSERT_EQ(zip_set_file_compression(archive, static_cast<zip_uint64_t>(index), ZIP_CM_DEFLATE, 1),
-            0);
-  ASSERT_EQ(zip_close(archive), 0) << zip_path;
-}
-
-void write_checksum(const fs::path& zip) {
-  auto digest = sha256_file_hex(zip);
-  ASSERT_TRUE(digest.ok()) << digest.error().to_string();
-  fs::path checksum = zip;
-  checksum += ".CHECKSUM";
-  write_file(checksum, *digest + "  " + zip.filename().string() + "\n");
 }
 
 void flip_byte(const fs::path& path, std::size_t offset) {

@@ -1,0 +1,502 @@
+#include "exchange/binance/rest/transport.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <charconv>
+#include <exception>
+#include <optional>
+
+namespace sf::binance {
+namespace {
+
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// How often an in-flight request looks at its cancel check.
+constexpr auto kCancelPollInterval = std::chrono::milliseconds(20);
+
+TransportError make_error(TransportErrc code, std::string message, bool transient = true) {
+  return TransportError{.code = code, .message = std::move(message), .transient = transient};
+}
+
+bool is_ip_address(const std::string& host) {
+  beast::error_code ec;
+  net::ip::make_address(host, ec);
+  return !ec;
+}
+
+// Why a read or write failed. `got_some`: part of the response had arrived.
+TransportError classify_io_error(const beast::error_code& ec, bool got_some,
+                                 std::string_view what) {
+  std::string message = std::string(what) + ": " + ec.message();
+  if (ec == beast::error::timeout) return make_error(TransportErrc::kTimeout, std::move(message));
+  if (ec == http::error::body_limit || ec == http::error::header_limit) {
+    return make_error(TransportErrc::kProtocol, std::move(message), /*transient=*/false);
+  }
+  // Content-Length promised more than arrived, or chunking was cut off.
+  if (ec == http::error::partial_message) {
+    return make_error(TransportErrc::kTruncated, std::move(message));
+  }
+  const bool closed = ec == http::error::end_of_stream || ec == net::error::eof ||
+                      ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+                      ec == net::error::connection_aborted || ec == ssl::error::stream_truncated;
+  if (closed) {
+    return make_error(got_some ? TransportErrc::kTruncated : TransportErrc::kReset,
+                      std::move(message));
+  }
+  if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
+    // Any other HTTP parser complaint: a garbled response, worth another try.
+    return make_error(TransportErrc::kProtocol, std::move(message));
+  }
+  return make_error(TransportErrc::kReset, std::move(message));
+}
+
+std::string tls_failure_message(SSL* handle, const beast::error_code& ec) {
+  std::string message = "TLS handshake failed: " + ec.message();
+  if (handle != nullptr) {
+    const long verify = SSL_get_verify_result(handle);
+    if (verify != X509_V_OK) {
+      message += " (certificate verify failed: ";
+      message += X509_verify_cert_error_string(verify);
+      message += ")";
+    }
+  }
+  return message;
+}
+
+}  // namespace
+
+std::string BaseUrl::origin() const {
+  const bool ipv6 = host.find(':') != std::string::npos;
+  std::string out = tls ? "https://" : "http://";
+  out += ipv6 ? "[" + host + "]" : host;
+  if (port != (tls ? 443 : 80)) out += ":" + std::to_string(port);
+  return out;
+}
+
+Result<BaseUrl, std::string> parse_base_url(std::string_view url) {
+  BaseUrl parsed;
+  std::string_view rest;
+  if (url.starts_with("https://")) {
+    parsed.tls = true;
+    parsed.port = 443;
+    rest = url.substr(8);
+  } else if (url.starts_with("http://")) {
+    parsed.tls = false;
+    parsed.port = 80;
+    rest = url.substr(7);
+  } else {
+    return unexpected("base URL '" + std::string(url) + "' must start with http:// or https://");
+  }
+  if (rest.find_first_of("?#") != std::string_view::npos) {
+    return unexpected("base URL '" + std::string(url) + "' must not have a query or fragment");
+  }
+  const std::size_t slash = rest.find('/');
+  const std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    std::string_view prefix = rest.substr(slash);
+    while (prefix.ends_with('/')) prefix.remove_suffix(1);
+    parsed.path_prefix = std::string(prefix);
+  }
+  if (authority.find('@') != std::string_view::npos) {
+    return unexpected("credentials in URLs are not supported: '" + std::string(url) + "'");
+  }
+  std::string_view port_text;
+  if (authority.starts_with('[')) {
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) {
+      return unexpected("unterminated IPv6 address in '" + std::string(url) + "'");
+    }
+    parsed.host = std::string(authority.substr(1, close - 1));
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return unexpected("bad host in '" + std::string(url) + "'");
+      port_text = after.substr(1);
+      if (port_text.empty()) return unexpected("empty port in '" + std::string(url) + "'");
+    }
+  } else {
+    const std::size_t colon = authority.rfind(':');
+    parsed.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port_text = authority.substr(colon + 1);
+      if (port_text.empty()) return unexpected("empty port in '" + std::string(url) + "'");
+    }
+  }
+  if (parsed.host.empty()) return unexpected("missing host in '" + std::string(url) + "'");
+  if (!port_text.empty()) {
+    unsigned port = 0;
+    const auto [end, error] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (error != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
+        port > 65535) {
+      return unexpected("invalid port '" + std::string(port_text) + "' in '" + std::string(url) +
+                        "'");
+    }
+    parsed.port = static_cast<std::uint16_t>(port);
+  }
+  return parsed;
+}
+
+const char* to_string(TransportErrc code) {
+  switch (code) {
+    case TransportErrc::kConfig:
+      return "config";
+    case TransportErrc::kConnect:
+      return "connect";
+    case TransportErrc::kTls:
+      return "tls";
+    case TransportErrc::kTimeout:
+      return "timeout";
+    case TransportErrc::kReset:
+      return "reset";
+    case TransportErrc::kTruncated:
+      return "truncated";
+    case TransportErrc::kProtocol:
+      return "protocol";
+    case TransportErrc::kCancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+struct HttpTransport::Impl {
+  BaseUrl url;
+  TransportOptions options;
+  std::string host_header;
+  // Declared before the streams so that it outlives them.
+  net::io_context io;
+  std::optional<ssl::context> tls_context;
+  tcp::resolver resolver{io};
+  std::optional<beast::tcp_stream> plain;
+  std::optional<ssl::stream<beast::tcp_stream>> secure;
+  beast::flat_buffer buffer;
+  int connections_opened = 0;
+
+  // Set by the polling loop when it aborts the operation in flight, so that the coroutine can
+  // tell a cancellation or an overdue name lookup from a network failure.
+  enum class Abort : std::uint8_t { kNone, kCancelled, kResolveTimeout };
+  Abort abort = Abort::kNone;
+  std::optional<Clock::time_point> resolve_deadline;
+
+  bool connected() const { return plain.has_value() || secure.has_value(); }
+
+  beast::tcp_stream& lowest() { return secure ? secure->next_layer() : *plain; }
+
+  void close() {
+    if (connected()) {
+      beast::error_code ignored;
+      // No TLS close_notify: responses are delimited by Content-Length or chunking, and a
+      // shutdown exchange with a server that has gone away could only add a wait.
+      lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      lowest().close();
+    }
+    secure.reset();
+    plain.reset();
+    buffer.clear();
+  }
+
+  void abort_in_flight() {
+    resolver.cancel();
+    if (connected()) lowest().cancel();
+  }
+
+  struct Attempt {
+    std::optional<TransportResponse> response;
+    std::optional<TransportError> error;
+    bool reused_connection = false;
+    bool got_response_bytes = false;
+  };
+
+  TransportError aborted_error(std::string_view what) const {
+    if (abort == Abort::kCancelled) {
+      return make_error(TransportErrc::kCancelled, std::string(what) + ": cancelled",
+                        /*transient=*/false);
+    }
+    return make_error(TransportErrc::kTimeout, std::string(what) + ": timed out after " +
+                                                   std::to_string(options.connect_timeout.count()) +
+                                                   " ms");
+  }
+
+  net::awaitable<void> connect(Attempt& attempt) {
+    beast::error_code ec;
+    const auto deadline = Clock::now() + options.connect_timeout;
+    const std::string where = url.host + ":" + std::to_string(url.port);
+    resolve_deadline = deadline;
+    const auto endpoints = co_await resolver.async_resolve(
+        url.host, std::to_string(url.port), net::redirect_error(net::use_awaitable, ec));
+    resolve_deadline.reset();
+    if (abort != Abort::kNone) {
+      attempt.error = aborted_error("resolving " + url.host);
+      co_return;
+    }
+    if (ec) {
+      attempt.error =
+          make_error(TransportErrc::kConnect, "cannot resolve " + url.host + ": " + ec.message());
+      co_return;
+    }
+    if (url.tls) {
+      secure.emplace(io, *tls_context);
+    } else {
+      plain.emplace(io);
+    }
+    lowest().expires_at(deadline);
+    co_await lowest().async_connect(endpoints, net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      attempt.error = abort == Abort::kCancelled ? aborted_error("connecting to " + where)
+                      : ec == beast::error::timeout
+                          ? make_error(TransportErrc::kTimeout,
+                                       "connecting to " + where + " timed out after " +
+                                           std::to_string(options.connect_timeout.count()) + " ms")
+                          : make_error(TransportErrc::kConnect,
+                                       "cannot connect to " + where + ": " + ec.message());
+      close();
+      co_return;
+    }
+    ++connections_opened;
+    if (url.tls) {
+      SSL* handle = secure->native_handle();
+      // SNI carries host names only (RFC 6066 forbids IP literals).
+      if (!is_ip_address(url.host) && SSL_set_tlsext_host_name(handle, url.host.c_str()) != 1) {
+        attempt.error = make_error(TransportErrc::kTls, "cannot set SNI host name " + url.host,
+                                   /*transient=*/false);
+        close();
+        co_return;
+      }
+      if (options.tls.verify_peer) {
+        secure->set_verify_mode(ssl::verify_peer);
+        secure->set_verify_callback(ssl::host_name_verification(url.host));
+      } else {
+        secure->set_verify_mode(ssl::verify_none);
+      }
+      co_await secure->async_handshake(ssl::stream_base::client,
+                                       net::redirect_error(net::use_awaitable, ec));
+      if (ec) {
+        if (abort == Abort::kCancelled) {
+          attempt.error = aborted_error("TLS handshake with " + where);
+        } else if (ec == beast::error::timeout) {
+          attempt.error =
+              make_error(TransportErrc::kTimeout, "TLS handshake with " + where + " timed out");
+        } else {
+          attempt.error =
+              make_error(TransportErrc::kTls, where + ": " + tls_failure_message(handle, ec),
+                         /*transient=*/false);
+        }
+        close();
+        co_return;
+      }
+    }
+  }
+
+  template <class Stream>
+  net::awaitable<void> exchange_on(Stream& stream, const http::request<http::empty_body>& request,
+                                   Attempt& attempt) {
+    beast::error_code ec;
+    const std::string where = url.host + ":" + std::to_string(url.port);
+    lowest().expires_after(options.io_timeout);
+    co_await http::async_write(stream, request, net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      attempt.error = abort == Abort::kCancelled
+                          ? aborted_error("sending to " + where)
+                          : classify_io_error(ec, false, "sending to " + where);
+      close();
+      co_return;
+    }
+    // Interim 1xx responses (100 Continue) precede the real one: skip them.
+    std::optional<http::response_parser<http::string_body>> parser;
+    for (;;) {
+      parser.emplace();
+      parser->body_limit(options.max_body_bytes);
+      co_await http::async_read(stream, buffer, *parser,
+                                net::redirect_error(net::use_awaitable, ec));
+      if (parser->got_some()) attempt.got_response_bytes = true;
+      if (ec) {
+        attempt.error =
+            abort == Abort::kCancelled
+                ? aborted_error("reading from " + where)
+                : classify_io_error(ec, attempt.got_response_bytes, "reading from " + where);
+        close();
+        co_return;
+      }
+      const unsigned status = parser->get().result_int();
+      if (status < 100 || status >= 200 || status == 101) break;
+    }
+    http::response<http::string_body> message = parser->release();
+    TransportResponse response;
+    response.status = static_cast<int>(message.result_int());
+    for (const auto& field : message) {
+      response.headers.add(std::string(field.name_string()), std::string(field.value()));
+    }
+    response.body = std::move(message.body());
+    if (!message.keep_alive()) close();
+    attempt.response = std::move(response);
+  }
+
+  net::awaitable<void> exchange(const http::request<http::empty_body>& request, Attempt& attempt) {
+    attempt.reused_connection = connected();
+    if (!connected()) {
+      co_await connect(attempt);
+      if (attempt.error) co_return;
+    }
+    if (secure) {
+      co_await exchange_on(*secure, request, attempt);
+    } else {
+      co_await exchange_on(*plain, request, attempt);
+    }
+  }
+
+  Attempt run_once(const http::request<http::empty_body>& request, const CancelCheck& cancelled) {
+    Attempt attempt;
+    bool done = false;
+    abort = Abort::kNone;
+    resolve_deadline.reset();
+    net::co_spawn(io, exchange(request, attempt), [&attempt, &done](std::exception_ptr error) {
+      done = true;
+      if (!error) return;
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        attempt.error = make_error(TransportErrc::kReset, e.what());
+      } catch (...) {
+        attempt.error = make_error(TransportErrc::kReset, "unknown error");
+      }
+    });
+    io.restart();
+    // Run in slices so that a cancel request (or a stuck name lookup, which has no timeout of
+    // its own) is noticed while the request is in flight.
+    while (!done) {
+      io.run_for(kCancelPollInterval);
+      if (done || abort != Abort::kNone) continue;
+      if (cancelled && cancelled()) {
+        abort = Abort::kCancelled;
+        abort_in_flight();
+      } else if (resolve_deadline && Clock::now() > *resolve_deadline) {
+        abort = Abort::kResolveTimeout;
+        abort_in_flight();
+      }
+    }
+    if (abort != Abort::kNone && attempt.response) {
+      // The response completed in the same slice as the abort: keep it, but the connection's
+      // state is unknown after cancel().
+      close();
+    }
+    return attempt;
+  }
+};
+
+HttpTransport::HttpTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpTransport::~HttpTransport() {
+  if (impl_) impl_->close();
+}
+
+Result<std::unique_ptr<HttpTransport>, TransportError> HttpTransport::create(
+    std::string_view base_url, TransportOptions options) {
+  auto url = parse_base_url(base_url);
+  if (!url) return unexpected(make_error(TransportErrc::kConfig, url.error(), false));
+  auto impl = std::make_unique<Impl>();
+  impl->url = std::move(*url);
+  impl->options = std::move(options);
+  const bool ipv6 = impl->url.host.find(':') != std::string::npos;
+  impl->host_header = ipv6 ? "[" + impl->url.host + "]" : impl->url.host;
+  if (impl->url.port != (impl->url.tls ? 443 : 80)) {
+    impl->host_header += ":" + std::to_string(impl->url.port);
+  }
+  if (impl->url.tls) {
+    impl->tls_context.emplace(ssl::context::tls_client);
+    auto& context = *impl->tls_context;
+    beast::error_code ec;
+    context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                            ssl::context::no_tlsv1_1,
+                        ec);
+    const TlsOptions& tls = impl->options.tls;
+    if (!ec && tls.verify_peer) {
+      if (!tls.ca_file.empty()) {
+        context.load_verify_file(tls.ca_file, ec);
+        if (ec) {
+          return unexpected(make_error(TransportErrc::kConfig,
+                                       "cannot load CA file " + tls.ca_file + ": " + ec.message(),
+                                       false));
+        }
+      }
+      if (!ec && !tls.ca_path.empty()) {
+        context.add_verify_path(tls.ca_path, ec);
+        if (ec) {
+          return unexpected(
+              make_error(TransportErrc::kConfig,
+                         "cannot use CA directory " + tls.ca_path + ": " + ec.message(), false));
+        }
+      }
+      if (!ec && tls.ca_file.empty() && tls.ca_path.empty()) context.set_default_verify_paths(ec);
+      if (!ec) context.set_verify_mode(ssl::verify_peer, ec);
+    }
+    if (ec) {
+      return unexpected(
+          make_error(TransportErrc::kConfig, "TLS setup failed: " + ec.message(), false));
+    }
+  }
+  return std::unique_ptr<HttpTransport>(new HttpTransport(std::move(impl)));
+}
+
+Result<TransportResponse, TransportError> HttpTransport::get(std::string_view target,
+                                                             const runtime::HttpHeaders& headers,
+                                                             const CancelCheck& cancelled) {
+  if (target.empty() || target.front() != '/') {
+    return unexpected(make_error(TransportErrc::kConfig,
+                                 "request target must start with '/': " + std::string(target),
+                                 false));
+  }
+  http::request<http::empty_body> request;
+  request.method(http::verb::get);
+  request.target(impl_->url.path_prefix + std::string(target));
+  request.version(11);
+  request.set(http::field::host, impl_->host_header);
+  request.set(http::field::user_agent, impl_->options.user_agent);
+  request.set(http::field::accept, "application/json");
+  for (const auto& [name, value] : headers) request.set(name, value);
+  request.keep_alive(true);
+
+  auto attempt = impl_->run_once(request, cancelled);
+  // A kept-alive connection the server closed while idle fails before any response byte; a GET
+  // is safe to repeat on a fresh connection. Timeouts are not repeated here: the caller's retry
+  // policy (with backoff) owns those.
+  if (!attempt.response && attempt.error && attempt.reused_connection &&
+      !attempt.got_response_bytes && attempt.error->code == TransportErrc::kReset) {
+    attempt = impl_->run_once(request, cancelled);
+  }
+  if (!attempt.response) {
+    return unexpected(attempt.error ? std::move(*attempt.error)
+                                    : make_error(TransportErrc::kReset, "no response"));
+  }
+  return std::move(*attempt.response);
+}
+
+const BaseUrl& HttpTransport::base_url() const {
+  return impl_->url;
+}
+int HttpTransport::connections_opened() const {
+  return impl_->connections_opened;
+}
+void HttpTransport::close() {
+  impl_->close();
+}
+
+}  // namespace sf::binance
