@@ -112,7 +112,10 @@ Result<void, std::string> ensure_protocol_topics(bus::Bus& bus, const std::strin
 
 Result<std::unique_ptr<bus::Bus>, std::string> open_bus(const Config& c, const std::string& role) {
   std::string bootstrap = c.get_string("KAFKA_BOOTSTRAP_SERVERS");
-  const std::string url = c.has("BUS") ? c.get_string("BUS") : std::string();
+  // BUS is optional in a command's option set (ctl and tools declare only what they use).
+  bool declares_bus = false;
+  for (const auto& e : c.entries()) declares_bus |= e.spec.name == "BUS";
+  const std::string url = declares_bus ? c.get_string("BUS") : std::string();
   if (url == "inproc") {
     bootstrap.clear();
   } else if (url.rfind("kafka://", 0) == 0) {

@@ -88,6 +88,7 @@ int ctl_main(int argc, char** argv) {
               .help = "API of the running platform (used when KAFKA_BOOTSTRAP_SERVERS is unset)"});
   parser.add({.name = "KAFKA_BOOTSTRAP_SERVERS", .default_value = "",
               .help = "talk to the workers through Kafka directly"});
+  parser.add({.name = "BUS", .default_value = "", .help = "bus URL: kafka://HOST:PORT (as KAFKA_BOOTSTRAP_SERVERS)"});
   parser.add({.name = "QUEUE_CONTROL_TOPIC", .default_value = "queue-control", .help = "command topic"});
   parser.add({.name = "QUEUE_EVENTS_TOPIC", .default_value = "queue-events", .help = "telemetry topic"});
   parser.add({.name = "LOG_LEVEL", .default_value = "warn", .help = "debug, info, warn or error"});
@@ -107,7 +108,8 @@ int ctl_main(int argc, char** argv) {
   }
   const std::string command = pos[0];
   if (auto lvl = log::parse_level(config->get_string("LOG_LEVEL")); lvl) log::set_level(*lvl);
-  if (!config->get_string("KAFKA_BOOTSTRAP_SERVERS").empty()) return ctl_over_bus(*config, command);
+  if (!config->get_string("KAFKA_BOOTSTRAP_SERVERS").empty() || !config->get_string("BUS").empty())
+    return ctl_over_bus(*config, command);
   const bool expect_pong = command == "ping" && config->get_bool("EXPECT_PONG");
   const auto repeat = std::max<std::int64_t>(1, config->get_int("REPEAT"));
   const std::string url = config->get_string("SF_API_URL") + "/api/v1/control";

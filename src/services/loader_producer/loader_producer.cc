@@ -354,6 +354,8 @@ int loader_producer_main(int argc, char** argv) {
   parser.add({.name = "BINANCE_VISION_URL", .default_value = "",
               .help = "bulk files: https URL, file:// URL or directory (default data.binance.vision)"});
   parser.add({.name = "VISION_CACHE_DIR", .default_value = "", .help = "where downloaded bulk files are kept"});
+  parser.add({.name = "BATCH_RECORDS", .type = runtime::OptionType::kInt, .default_value = "5000",
+              .help = "records per confirmed batch (flush + checkpoint)"});
   parser.add({.name = "CHECKPOINT_TOPIC", .default_value = "loader-checkpoints",
               .help = "topic of resume checkpoints"});
   parser.add({.name = "PROGRESS", .default_value = "auto",
@@ -377,6 +379,11 @@ int loader_producer_main(int argc, char** argv) {
   options.topic = config->get_string("KAFKA_TOPIC");
   if (options.topic.empty()) options.topic = "loader-" + plan->symbol.lower() + "-" + type;
   options.checkpoint_topic = config->get_string("CHECKPOINT_TOPIC");
+  if (config->get_int("BATCH_RECORDS") < 1) {
+    std::cerr << "loader-producer: BATCH_RECORDS must be at least 1\n";
+    return 2;
+  }
+  options.batch_records = static_cast<std::size_t>(config->get_int("BATCH_RECORDS"));
   options.rest = binance::rest_client_options(*config);
   options.rest.page_limit = static_cast<int>(config->get_int("LIMIT"));
   options.vision.base_url = config->get_string("BINANCE_VISION_URL");
