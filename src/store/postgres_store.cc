@@ -1,4 +1,3 @@
-#include "store/row_readers.h"
 #include "store/postgres_store.h"
 
 #include <libpq-fe.h>
@@ -12,6 +11,9 @@
 #include <optional>
 #include <string_view>
 #include <utility>
+
+#include "store/levels_json.h"
+#include "store/row_readers.h"
 
 namespace sf::store {
 namespace {
@@ -478,73 +480,6 @@ std::string result_message(pg_conn* conn, const PGresult* result) {
   }
   std::string message = trimmed(PQerrorMessage(conn));
   return message.empty() ? "no result from the server" : message;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Depth levels as compact JSON: [["61837.63000000","0.02000000"],...]. Decimals stay JSON strings
-// so JSONB keeps their text. (The same format as SqliteStore's TEXT column.)
-
-void append_levels_json(const std::vector<PriceLevel>& levels, std::string* out) {
-  char buf[Decimal::kMaxTextLength + 2];
-  out->push_back('[');
-  for (std::size_t i = 0; i < levels.size(); ++i) {
-    if (i != 0) out->push_back(',');
-    out->append("[\"");
-    out->append(buf, levels[i].price.format_to(buf));
-    out->append("\",\"");
-    out->append(buf, levels[i].quantity.format_to(buf));
-    out->append("\"]");
-  }
-  out->push_back(']');
-}
-
-// Parses what append_levels_json writes, with whitespace between tokens (JSONB prints
-// `[["1.0", "2"], ...]`). Returns false on anything else.
-bool parse_levels_json(std::string_view json, std::vector<PriceLevel>* out) {
-  std::size_t pos = 0;
-  auto skip_space = [&] {
-    while (pos < json.size() &&
-           (json[pos] == ' ' || json[pos] == '\n' || json[pos] == '\t' || json[pos] == '\r'))
-      ++pos;
-  };
-  auto expect = [&](char c) {
-    skip_space();
-    if (pos >= json.size() || json[pos] != c) return false;
-    ++pos;
-    return true;
-  };
-  auto decimal_string = [&](Decimal* value) {
-    if (!expect('"')) return false;
-    std::size_t end = json.find('"', pos);
-    if (end == std::string_view::npos) return false;
-    auto parsed = Decimal::parse(json.substr(pos, end - pos));
-    if (!parsed) return false;
-    *value = *parsed;
-    pos = end + 1;
-    return true;
-  };
-  if (!expect('[')) return false;
-  skip_space();
-  if (pos < json.size() && json[pos] == ']') {
-    ++pos;
-  } else {
-    while (true) {
-      PriceLevel level;
-      if (!expect('[') || !decimal_string(&level.price) || !expect(',') ||
-          !decimal_string(&level.quantity) || !expect(']'))
-        return false;
-      out->push_back(level);
-      skip_space();
-      if (pos < json.size() && json[pos] == ',') {
-        ++pos;
-        continue;
-      }
-      if (!expect(']')) return false;
-      break;
-    }
-  }
-  skip_space();
-  return pos == json.size();
 }
 
 // ---------------------------------------------------------------------------------------------
