@@ -1,8 +1,10 @@
 #include "exchange/binance/rest/transport.h"
 
+#include <fcntl.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -17,9 +19,13 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <exception>
 #include <optional>
+#include <thread>
+#include <vector>
 
 namespace sf::binance {
 namespace {
@@ -33,6 +39,12 @@ using Clock = std::chrono::steady_clock;
 
 // How often an in-flight request looks at its cancel check.
 constexpr auto kCancelPollInterval = std::chrono::milliseconds(20);
+// Downloads move the body through a buffer of this size: large enough that a gigabyte takes few
+// syscalls, small enough to stay out of the way.
+constexpr std::size_t kDownloadChunkBytes = 256 * 1024;
+// A non-2xx body (an error page) is read and dropped so that the connection can be kept alive;
+// beyond this much it is cheaper to drop the connection instead.
+constexpr std::uint64_t kMaxDroppedBodyBytes = 1 << 20;
 
 TransportError make_error(TransportErrc code, std::string message, bool transient = true) {
   return TransportError{.code = code, .message = std::move(message), .transient = transient};
@@ -81,6 +93,108 @@ std::string tls_failure_message(SSL* handle, const beast::error_code& ec) {
     }
   }
   return message;
+}
+
+// The download's destination file, written with plain write(2) so that errors carry errno.
+class FileSink {
+ public:
+  FileSink() = default;
+  FileSink(const FileSink&) = delete;
+  FileSink& operator=(const FileSink&) = delete;
+  ~FileSink() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  // "" on success, else why not.
+  std::string open(const std::filesystem::path& path) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) return "cannot create " + path.string() + ": " + std::strerror(errno);
+    path_ = path;
+    return {};
+  }
+  std::string write(const char* data, std::size_t size) {
+    while (size > 0) {
+      const ssize_t n = ::write(fd_, data, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return "cannot write " + path_.string() + ": " + std::strerror(errno);
+      data += n;
+      size -= static_cast<std::size_t>(n);
+      written_ += static_cast<std::uint64_t>(n);
+    }
+    return {};
+  }
+  // close(2) reports delayed write errors (NFS, quota), so it is checked too.
+  std::string close() {
+    const int fd = fd_;
+    fd_ = -1;
+    if (fd >= 0 && ::close(fd) != 0) {
+      return "cannot write " + path_.string() + ": " + std::strerror(errno);
+    }
+    return {};
+  }
+  std::uint64_t written() const { return written_; }
+
+ private:
+  int fd_ = -1;
+  std::filesystem::path path_;
+  std::uint64_t written_ = 0;
+};
+
+// A whole URL split into the origin (for parse_base_url) and the request target.
+struct SplitUrl {
+  std::string origin;  // "https://host:port"
+  std::string target;  // "/path?query", "/" when empty; the fragment dropped
+};
+
+std::optional<SplitUrl> split_url(std::string_view url) {
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::nullopt;
+  if (const std::size_t hash = url.find('#'); hash != std::string_view::npos) {
+    url = url.substr(0, hash);
+  }
+  const std::size_t path_start = url.find_first_of("/?", scheme_end + 3);
+  SplitUrl split;
+  split.origin = std::string(url.substr(0, path_start));
+  if (path_start == std::string_view::npos) {
+    split.target = "/";
+  } else {
+    split.target = std::string(url.substr(path_start));
+    if (split.target.front() == '?') split.target.insert(split.target.begin(), '/');
+  }
+  return split;
+}
+
+// A Location header value made absolute against the URL that sent it (RFC 9110 §10.2.2).
+std::string resolve_location(const std::string& current, std::string_view location) {
+  if (location.starts_with("http://") || location.starts_with("https://")) {
+    return std::string(location);
+  }
+  const std::size_t scheme_end = current.find("://");
+  if (location.starts_with("//")) return current.substr(0, scheme_end + 1) + std::string(location);
+  const std::size_t path_start = current.find_first_of("/?#", scheme_end + 3);
+  const std::string origin = current.substr(0, path_start);
+  if (location.starts_with('/')) return origin + std::string(location);
+  // Relative to the current path's directory.
+  std::string path = path_start == std::string::npos ? "/" : current.substr(path_start);
+  path = path.substr(0, path.find_first_of("?#"));
+  if (path.empty() || path.front() != '/') path = "/" + path;
+  return origin + path.substr(0, path.rfind('/') + 1) + std::string(location);
+}
+
+bool is_redirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+// Statuses that say "try again later" rather than "no".
+bool is_retryable_status(int status) {
+  return status == 408 || status == 429 || (status >= 500 && status <= 599);
+}
+
+std::uint64_t splitmix64(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
 }
 
 }  // namespace
@@ -193,9 +307,12 @@ struct HttpTransport::Impl {
 
   // Set by the polling loop when it aborts the operation in flight, so that the coroutine can
   // tell a cancellation or an overdue name lookup from a network failure.
-  enum class Abort : std::uint8_t { kNone, kCancelled, kResolveTimeout };
+  enum class Abort : std::uint8_t { kNone, kCancelled, kResolveTimeout, kDeadline };
   Abort abort = Abort::kNone;
   std::optional<Clock::time_point> resolve_deadline;
+  // Downloads: when the whole request must be over (DownloadOptions::timeout).
+  std::optional<Clock::time_point> request_deadline;
+  std::vector<char> chunk;  // the download buffer, kept between downloads
 
   bool connected() const { return plain.has_value() || secure.has_value(); }
 
@@ -219,11 +336,17 @@ struct HttpTransport::Impl {
     if (connected()) lowest().cancel();
   }
 
-  struct Attempt {
-    std::optional<TransportResponse> response;
+  struct AttemptState {
     std::optional<TransportError> error;
     bool reused_connection = false;
     bool got_response_bytes = false;
+  };
+  struct Attempt : AttemptState {
+    std::optional<TransportResponse> response;
+  };
+  struct DownloadAttempt : AttemptState {
+    std::optional<DownloadResponse> response;
+    bool local_file = false;  // `error` is about the destination file
   };
 
   TransportError aborted_error(std::string_view what) const {
@@ -231,12 +354,16 @@ struct HttpTransport::Impl {
       return make_error(TransportErrc::kCancelled, std::string(what) + ": cancelled",
                         /*transient=*/false);
     }
+    if (abort == Abort::kDeadline) {
+      return make_error(TransportErrc::kTimeout,
+                        std::string(what) + ": the download ran past its timeout");
+    }
     return make_error(TransportErrc::kTimeout, std::string(what) + ": timed out after " +
                                                    std::to_string(options.connect_timeout.count()) +
                                                    " ms");
   }
 
-  net::awaitable<void> connect(Attempt& attempt) {
+  net::awaitable<void> connect(AttemptState& attempt) {
     beast::error_code ec;
     const auto deadline = Clock::now() + options.connect_timeout;
     const std::string where = url.host + ":" + std::to_string(url.port);
@@ -261,7 +388,7 @@ struct HttpTransport::Impl {
     lowest().expires_at(deadline);
     co_await lowest().async_connect(endpoints, net::redirect_error(net::use_awaitable, ec));
     if (ec) {
-      attempt.error = abort == Abort::kCancelled ? aborted_error("connecting to " + where)
+      attempt.error = abort != Abort::kNone ? aborted_error("connecting to " + where)
                       : ec == beast::error::timeout
                           ? make_error(TransportErrc::kTimeout,
                                        "connecting to " + where + " timed out after " +
@@ -290,7 +417,7 @@ struct HttpTransport::Impl {
       co_await secure->async_handshake(ssl::stream_base::client,
                                        net::redirect_error(net::use_awaitable, ec));
       if (ec) {
-        if (abort == Abort::kCancelled) {
+        if (abort != Abort::kNone) {
           attempt.error = aborted_error("TLS handshake with " + where);
         } else if (ec == beast::error::timeout) {
           attempt.error =
@@ -363,12 +490,127 @@ struct HttpTransport::Impl {
     }
   }
 
-  Attempt run_once(const http::request<http::empty_body>& request, const CancelCheck& cancelled) {
-    Attempt attempt;
+  template <class Stream>
+  net::awaitable<void> download_on(Stream& stream, const http::request<http::empty_body>& request,
+                                   const std::filesystem::path& dest, const DownloadOptions& limits,
+                                   DownloadAttempt& attempt) {
+    beast::error_code ec;
+    const std::string where = url.host + ":" + std::to_string(url.port);
+    auto fail = [&](const beast::error_code& error, std::string what) {
+      if (abort != Abort::kNone) {
+        attempt.error = aborted_error(what);
+      } else if (error == http::error::body_limit) {
+        attempt.error = make_error(
+            TransportErrc::kProtocol,
+            what + ": the body is over the limit of " + std::to_string(limits.max_bytes) + " bytes",
+            /*transient=*/false);
+      } else {
+        attempt.error = classify_io_error(error, attempt.got_response_bytes, what);
+      }
+      close();
+    };
+    lowest().expires_after(options.io_timeout);
+    co_await http::async_write(stream, request, net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      fail(ec, "sending to " + where);
+      co_return;
+    }
+    // Interim 1xx responses (100 Continue) precede the real one: skip them (they have no body).
+    std::optional<http::response_parser<http::buffer_body>> parser;
+    for (;;) {
+      parser.emplace();
+      parser->body_limit(limits.max_bytes);
+      lowest().expires_after(options.io_timeout);
+      co_await http::async_read_header(stream, buffer, *parser,
+                                       net::redirect_error(net::use_awaitable, ec));
+      if (parser->got_some()) attempt.got_response_bytes = true;
+      if (ec) {
+        fail(ec, "reading from " + where);
+        co_return;
+      }
+      const unsigned status = parser->get().result_int();
+      if (status < 100 || status >= 200 || status == 101) break;
+    }
+    DownloadResponse response;
+    response.status = static_cast<int>(parser->get().result_int());
+    for (const auto& field : parser->get()) {
+      response.headers.add(std::string(field.name_string()), std::string(field.value()));
+    }
+    // Only a success body goes to `dest`: a 404 page must not end up looking like a download.
+    const bool keep_body = response.ok();
+    FileSink file;
+    if (keep_body) {
+      if (std::string failed = file.open(dest); !failed.empty()) {
+        attempt.error = make_error(TransportErrc::kConfig, std::move(failed), false);
+        attempt.local_file = true;
+        close();
+        co_return;
+      }
+    }
+    chunk.resize(kDownloadChunkBytes);
+    std::uint64_t dropped = 0;
+    bool connection_usable = true;
+    while (!parser->is_done()) {
+      auto& body = parser->get().body();
+      body.data = chunk.data();
+      body.size = chunk.size();
+      // Per chunk, so io_timeout bounds a stall rather than the whole (possibly huge) body.
+      lowest().expires_after(options.io_timeout);
+      co_await http::async_read(stream, buffer, *parser,
+                                net::redirect_error(net::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};  // the chunk is full: not an error
+      if (ec) {
+        fail(ec, "reading from " + where);
+        co_return;
+      }
+      const std::size_t got = chunk.size() - parser->get().body().size;
+      if (keep_body) {
+        if (std::string failed = file.write(chunk.data(), got); !failed.empty()) {
+          attempt.error = make_error(TransportErrc::kConfig, std::move(failed), false);
+          attempt.local_file = true;
+          close();
+          co_return;
+        }
+      } else if ((dropped += got) > kMaxDroppedBodyBytes) {
+        connection_usable = false;
+        break;
+      }
+    }
+    if (keep_body) {
+      if (std::string failed = file.close(); !failed.empty()) {
+        attempt.error = make_error(TransportErrc::kConfig, std::move(failed), false);
+        attempt.local_file = true;
+        close();
+        co_return;
+      }
+      response.bytes = file.written();
+    }
+    if (!connection_usable || !parser->keep_alive()) close();
+    attempt.response = std::move(response);
+  }
+
+  net::awaitable<void> download(const http::request<http::empty_body>& request,
+                                const std::filesystem::path& dest, const DownloadOptions& limits,
+                                DownloadAttempt& attempt) {
+    attempt.reused_connection = connected();
+    if (!connected()) {
+      co_await connect(attempt);
+      if (attempt.error) co_return;
+    }
+    if (secure) {
+      co_await download_on(*secure, request, dest, limits, attempt);
+    } else {
+      co_await download_on(*plain, request, dest, limits, attempt);
+    }
+  }
+
+  // Runs `task` to completion on `io`, watching the cancel check and the deadlines. Returns
+  // whether the task was aborted.
+  bool drive(net::awaitable<void> task, AttemptState& attempt, const CancelCheck& cancelled) {
     bool done = false;
     abort = Abort::kNone;
     resolve_deadline.reset();
-    net::co_spawn(io, exchange(request, attempt), [&attempt, &done](std::exception_ptr error) {
+    net::co_spawn(io, std::move(task), [&attempt, &done](std::exception_ptr error) {
       done = true;
       if (!error) return;
       try {
@@ -391,13 +633,35 @@ struct HttpTransport::Impl {
       } else if (resolve_deadline && Clock::now() > *resolve_deadline) {
         abort = Abort::kResolveTimeout;
         abort_in_flight();
+      } else if (request_deadline && Clock::now() > *request_deadline) {
+        abort = Abort::kDeadline;
+        abort_in_flight();
       }
     }
-    if (abort != Abort::kNone && attempt.response) {
+    return abort != Abort::kNone;
+  }
+
+  Attempt run_once(const http::request<http::empty_body>& request, const CancelCheck& cancelled) {
+    Attempt attempt;
+    request_deadline.reset();
+    if (drive(exchange(request, attempt), attempt, cancelled) && attempt.response) {
       // The response completed in the same slice as the abort: keep it, but the connection's
       // state is unknown after cancel().
       close();
     }
+    return attempt;
+  }
+
+  DownloadAttempt download_once(const http::request<http::empty_body>& request,
+                                const std::filesystem::path& dest, const DownloadOptions& limits) {
+    DownloadAttempt attempt;
+    request_deadline.reset();
+    if (limits.timeout.count() > 0) request_deadline = Clock::now() + limits.timeout;
+    if (drive(download(request, dest, limits, attempt), attempt, limits.cancelled) &&
+        attempt.response) {
+      close();
+    }
+    request_deadline.reset();
     return attempt;
   }
 };
@@ -489,6 +753,48 @@ Result<TransportResponse, TransportError> HttpTransport::get(std::string_view ta
   return std::move(*attempt.response);
 }
 
+Result<DownloadResponse, DownloadError> HttpTransport::download(std::string_view target,
+                                                                const std::filesystem::path& dest,
+                                                                const DownloadOptions& options) {
+  const std::string url = impl_->url.origin() + impl_->url.path_prefix + std::string(target);
+  if (target.empty() || target.front() != '/') {
+    return unexpected(DownloadError{
+        .error = make_error(TransportErrc::kConfig,
+                            "request target must start with '/': " + std::string(target), false),
+        .url = url,
+        .attempts = 0});
+  }
+  http::request<http::empty_body> request;
+  request.method(http::verb::get);
+  request.target(impl_->url.path_prefix + std::string(target));
+  request.version(11);
+  request.set(http::field::host, impl_->host_header);
+  request.set(http::field::user_agent, impl_->options.user_agent);
+  request.set(http::field::accept, "*/*");
+  for (const auto& [name, value] : options.headers) request.set(name, value);
+  request.keep_alive(true);
+
+  int attempts = 1;
+  auto attempt = impl_->download_once(request, dest, options);
+  // As in get(): a kept-alive connection closed while idle is replaced once.
+  if (!attempt.response && attempt.error && !attempt.local_file && attempt.reused_connection &&
+      !attempt.got_response_bytes && attempt.error->code == TransportErrc::kReset) {
+    ++attempts;
+    attempt = impl_->download_once(request, dest, options);
+  }
+  if (!attempt.response) {
+    return unexpected(DownloadError{.error = attempt.error
+                                                 ? std::move(*attempt.error)
+                                                 : make_error(TransportErrc::kReset, "no response"),
+                                    .local_file = attempt.local_file,
+                                    .url = url,
+                                    .attempts = attempts});
+  }
+  attempt.response->url = url;
+  attempt.response->attempts = attempts;
+  return std::move(*attempt.response);
+}
+
 const BaseUrl& HttpTransport::base_url() const {
   return impl_->url;
 }
@@ -497,6 +803,137 @@ int HttpTransport::connections_opened() const {
 }
 void HttpTransport::close() {
   impl_->close();
+}
+
+HttpDownloader::HttpDownloader(TransportOptions transport_options, DownloadOptions options)
+    : transport_options_(std::move(transport_options)),
+      options_(std::move(options)),
+      random_state_(static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()) ^
+                    reinterpret_cast<std::uintptr_t>(this)) {}
+
+HttpDownloader::~HttpDownloader() = default;
+
+int HttpDownloader::connections_opened() const {
+  int total = 0;
+  for (const auto& [origin, transport] : transports_) total += transport->connections_opened();
+  return total;
+}
+
+Result<HttpTransport*, TransportError> HttpDownloader::transport_for(const BaseUrl& url) {
+  const std::string origin = url.origin();
+  if (auto found = transports_.find(origin); found != transports_.end()) {
+    return found->second.get();
+  }
+  // Redirects could name any number of hosts; a handful of live connections is plenty.
+  constexpr std::size_t kMaxOrigins = 4;
+  if (transports_.size() >= kMaxOrigins) transports_.clear();
+  auto created = HttpTransport::create(origin, transport_options_);
+  if (!created) return unexpected(std::move(created.error()));
+  HttpTransport* transport = created->get();
+  transports_.emplace(origin, std::move(*created));
+  return transport;
+}
+
+Result<DownloadResponse, DownloadError> HttpDownloader::download(
+    std::string_view url, const std::filesystem::path& dest) {
+  const std::optional<Clock::time_point> deadline =
+      options_.timeout.count() > 0 ? std::optional(Clock::now() + options_.timeout) : std::nullopt;
+  std::string current(url);
+  int attempts = 0;
+  int redirects = 0;
+  int retries = 0;
+  auto fail = [&](TransportErrc code, std::string message, bool transient = false) {
+    return unexpected(DownloadError{.error = make_error(code, std::move(message), transient),
+                                    .url = current,
+                                    .attempts = attempts});
+  };
+  auto cancelled = [&] { return options_.cancelled && options_.cancelled(); };
+  // Sleeps before a retry; false when cancelled or when the wait would pass the deadline.
+  auto wait = [&](std::chrono::milliseconds delay) {
+    const auto until = Clock::now() + delay;
+    if (deadline && until > *deadline) return false;
+    while (Clock::now() < until) {
+      if (cancelled()) return false;
+      std::this_thread::sleep_for(
+          std::min<Clock::duration>(kCancelPollInterval, until - Clock::now()));
+    }
+    return !cancelled();
+  };
+  auto unit_random = [&] {
+    return static_cast<double>(splitmix64(random_state_) >> 11) * 0x1.0p-53;
+  };
+
+  for (;;) {
+    if (cancelled()) return fail(TransportErrc::kCancelled, current + ": cancelled");
+    const auto split = split_url(current);
+    if (!split) return fail(TransportErrc::kConfig, "not an http(s) URL: " + current);
+    auto base = parse_base_url(split->origin);
+    if (!base) return fail(TransportErrc::kConfig, base.error());
+    auto transport = transport_for(*base);
+    if (!transport) {
+      return unexpected(DownloadError{
+          .error = std::move(transport.error()), .url = current, .attempts = attempts});
+    }
+    DownloadOptions limits = options_;
+    if (deadline) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
+      if (left.count() <= 0) {
+        return fail(TransportErrc::kTimeout,
+                    current + ": the download ran past its timeout of " +
+                        std::to_string(options_.timeout.count()) + " ms",
+                    true);
+      }
+      limits.timeout = left;
+    }
+    auto got = (*transport)->download(split->target, dest, limits);
+    attempts += got ? got->attempts : got.error().attempts;
+    if (!got) {
+      DownloadError error = std::move(got.error());
+      error.url = current;
+      error.attempts = attempts;
+      if (!error.local_file && error.error.transient && retries < options_.max_retries &&
+          wait(options_.backoff.delay(retries, unit_random()))) {
+        ++retries;
+        continue;
+      }
+      return unexpected(std::move(error));
+    }
+    const int status = got->status;
+    const auto location = got->headers.get("Location");
+    if (is_redirect(status) && location && !location->empty()) {
+      if (++redirects > options_.max_redirects) {
+        return fail(
+            TransportErrc::kProtocol,
+            current + ": more than " + std::to_string(options_.max_redirects) + " redirects");
+      }
+      std::string next = resolve_location(current, *location);
+      if (current.starts_with("https://") && !next.starts_with("https://")) {
+        return fail(TransportErrc::kProtocol,
+                    current + ": refusing a redirect from https to " + next);
+      }
+      current = std::move(next);
+      continue;
+    }
+    if (is_retryable_status(status) && retries < options_.max_retries) {
+      auto delay = options_.backoff.delay(retries, unit_random());
+      // The server knows best how long it needs, within the bound that the policy allows.
+      if (const auto header = got->headers.get("Retry-After")) {
+        if (const auto after = parse_retry_after(*header)) {
+          delay =
+              std::max(delay, std::min<std::chrono::milliseconds>(*after, options_.backoff.max));
+        }
+      }
+      if (wait(delay)) {
+        ++retries;
+        continue;
+      }
+    }
+    got->url = current;
+    got->attempts = attempts;
+    got->redirects = redirects;
+    return std::move(*got);
+  }
 }
 
 }  // namespace sf::binance

@@ -7,17 +7,23 @@
 // chain (verify_peer) and the host name (or IP address) against the certificate; SNI is sent for
 // host names. Boost.Beast and OpenSSL stay inside transport.cc.
 //
+// Large files (data.binance.vision's monthly zips run to gigabytes) are streamed to disk instead:
+// HttpTransport::download for one origin, HttpDownloader for whole URLs with redirects and retries.
+//
 // Not thread-safe: one transport per thread.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "core/result.h"
+#include "exchange/binance/rest/rest_policy.h"
 #include "runtime/http_types.h"
 
 namespace sf::binance {
@@ -74,6 +80,45 @@ struct TransportResponse {
   std::string body;
 };
 
+struct DownloadOptions {
+  // Refuses bodies above this (kProtocol, not retried): a bound against a runaway server, far
+  // above the largest data.binance.vision file.
+  std::uint64_t max_bytes = std::uint64_t{16} << 30;
+  // The whole download (HttpDownloader: all attempts and waits together); 0 for none. Stalls are
+  // bounded by TransportOptions::io_timeout, which applies to every chunk read.
+  std::chrono::milliseconds timeout{0};
+  runtime::HttpHeaders headers{};  // extra request headers
+  // HttpDownloader only: redirects followed (301/302/303/307/308), and resends after transient
+  // failures (timeouts, resets, truncated bodies, HTTP 408/429/5xx) with `backoff` between them.
+  int max_redirects = 5;
+  int max_retries = 3;
+  BackoffPolicy backoff{.initial = std::chrono::milliseconds(500),
+                        .max = std::chrono::milliseconds(10'000)};
+  // Polled while a request is in flight and between retries; true aborts with kCancelled.
+  std::function<bool()> cancelled{};
+};
+
+struct DownloadResponse {
+  int status = 0;  // the final status (after redirects, for HttpDownloader)
+  runtime::HttpHeaders headers;
+  // Body bytes written to `dest`: only a 2xx body is written there; other bodies (a 404 page, a
+  // redirect's) are read and dropped, and `dest` is not created for them.
+  std::uint64_t bytes = 0;
+  std::string url;   // HttpDownloader: the URL that answered (after redirects)
+  int attempts = 0;  // HttpDownloader: requests sent, redirects and retries included
+  int redirects = 0;
+  bool ok() const { return status >= 200 && status < 300; }
+};
+
+struct DownloadError {
+  TransportError error;
+  // `dest` could not be created or written (error.code is kConfig, never retried): the network
+  // side was fine, the local disk was not.
+  bool local_file = false;
+  std::string url{};  // the URL last requested (HttpDownloader)
+  int attempts = 0;
+};
+
 class HttpTransport {
  public:
   // Polled every few tens of milliseconds while a request is in flight.
@@ -92,6 +137,15 @@ class HttpTransport {
                                                 const runtime::HttpHeaders& headers = {},
                                                 const CancelCheck& cancelled = {});
 
+  // Streams the body of GET path_prefix + `target` into the file `dest` (created or truncated)
+  // in chunks: nothing is buffered whole, so the size is bounded by options.max_bytes only. Any
+  // HTTP status is a success here, like get(); a non-2xx body is dropped, not written. One
+  // request (the stale keep-alive replacement of get() aside): max_redirects, max_retries and
+  // backoff are HttpDownloader's. A failed download may leave a partial `dest` behind.
+  Result<DownloadResponse, DownloadError> download(std::string_view target,
+                                                   const std::filesystem::path& dest,
+                                                   const DownloadOptions& options = {});
+
   const BaseUrl& base_url() const;
   // TCP connections opened so far (keep-alive reuse keeps this at 1).
   int connections_opened() const;
@@ -101,6 +155,37 @@ class HttpTransport {
   struct Impl;
   explicit HttpTransport(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// Downloads whole http(s):// URLs to files on HttpTransport::download, keeping one kept-alive
+// transport per origin (a mirror's files come from one host; a CDN may redirect to a second).
+//  - Redirects: up to options.max_redirects, relative Locations resolved; https -> http is
+//    refused (kProtocol) so that a redirect cannot strip TLS from a verified download.
+//  - Retries: transient transport failures and HTTP 408, 429 and 5xx are resent up to
+//    options.max_retries times with options.backoff (429/503 honour a Retry-After up to the
+//    backoff's max); each attempt starts the file again from byte 0.
+//  - Any other final status is returned as it is: the caller decides what 404 or 403 means.
+// Not thread-safe: one per thread.
+class HttpDownloader {
+ public:
+  explicit HttpDownloader(TransportOptions transport_options = {}, DownloadOptions options = {});
+  ~HttpDownloader();
+  HttpDownloader(const HttpDownloader&) = delete;
+  HttpDownloader& operator=(const HttpDownloader&) = delete;
+
+  Result<DownloadResponse, DownloadError> download(std::string_view url,
+                                                   const std::filesystem::path& dest);
+
+  // TCP connections opened so far, over all origins.
+  int connections_opened() const;
+
+ private:
+  Result<HttpTransport*, TransportError> transport_for(const BaseUrl& url);
+
+  TransportOptions transport_options_;
+  DownloadOptions options_;
+  std::map<std::string, std::unique_ptr<HttpTransport>> transports_;  // by origin
+  std::uint64_t random_state_;
 };
 
 }  // namespace sf::binance

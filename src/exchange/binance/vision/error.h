@@ -14,8 +14,8 @@ enum class VisionErrc : std::uint8_t {
   kConfig,            // bad options or request: unknown URL scheme, missing mirror directory,
                       // empty time range, klines without an interval, no cache directory
   kNotFound,          // the file is not in the local mirror, or the server answered 404
-  kFetch,             // a download failed: connection, timeout, HTTP status other than 200/404,
-                      // or an https:// URL while no HTTPS fetcher is plugged in
+  kFetch,             // a download failed: connection, TLS (certificate not trusted), timeout,
+                      // too many redirects, or an HTTP status other than 200/404
   kIo,                // a local file could not be read or written (cache directory, temp file)
   kChecksumMissing,   // require_checksum is set and no .CHECKSUM exists beside the zip
   kBadChecksumFile,   // a .CHECKSUM that is not one `<64 hex>  <zip name>` line for this zip

@@ -1,46 +1,68 @@
 #include "exchange/binance/vision/fetcher.h"
 
-#include <fstream>
-
-#include "runtime/http_client.h"
-
 namespace sf::binance {
 namespace {
 
+TransportOptions transport_options(const HttpFetcherOptions& options) {
+  TransportOptions transport;
+  transport.connect_timeout = options.connect_timeout;
+  transport.io_timeout = options.io_timeout;
+  transport.user_agent = options.user_agent;
+  transport.tls = options.tls;
+  return transport;
+}
+
+DownloadOptions download_options(const HttpFetcherOptions& options) {
+  DownloadOptions download;
+  download.max_bytes = options.max_bytes;
+  download.timeout = options.timeout;
+  download.max_redirects = options.max_redirects;
+  download.max_retries = options.max_retries;
+  download.backoff = options.backoff;
+  return download;
+}
+
 class HttpFetcher final : public Fetcher {
  public:
-  explicit HttpFetcher(HttpFetcherOptions options) : options_(options) {}
+  explicit HttpFetcher(const HttpFetcherOptions& options)
+      : downloader_(transport_options(options), download_options(options)) {}
 
   Result<void, VisionError> fetch(const std::string& url,
                                   const std::filesystem::path& dest) override {
-    if (url.starts_with("https://"))
-      return vision_error(VisionErrc::kFetch, url,
-                          "HTTPS fetcher not available yet: the TLS client of "
-                          "src/exchange/binance/rest has not landed; use a local mirror (a "
-                          "directory or file:// URL), an http:// mirror, or plug in a Fetcher");
-    if (!url.starts_with("http://"))
-      return vision_error(VisionErrc::kFetch, url, "the HTTP fetcher handles http:// URLs only");
-    auto response = client_.get(url, options_.timeout);
-    if (!response) return vision_error(VisionErrc::kFetch, url, response.error());
+    if (!url.starts_with("http://") && !url.starts_with("https://"))
+      return vision_error(VisionErrc::kFetch, url, "the HTTP fetcher handles http(s):// URLs only");
+    auto response = downloader_.download(url, dest);
+    if (!response) {
+      const DownloadError& error = response.error();
+      if (error.local_file)
+        return vision_error(VisionErrc::kIo, dest.string(), error.error.message);
+      std::string message = std::string(to_string(error.error.code)) + ": " + error.error.message;
+      if (error.attempts > 1) message += " (after " + std::to_string(error.attempts) + " attempts)";
+      return vision_error(VisionErrc::kFetch, url, std::move(message));
+    }
     if (response->status == 404) return vision_error(VisionErrc::kNotFound, url, "HTTP 404");
-    if (response->status != 200)
-      return vision_error(VisionErrc::kFetch, url, "HTTP " + std::to_string(response->status));
-    std::ofstream out(dest, std::ios::binary | std::ios::trunc);
-    out.write(response->body.data(), static_cast<std::streamsize>(response->body.size()));
-    out.close();
-    if (!out) return vision_error(VisionErrc::kIo, dest.string(), "cannot write the download");
+    // 200 only: a 206 or 204 would not be the whole file.
+    if (response->status != 200) {
+      std::string message = "HTTP " + std::to_string(response->status);
+      if (response->url != url) message += " from " + response->url;
+      return vision_error(VisionErrc::kFetch, url, std::move(message));
+    }
     return {};
   }
 
  private:
-  HttpFetcherOptions options_;
-  runtime::HttpClient client_;
+  HttpDownloader downloader_;
 };
 
 }  // namespace
 
-std::unique_ptr<Fetcher> make_http_fetcher(HttpFetcherOptions options) {
+std::unique_ptr<Fetcher> make_http_fetcher(const HttpFetcherOptions& options) {
   return std::make_unique<HttpFetcher>(options);
+}
+
+std::unique_ptr<Fetcher> make_http_fetcher() {
+  const HttpFetcherOptions defaults;
+  return make_http_fetcher(defaults);
 }
 
 }  // namespace sf::binance

@@ -1,13 +1,14 @@
 // Downloads for the data.binance.vision reader, behind an interface so that transports can be
-// swapped: the HTTPS client being written for the REST API (src/exchange/binance/rest) will plug
-// in here as another Fetcher without changes to the reader.
+// swapped (tests plug in their own; see VisionOptions::fetcher).
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
 
+#include "exchange/binance/rest/transport.h"
 #include "exchange/binance/vision/error.h"
 
 namespace sf::binance {
@@ -26,20 +27,34 @@ class Fetcher {
 };
 
 struct HttpFetcherOptions {
-  // Bounds one whole download (connect, request, response). Monthly files run to gigabytes, so
-  // this is generous; the loopback tests finish in milliseconds.
-  std::chrono::milliseconds timeout{std::chrono::minutes(10)};
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};  // resolve+connect+TLS
+  // No byte for this long fails the attempt (which is then retried): a stall bound, not a
+  // bound on the whole file, since monthly trades files run to gigabytes.
+  std::chrono::milliseconds io_timeout{std::chrono::seconds(60)};
+  // Bounds one whole download, retries included; 0 for none (the default: io_timeout catches
+  // stalls, and a slow link may need hours for a large file).
+  std::chrono::milliseconds timeout{0};
+  std::uint64_t max_bytes = std::uint64_t{16} << 30;
+  int max_redirects = 5;
+  // Resends after timeouts, resets, truncated bodies and HTTP 408/429/5xx, with backoff.
+  int max_retries = 3;
+  BackoffPolicy backoff{.initial = std::chrono::milliseconds(500),
+                        .max = std::chrono::milliseconds(10'000)};
+  // Verification is on by default against the system CA store; ca_file (a PEM bundle) or
+  // ca_path replaces the store, for a mirror with its own CA.
+  TlsOptions tls;
+  std::string user_agent = "streamforge-vision";
 };
 
-// A Fetcher for plain http:// URLs on runtime::HttpClient (keep-alive between files of one host).
-//
-// Limits, until the REST client's TLS stack lands:
-//  - https:// URLs, data.binance.vision's own included, fail with kFetch "HTTPS fetcher not
-//    available yet". Use a local mirror (a directory or a file:// URL), an http:// mirror, or
-//    plug in another Fetcher (VisionOptions::fetcher).
-//  - HttpClient buffers the whole response in memory and refuses bodies over 256 MiB, so very
-//    large monthly trades files need another Fetcher.
+// A Fetcher for http:// and https:// URLs on HttpDownloader (exchange/binance/rest/transport.h):
+// the body is streamed to `dest` in chunks (no size limit but max_bytes), redirects are followed
+// (https never downgraded to http), transient failures retried with backoff, and connections
+// kept alive between files of one host. 404 is kNotFound; any other status but 200 is kFetch
+// "HTTP <status>", as is a TLS failure (with the certificate verification error in the message).
 // Not thread-safe: one per VisionReader.
-std::unique_ptr<Fetcher> make_http_fetcher(HttpFetcherOptions options = {});
+std::unique_ptr<Fetcher> make_http_fetcher(const HttpFetcherOptions& options);
+// With the default options. (An overload rather than a default argument: GCC 12 reports a false
+// maybe-uninitialized on the temporary options when the call is inlined into its callers.)
+std::unique_ptr<Fetcher> make_http_fetcher();
 
 }  // namespace sf::binance

@@ -13,8 +13,8 @@
 //  - an http(s):// URL: each file is downloaded once through the Fetcher into the cache
 //    (VisionOptions::cache_dir, default ${XDG_CACHE_HOME:-~/.cache}/streamforge/vision), under
 //    <cache>/<host[_port]>/data/spot/..., and read from there afterwards. The default Fetcher
-//    speaks plain HTTP only: https:// fails with kFetch "HTTPS fetcher not available yet" until
-//    the REST client's TLS stack lands (see fetcher.h).
+//    (make_http_fetcher, fetcher.h) speaks http:// and https:// with certificate verification
+//    against the system CA store, and streams each file to disk whatever its size.
 //
 // Which files: plan() widens [from, to) to whole UTC days and takes the monthly file for every
 // calendar month the range covers entirely and daily files for the rest. Where a monthly file is

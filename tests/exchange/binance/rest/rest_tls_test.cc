@@ -167,6 +167,25 @@ TEST_F(TlsServer, SelfSignedCertificateFailsWithTheSystemStore) {
   EXPECT_EQ(time.error().attempts, 1);
 }
 
+TEST_F(TlsServer, DownloadStreamsOverTls) {
+  HttpDownloader downloader(quick(cert_));
+  const std::string dest = (dir_ / "status.html").string();
+  auto response = downloader.download(url("localhost") + "/", dest);
+  ASSERT_TRUE(response.ok()) << to_string(response.error().error.code) << ": "
+                             << response.error().error.message;
+  EXPECT_EQ(response->status, 200);
+  EXPECT_GT(response->bytes, 0u);
+  EXPECT_EQ(std::filesystem::file_size(dest), response->bytes);
+
+  // Without the test CA the system store has no reason to trust it: not retried.
+  HttpDownloader untrusting(quick());
+  auto refused = untrusting.download(url("localhost") + "/", (dir_ / "refused").string());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().error.code, TransportErrc::kTls) << refused.error().error.message;
+  EXPECT_EQ(refused.error().attempts, 1);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "refused"));
+}
+
 TEST_F(TlsServer, TrustedCertificateForAnotherHostFails) {
   // The certificate names DNS:localhost only; 127.0.0.1 is not in it.
   auto transport = HttpTransport::create(url("127.0.0.1"), quick(cert_));

@@ -24,6 +24,7 @@
 #include "mirror_support.h"
 #include "runtime/http_server.h"
 #include "test_support.h"
+#include "tls_mirror_support.h"
 #include "tools/normalize.h"
 
 namespace sf::binance {
@@ -779,10 +780,11 @@ TEST_F(VisionTest, HttpNotFoundMonthlyFallbackAndMismatch) {
   EXPECT_FALSE(fs::exists(bad_reader.cache_root() / fs::relative(zip, bad_root)));
 }
 
-TEST_F(VisionTest, HttpsNeedsTheTlsFetcherThatHasNotLandedYet) {
+TEST_F(VisionTest, DefaultBaseIsDataBinanceVisionOverHttps) {
   ScopedEnv url(kVisionUrlEnv, nullptr);
   ScopedEnv xdg("XDG_CACHE_HOME", (scratch_ / "xdg").c_str());
   auto reader = open_or_die({});
+  EXPECT_FALSE(reader.is_local());
   EXPECT_EQ(reader.base(), "https://data.binance.vision");
   EXPECT_EQ(reader.cache_root(), scratch_ / "xdg/streamforge/vision/data.binance.vision");
   const auto request = klines("BTCUSDT", Interval::k5m, date("2020-07-01"), date("2020-07-02"));
@@ -791,14 +793,49 @@ TEST_F(VisionTest, HttpsNeedsTheTlsFetcherThatHasNotLandedYet) {
   EXPECT_EQ(plan->at(0).location,
             "https://data.binance.vision/data/spot/daily/klines/BTCUSDT/5m/"
             "BTCUSDT-5m-2020-07-01.zip");
-  auto stats = reader.read(request, [](const MarketEvent&) { return true; });
-  ASSERT_FALSE(stats.ok());
-  EXPECT_EQ(stats.error().code, VisionErrc::kFetch);
-  EXPECT_NE(stats.error().message.find("HTTPS fetcher not available yet"), std::string::npos)
-      << stats.error().message;
+  // Reading would go to the Internet, which tests do not: the next test reads over TLS from a
+  // loopback mirror with the same default fetcher.
 }
 
-// Stands in for a future HTTPS fetcher: serves https://mirror.example/... from a directory.
+TEST_F(VisionTest, HttpsMirrorReadsTheSameRowsWithItsCaAndNothingWithout) {
+  sf::testing::TlsMirror server(root_, scratch_ / "tls");
+  ASSERT_NO_FATAL_FAILURE(server.start());
+  if (!server.skip_reason().empty()) GTEST_SKIP() << server.skip_reason();
+  const auto request = klines("BTCUSDT", Interval::k5m, date("2020-07-01"), date("2020-07-10"));
+  const std::vector<std::string> expected(mirror().klines_5m.begin(),
+                                          mirror().klines_5m.begin() + 2592);
+
+  HttpFetcherOptions trusting;
+  trusting.tls.ca_file = server.ca_file();
+  auto reader = open_or_die({.base_url = server.base_url(),
+                             .cache_dir = scratch_ / "cache",
+                             .fetcher = make_http_fetcher(trusting)});
+  std::vector<MarketEvent> events;
+  auto stats = read_into(reader, request, &events);
+  ASSERT_TRUE(stats.ok()) << stats.error().to_string();
+  EXPECT_EQ(stats->rows, 2592u);
+  EXPECT_EQ(rows_of(events), expected);
+  EXPECT_EQ(stats->files, 9u);
+  EXPECT_EQ(stats->downloads, 18u);  // nine zips, nine CHECKSUMs
+  EXPECT_EQ(stats->checksums_verified, 9u);
+  const fs::path relative = "data/spot/daily/klines/BTCUSDT/5m/BTCUSDT-5m-2020-07-05.zip";
+  EXPECT_EQ(read_file(reader.cache_root() / relative), read_file(root_ / relative));
+
+  // The default fetcher trusts the system store only, which knows nothing of the test's
+  // self-signed certificate: the first download fails verification and nothing is cached.
+  auto untrusting = open_or_die({.base_url = server.base_url(), .cache_dir = scratch_ / "cache2"});
+  auto refused = untrusting.read(request, [](const MarketEvent&) { return true; });
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, VisionErrc::kFetch) << refused.error().to_string();
+  EXPECT_NE(refused.error().message.find("certificate verify failed"), std::string::npos)
+      << refused.error().message;
+  int cached_files = 0;  // directories are made before the download; no file may be left
+  for (const auto& entry : fs::recursive_directory_iterator(untrusting.cache_root()))
+    cached_files += entry.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(cached_files, 0);
+}
+
+// A Fetcher of the test's own: serves https://mirror.example/... from a directory.
 class DirectoryFetcher final : public Fetcher {
  public:
   explicit DirectoryFetcher(fs::path root) : root_(std::move(root)) {}
