@@ -1,4 +1,5 @@
 #include "exchange/binance/rest/transport.h"
+#include "runtime/url.h"
 
 #include <fcntl.h>
 #include <openssl/ssl.h>
@@ -231,42 +232,10 @@ Result<BaseUrl, std::string> parse_base_url(std::string_view url) {
     while (prefix.ends_with('/')) prefix.remove_suffix(1);
     parsed.path_prefix = std::string(prefix);
   }
-  if (authority.find('@') != std::string_view::npos) {
-    return unexpected("credentials in URLs are not supported: '" + std::string(url) + "'");
-  }
-  std::string_view port_text;
-  if (authority.starts_with('[')) {
-    const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) {
-      return unexpected("unterminated IPv6 address in '" + std::string(url) + "'");
-    }
-    parsed.host = std::string(authority.substr(1, close - 1));
-    const std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return unexpected("bad host in '" + std::string(url) + "'");
-      port_text = after.substr(1);
-      if (port_text.empty()) return unexpected("empty port in '" + std::string(url) + "'");
-    }
-  } else {
-    const std::size_t colon = authority.rfind(':');
-    parsed.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      port_text = authority.substr(colon + 1);
-      if (port_text.empty()) return unexpected("empty port in '" + std::string(url) + "'");
-    }
-  }
-  if (parsed.host.empty()) return unexpected("missing host in '" + std::string(url) + "'");
-  if (!port_text.empty()) {
-    unsigned port = 0;
-    const auto [end, error] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (error != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
-        port > 65535) {
-      return unexpected("invalid port '" + std::string(port_text) + "' in '" + std::string(url) +
-                        "'");
-    }
-    parsed.port = static_cast<std::uint16_t>(port);
-  }
+  auto host_port = runtime::parse_authority(authority, parsed.port, url);
+  if (!host_port) return unexpected(host_port.error());
+  parsed.host = std::move(host_port->host);
+  parsed.port = host_port->port;
   return parsed;
 }
 
