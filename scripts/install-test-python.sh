@@ -16,7 +16,15 @@ PYTHON="${PYTHON:-python3}"
 
 if [[ ! -x "$VENV/bin/python" ]]; then
   mkdir -p "$(dirname "$VENV")"
-  "$PYTHON" -m venv "$VENV"
+  if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+    # Debian's python3 ships venv separately.
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv python3-pip
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+  fi
 fi
 
 installed="$("$VENV/bin/python" -c 'import ccxt; print(ccxt.__version__)' 2>/dev/null || true)"
