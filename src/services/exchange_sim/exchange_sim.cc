@@ -1,6 +1,7 @@
 #include "services/exchange_sim/exchange_sim.h"
 
 #include <condition_variable>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -306,9 +307,10 @@ struct ExchangeSim::Impl {
     metrics::Counter& weight_limited;
   } fault_counters;
 
-  // Last, so that it stops (joining the threads that run the handlers above) before anything
+  // Last, so that they stop (joining the threads that run the handlers above) before anything
   // the handlers use is destroyed.
   runtime::HttpServer server;
+  std::unique_ptr<WsReplay> ws;
 };
 
 namespace {
@@ -328,6 +330,9 @@ Result<void, std::string> validate(const ExchangeSimOptions& options) {
   }
   if (f.retry_after_s < 0 || f.slow_ms < 0 || f.fail_429_count < 0) {
     return unexpected(std::string("retry-after, slow-ms and fail-429-count must not be negative"));
+  }
+  if (options.ws_port < 0 || options.ws_port > 65535) {
+    return unexpected("WebSocket port out of range: " + std::to_string(options.ws_port));
   }
   return {};
 }
@@ -355,10 +360,21 @@ Result<std::unique_ptr<ExchangeSim>, std::string> ExchangeSim::start(
        {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - load_started)
                   .count()}});
   auto impl = std::make_unique<Impl>(options, std::move(index).value());
+  auto ws = WsReplay::start(WsReplayOptions{.files = options.replay_files,
+                                            .host = options.host,
+                                            .port = options.ws_port,
+                                            .speed = options.replay_speed,
+                                            .loop = options.replay_loop,
+                                            .faults = options.ws_faults,
+                                            .ping_interval = options.ws_ping_interval,
+                                            .shutdown_grace = options.ws_shutdown_grace});
+  if (!ws) return unexpected(ws.error());
+  impl->ws = std::move(ws).value();
   impl->register_routes();
   if (auto started = impl->server.start(); !started) return unexpected(started.error());
   impl->server.set_ready(true);
-  log::info(kLogger, "serving", {{"url", impl->server.base_url()}});
+  log::info(kLogger, "serving",
+            {{"url", impl->server.base_url()}, {"ws_url", impl->ws->base_url()}});
   return std::unique_ptr<ExchangeSim>(new ExchangeSim(std::move(impl)));
 }
 
@@ -373,16 +389,27 @@ std::string ExchangeSim::rest_base_url() const {
 }
 
 std::string ExchangeSim::ws_base_url() const {
-  const std::string& host = impl_->options.host;
-  const bool ipv6 = host.find(':') != std::string::npos;
-  return "ws://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port());
+  return impl_->ws->base_url();
 }
 
 int ExchangeSim::port() const {
   return impl_->server.port();
 }
 
+int ExchangeSim::ws_port() const {
+  return impl_->ws->port();
+}
+
+WsReplay& ExchangeSim::ws() {
+  return *impl_->ws;
+}
+
+const WsReplay& ExchangeSim::ws() const {
+  return *impl_->ws;
+}
+
 void ExchangeSim::stop() {
+  impl_->ws->stop();
   impl_->server.stop();
 }
 
@@ -456,8 +483,48 @@ const DataIndex& ExchangeSim::data() const {
   return *impl_->data;
 }
 
+namespace {
+
+// ConfigParser keeps the last value of a repeated flag, but --replay may be given several times:
+// every "--replay FILE" / "--replay=FILE" is taken out of argv here; the rest goes to the parser.
+std::vector<std::string> take_replay_flags(int argc, char** argv, std::vector<char*>& rest) {
+  std::vector<std::string> files;
+  rest.push_back(argv[0]);
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") {
+      rest.insert(rest.end(), argv + i, argv + argc);
+      break;
+    }
+    if (arg.starts_with("--replay=")) {
+      files.emplace_back(arg.substr(9));
+    } else if (arg == "--replay" && i + 1 < argc) {
+      files.emplace_back(argv[++i]);
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  return files;
+}
+
+std::vector<std::string> split_commas(std::string_view text) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto end = text.find(',', start);
+    if (end == std::string_view::npos) end = text.size();
+    if (end > start) parts.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+}  // namespace
+
 int exchange_sim_main(int argc, char** argv) {
   using runtime::OptionType;
+  std::vector<char*> rest_args;
+  std::vector<std::string> replay_files = take_replay_flags(argc, argv, rest_args);
   runtime::ConfigParser parser(
       "streamforge exchange-sim",
       "Serves Binance's spot REST API over recorded data. Prints the REST base URL on the first "
@@ -508,9 +575,59 @@ int exchange_sim_main(int argc, char** argv) {
               .type = OptionType::kInt,
               .default_value = "1",
               .help = "seed of the 5xx and truncation draws"});
+  parser.add({.name = "REPLAY",
+              .help = "WebSocket capture to replay (.gz or plain; lines '<receive time> <frame>' "
+                      "or '<seconds>: <frame>'); repeat the flag for several files, played in "
+                      "order (from the environment or a config file: comma-separated)"});
+  parser.add({.name = "SPEED",
+              .default_value = "max",
+              .help = "replay pace: 1 = as recorded, 10 = ten times faster, max = as fast as "
+                      "the clients take frames"});
+  parser.add({.name = "REPLAY_LOOP",
+              .type = OptionType::kBool,
+              .default_value = "false",
+              .help = "start the replay again when the capture ends"});
+  parser.add({.name = "WS_PORT",
+              .type = OptionType::kInt,
+              .default_value = "0",
+              .help = "WebSocket port (0: any free port; REST and WebSocket use separate ports)"});
+  parser.add({.name = "DISCONNECT_EVERY",
+              .type = OptionType::kInt,
+              .default_value = "0",
+              .help = "drop each WebSocket connection after every N frames sent on it (0: off)"});
+  parser.add({.name = "DROP_DEPTH_EVERY",
+              .type = OptionType::kInt,
+              .default_value = "0",
+              .help = "skip every N-th depthUpdate frame of the capture (0: off)"});
+  parser.add({.name = "DUPLICATE_EVERY",
+              .type = OptionType::kInt,
+              .default_value = "0",
+              .help = "send every N-th frame of a connection twice (0: off)"});
+  parser.add({.name = "SERVER_SHUTDOWN_AFTER",
+              .type = OptionType::kInt,
+              .default_value = "0",
+              .help = "after N frames on a connection send serverShutdown, then close it after "
+                      "--shutdown-grace (0: off)"});
+  parser.add({.name = "SHUTDOWN_GRACE",
+              .type = OptionType::kDuration,
+              .default_value = "1s",
+              .help = "how long a connection stays open after its serverShutdown event"});
+  parser.add({.name = "MAX_CONNECTION_AGE",
+              .type = OptionType::kDuration,
+              .default_value = "0",
+              .help = "close WebSocket connections at this age (seconds or 250ms/5m; 0: off)"});
+  parser.add({.name = "REFUSE_CONNECTIONS_FOR",
+              .type = OptionType::kDuration,
+              .default_value = "0",
+              .help = "answer WebSocket upgrades with 503 for this long after start (0: off)"});
+  parser.add({.name = "PING_INTERVAL",
+              .type = OptionType::kDuration,
+              .default_value = "20s",
+              .help = "WebSocket server ping interval"});
   parser.add({.name = "LOG_LEVEL", .default_value = "info", .help = "debug, info, warn or error"});
   int exit_code = 0;
-  auto config = runtime::parse_or_exit(parser, argc, argv, &exit_code);
+  auto config = runtime::parse_or_exit(parser, static_cast<int>(rest_args.size()), rest_args.data(),
+                                       &exit_code);
   if (!config) return exit_code;
   if (auto logging = runtime::configure_logging(*config); !logging) {
     std::cerr << logging.error() << '\n';
@@ -539,6 +656,29 @@ int exchange_sim_main(int argc, char** argv) {
   options.faults.truncate_rate = config->get_double("TRUNCATE_RATE");
   options.faults.slow_ms = static_cast<int>(config->get_int("SLOW_MS"));
   options.faults.seed = static_cast<std::uint64_t>(config->get_int("SEED"));
+  if (replay_files.empty() && config->has("REPLAY")) {
+    replay_files = split_commas(config->get_string("REPLAY"));
+  }
+  options.replay_files = std::move(replay_files);
+  if (const std::string speed = config->get_string("SPEED"); speed != "max") {
+    char* end = nullptr;
+    options.replay_speed = std::strtod(speed.c_str(), &end);
+    if (speed.empty() || end != speed.c_str() + speed.size() || !(options.replay_speed > 0)) {
+      std::cerr << "streamforge exchange-sim: --speed takes 'max' or a positive number, not '"
+                << speed << "'\n";
+      return 2;
+    }
+  }
+  options.replay_loop = config->get_bool("REPLAY_LOOP");
+  options.ws_port = static_cast<int>(config->get_int("WS_PORT"));
+  options.ws_faults.disconnect_every = config->get_int("DISCONNECT_EVERY");
+  options.ws_faults.drop_depth_every = config->get_int("DROP_DEPTH_EVERY");
+  options.ws_faults.duplicate_every = config->get_int("DUPLICATE_EVERY");
+  options.ws_faults.server_shutdown_after = config->get_int("SERVER_SHUTDOWN_AFTER");
+  options.ws_faults.max_connection_age = config->get_duration("MAX_CONNECTION_AGE");
+  options.ws_faults.refuse_connections_for = config->get_duration("REFUSE_CONNECTIONS_FOR");
+  options.ws_ping_interval = config->get_duration("PING_INTERVAL");
+  options.ws_shutdown_grace = config->get_duration("SHUTDOWN_GRACE");
   auto sim = ExchangeSim::start(options);
   if (!sim) {
     log::error(kLogger, "cannot start", {{"error", sim.error()}});

@@ -54,8 +54,12 @@
 //   slow_ms N: every API response waits until N ms after the request arrived.
 // Injected 429/418 responses charge no weight.
 //
-// WebSocket: not served yet (a later issue adds the streams); ws_base_url() already returns the
-// base they will use, "ws://HOST:PORT".
+// WebSocket (ws_replay.h): recorded stream captures (replay_files) are replayed to WebSocket
+// clients on raw /ws/<stream> and combined /stream?streams=a/b paths, with SUBSCRIBE control
+// messages, Binance's ping/pong and connection faults. runtime::HttpServer cannot hand an
+// upgraded connection over, so the streams are served on a second port (ws_port, 0: any free
+// one) and ws_base_url() names it: "ws://HOST:WS_PORT". Without replay files the WebSocket
+// server still accepts connections but sends no data.
 //
 // Also served: /health/live, /health/ready, /metrics (HttpServer's).
 #pragma once
@@ -65,9 +69,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 #include "services/exchange_sim/data_index.h"
+#include "services/exchange_sim/ws_replay.h"
 
 namespace sf::services::exchange_sim {
 
@@ -91,6 +97,15 @@ struct ExchangeSimOptions {
   std::chrono::milliseconds weight_window{std::chrono::minutes(1)};
   ExchangeSimFaults faults{};
   int threads = 4;  // server threads; slow_ms holds one per request in flight
+
+  // WebSocket replay (see ws_replay.h).
+  std::vector<std::string> replay_files{};  // captures, played in this order
+  double replay_speed = 0;                  // multiple of the recorded pace; 0: max
+  bool replay_loop = false;
+  int ws_port = 0;  // 0: any free port
+  WsReplayFaults ws_faults{};
+  std::chrono::milliseconds ws_ping_interval{std::chrono::seconds(20)};
+  std::chrono::milliseconds ws_shutdown_grace{std::chrono::seconds(1)};
 };
 
 struct ExchangeSimStats {
@@ -115,9 +130,13 @@ class ExchangeSim {
 
   // "http://127.0.0.1:PORT"; Binance paths (/api/v3/...) go below it.
   std::string rest_base_url() const;
-  // "ws://127.0.0.1:PORT" (placeholder until the WebSocket streams exist).
+  // "ws://127.0.0.1:WS_PORT"; /ws/<stream> and /stream?streams=... go below it.
   std::string ws_base_url() const;
   int port() const;
+  int ws_port() const;
+  // The WebSocket side: its stats, faults (set_faults) and the loaded capture.
+  WsReplay& ws();
+  const WsReplay& ws() const;
   // Stops serving; idempotent.
   void stop();
 
@@ -149,7 +168,8 @@ class ExchangeSim {
   std::unique_ptr<Impl> impl_;
 };
 
-// The CLI: streamforge exchange-sim --data DIR [--port 0] [--host 127.0.0.1] [fault flags].
+// The CLI: streamforge exchange-sim --data DIR [--port 0] [--host 127.0.0.1] [fault flags]
+// [--replay FILE]... [--speed max|X] [--ws-port 0] [WebSocket fault flags].
 // Prints the REST base URL on the first line of stdout and the WebSocket base URL on the second,
 // then serves until SIGINT/SIGTERM.
 int exchange_sim_main(int argc, char** argv);

@@ -27,14 +27,14 @@ TEST(LoaderOnKafka, KillNineThenRestartLeavesNoGap) {
   SF_REQUIRE_SHARED_DATA("aggtrades_btcusdt_2026-01-01");
   sf::services::exchange_sim::ExchangeSimOptions so;
   so.data_dir = sf::testing::shared_data_dir().string();
-  so.faults.slow_ms = 60;  // a page every ~60 ms: the load takes a few seconds
+  so.faults.slow_ms = 100;  // a page every ~100 ms: the load takes about 5 s
   auto sim = sf::services::exchange_sim::ExchangeSim::start(so);
   ASSERT_TRUE(sim.ok()) << sim.error();
   const std::string suffix = std::to_string(std::random_device{}());
   const std::string topic = "loader-kill-" + suffix;
   std::vector<std::string> args{"loader-producer", "--queue-id", "kill-" + suffix, "--symbol", "BTCUSDT",
                                 "--type", "api_trades", "--time-range", "2026-01-01:2026-01-02",
-                                "--kafka-topic", topic, "--limit", "100", "--batch-records", "500", "--http-port", "-1",
+                                "--kafka-topic", topic, "--limit", "100", "--batch-records", "500", "--telemetry-interval", "0.2", "--http-port", "-1",
                                 "--binance-api-url", (*sim)->rest_base_url(), "--progress", "false"};
   std::vector<std::pair<std::string, std::string>> env{{"KAFKA_BOOTSTRAP_SERVERS", bootstrap()}};
 
@@ -44,14 +44,13 @@ TEST(LoaderOnKafka, KillNineThenRestartLeavesNoGap) {
   while (std::chrono::steady_clock::now() < deadline) {
     first.drain();
     // A telemetry line with a non-zero count: at least one batch is confirmed.
+    const std::string loading = "\"status\":\"loading\",\"records_written\":";
     bool confirmed = false;
-    for (auto p = first.err.find("\"records_written\":"); p != std::string::npos;
-         p = first.err.find("\"records_written\":", p + 1))
-      confirmed |= first.err[p + 18] != '0';
+    for (auto p = first.err.find(loading); p != std::string::npos; p = first.err.find(loading, p + 1))
+      confirmed |= first.err[p + loading.size()] != '0';
     if (confirmed) break;
     std::this_thread::sleep_for(50ms);
   }
-  std::this_thread::sleep_for(500ms);
   kill(first.pid, SIGKILL);
   EXPECT_EQ(first.wait_exit(10s), 128 + SIGKILL);
 

@@ -1,0 +1,448 @@
+// The WebSocket replay of exchange-sim, seen from a minimal Beast client: byte-identical frames
+// on combined and raw paths, control messages, keep-alive, the shared live position and every
+// fault.
+#include "services/exchange_sim/ws_replay.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "services/exchange_sim/exchange_sim.h"
+#include "sim_test_support.h"
+#include "tools/normalize.h"
+
+namespace sf::services::exchange_sim {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+
+constexpr const char* kCapture = "hftbacktest_ws_spot/btcusdt_20240808.gz";
+constexpr const char* kCryptofeed = "cryptofeed_ws_spot_2021-10-12/BINANCE.ws.1.0.txt";
+constexpr const char* kAllStreams =
+    "/stream?streams=btcusdt@trade/btcusdt@depth@100ms/btcusdt@bookTicker";
+constexpr std::size_t kTrades = 9'757;
+constexpr std::size_t kDepthUpdates = 3'451;
+constexpr std::size_t kBookTickers = 28'040;
+
+std::string capture_path(const char* relative) {
+  return (sf::testing::shared_data_dir() / relative).string();
+}
+
+// The capture's frames, split independently of the replay's loader: text after the first space.
+std::vector<std::string> recorded_frames(const char* relative, std::string_view stream = {}) {
+  std::vector<std::string> frames;
+  std::string error;
+  std::string prefix = "{\"stream\":\"";
+  prefix.append(stream);
+  const bool read = tools::for_each_line(
+      capture_path(relative),
+      [&](std::string_view line) {
+        const auto space = line.find(' ');
+        if (space == std::string_view::npos) return;
+        std::string_view frame = line.substr(space + 1);
+        while (!frame.empty() && (frame.back() == '\n' || frame.back() == '\r'))
+          frame.remove_suffix(1);
+        if (!frame.starts_with("{\"stream\":")) return;
+        if (!stream.empty() && !(frame.starts_with(prefix) && frame[prefix.size()] == '"')) return;
+        frames.emplace_back(frame);
+      },
+      &error);
+  EXPECT_TRUE(read) << error;
+  return frames;
+}
+
+// {"stream":"x","data":<payload>} -> <payload>
+std::string payload_of(const std::string& frame) {
+  const auto data = frame.find(",\"data\":");
+  return frame.substr(data + 8, frame.size() - data - 9);
+}
+
+std::int64_t int_field(std::string_view json, std::string_view key) {
+  std::string needle = "\"";
+  needle.append(key);
+  needle.append("\":");
+  const auto at = json.find(needle);
+  if (at == std::string_view::npos) return -1;
+  return std::stoll(std::string(json.substr(at + needle.size(), 20)));
+}
+
+// A blocking test client: each read runs the io_context until the message or the timeout.
+class WsClient {
+ public:
+  // nullptr when the upgrade fails; *status gets the HTTP status of a refused upgrade.
+  static std::unique_ptr<WsClient> connect(int port, const std::string& target,
+                                           int* status = nullptr) {
+    auto client = std::unique_ptr<WsClient>(new WsClient());
+    beast::error_code ec;
+    beast::get_lowest_layer(client->ws_)
+        .connect(
+            tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port)),
+            ec);
+    if (ec) return nullptr;
+    client->ws_.control_callback(
+        [raw = client.get()](websocket::frame_type kind, beast::string_view) {
+          if (kind == websocket::frame_type::ping) ++raw->pings;
+          if (kind == websocket::frame_type::pong) ++raw->pongs;
+        });
+    websocket::response_type response;
+    client->ws_.handshake(response, "127.0.0.1:" + std::to_string(port), target, ec);
+    if (status) *status = static_cast<int>(response.result_int());
+    if (ec) return nullptr;
+    return client;
+  }
+
+  // The next text message; nullopt once the connection ended (see error()) or on timeout.
+  std::optional<std::string> read(std::chrono::milliseconds timeout = 10s) {
+    if (ended_) return std::nullopt;
+    beast::flat_buffer buffer;
+    std::optional<beast::error_code> result;
+    ws_.async_read(buffer, [&](beast::error_code ec, std::size_t) { result = ec; });
+    io_.restart();
+    io_.run_for(timeout);
+    if (!result) {  // a cancelled read leaves the stream unusable: treat it as the end
+      beast::get_lowest_layer(ws_).cancel();
+      io_.restart();
+      io_.run();
+      ended_ = true;
+      timed_out_ = true;
+      return std::nullopt;
+    }
+    if (*result) {
+      ended_ = true;
+      error_ = *result;
+      return std::nullopt;
+    }
+    return beast::buffers_to_string(buffer.data());
+  }
+
+  void send(const std::string& text) { ws_.write(net::buffer(text)); }
+  void ping() { ws_.ping({}); }
+  void close() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).close();
+    ended_ = true;
+  }
+
+  bool timed_out() const { return timed_out_; }
+  beast::error_code error() const { return error_; }
+  websocket::close_reason close_reason() const { return ws_.reason(); }
+
+  int pings = 0;
+  int pongs = 0;
+
+ private:
+  WsClient() = default;
+  net::io_context io_;
+  websocket::stream<beast::tcp_stream> ws_{io_};
+  bool ended_ = false;
+  bool timed_out_ = false;
+  beast::error_code error_;
+};
+
+std::unique_ptr<WsReplay> start_replay(WsReplayOptions options,
+                                       std::vector<std::string> files = {capture_path(kCapture)}) {
+  options.files = std::move(files);
+  auto replay = WsReplay::start(options);
+  if (!replay) {
+    ADD_FAILURE() << replay.error();
+    return nullptr;
+  }
+  return std::move(replay).value();
+}
+
+class WsReplayTest : public ::testing::Test {
+ protected:
+  void SetUp() override { SF_REQUIRE_SHARED_DATA(kCapture); }
+};
+
+TEST_F(WsReplayTest, LoadsHftbacktestAndCryptofeedCaptures) {
+  auto capture = load_capture({capture_path(kCapture)});
+  ASSERT_TRUE(capture.ok()) << capture.error();
+  const Capture& c = **capture;
+  EXPECT_EQ(c.frames.size(), kTrades + kDepthUpdates + kBookTickers);
+  EXPECT_EQ(c.skipped_lines, 1u);  // the REST depth snapshot
+  EXPECT_EQ(c.streams.size(), 3u);
+  std::size_t depth = 0;
+  for (std::size_t i = 0; i < c.frames.size(); ++i) {
+    depth += c.frames[i].depth_update ? 1 : 0;
+    if (i > 0) {
+      ASSERT_LE(c.frames[i - 1].time_us, c.frames[i].time_us);
+    }
+  }
+  EXPECT_EQ(depth, kDepthUpdates);
+  EXPECT_EQ(c.frames.front().time_us, 1723161253937085);  // ns prefix read as µs
+
+  SF_REQUIRE_SHARED_DATA(kCryptofeed);
+  auto cryptofeed = load_capture({capture_path(kCryptofeed)});
+  ASSERT_TRUE(cryptofeed.ok()) << cryptofeed.error();
+  EXPECT_EQ((*cryptofeed)->frames.size(), 265u);
+  EXPECT_EQ((*cryptofeed)->skipped_lines, 1u);  // the URL header
+  EXPECT_EQ((*cryptofeed)->frames.front().time_us, 1633998512063356);
+
+  EXPECT_FALSE(load_capture({"/nonexistent/capture.gz"}).ok());
+}
+
+TEST_F(WsReplayTest, CombinedStreamSendsEveryFrameByteIdentical) {
+  const auto expected = recorded_frames(kCapture);
+  ASSERT_EQ(expected.size(), kTrades + kDepthUpdates + kBookTickers);
+  auto replay = start_replay({});
+  ASSERT_TRUE(replay);
+  auto client = WsClient::connect(replay->port(), kAllStreams);
+  ASSERT_TRUE(client);
+  std::vector<std::string> got;
+  std::size_t trades = 0;
+  while (got.size() < expected.size()) {
+    auto message = client->read(5s);
+    if (!message) break;
+    if (message->starts_with("{\"stream\":\"btcusdt@trade\"")) ++trades;
+    got.push_back(std::move(*message));
+  }
+  EXPECT_EQ(trades, kTrades);
+  ASSERT_EQ(got.size(), expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], expected[i]) << "frame " << i;
+  EXPECT_FALSE(client->read(200ms)) << "nothing after the capture's end";
+  EXPECT_TRUE(replay->stats().finished);
+}
+
+TEST_F(WsReplayTest, RawStreamSendsPayloadsOnly) {
+  const auto expected = recorded_frames(kCapture, "btcusdt@trade");
+  ASSERT_EQ(expected.size(), kTrades);
+  auto replay = start_replay({});
+  ASSERT_TRUE(replay);
+  auto client = WsClient::connect(replay->port(), "/ws/btcusdt@trade");
+  ASSERT_TRUE(client);
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    auto message = client->read(5s);
+    ASSERT_TRUE(message) << "frame " << i;
+    ASSERT_EQ(*message, payload_of(expected[i])) << "frame " << i;
+  }
+}
+
+TEST_F(WsReplayTest, SubscribeListUnsubscribeAndErrors) {
+  // Paced, so that the replay is still running when the subscription arrives.
+  auto replay = start_replay({.speed = 20});
+  ASSERT_TRUE(replay);
+  auto client = WsClient::connect(replay->port(), "/ws");
+  ASSERT_TRUE(client);
+  client->send(R"({"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1})");
+  EXPECT_EQ(client->read(), R"({"result":null,"id":1})");
+  client->send(R"({"method":"LIST_SUBSCRIPTIONS","id":"abc"})");
+  std::int64_t last_id = -1;
+  int trades = 0;
+  bool listed = false;
+  while (trades < 5 || !listed) {
+    auto message = client->read(5s);
+    ASSERT_TRUE(message);
+    if (message->starts_with("{\"result\"")) {
+      EXPECT_EQ(*message, R"({"result":["btcusdt@trade"],"id":"abc"})");
+      listed = true;
+      continue;
+    }
+    ASSERT_TRUE(message->starts_with(R"({"e":"trade")")) << *message;
+    const auto id = int_field(*message, "t");
+    if (last_id >= 0) {
+      EXPECT_EQ(id, last_id + 1);
+    }
+    last_id = id;
+    ++trades;
+  }
+  client->send(R"({"method":"UNSUBSCRIBE","params":["btcusdt@trade"],"id":3})");
+  client->send("not json");
+  client->send(R"({"method":"NOPE","id":4})");
+  std::vector<std::string> replies;
+  while (replies.size() < 3) {
+    auto message = client->read(5s);
+    ASSERT_TRUE(message);
+    if (!message->starts_with(R"({"e":"trade")")) replies.push_back(*message);
+  }
+  EXPECT_EQ(replies[0], R"({"result":null,"id":3})");
+  EXPECT_TRUE(replies[1].starts_with(R"({"code":3,)")) << replies[1];
+  EXPECT_TRUE(replies[2].starts_with(R"({"code":2,)")) << replies[2];
+  EXPECT_TRUE(replies[2].ends_with(R"("id":4})")) << replies[2];
+  EXPECT_EQ(replay->stats().control_messages, 5u);
+}
+
+TEST_F(WsReplayTest, ReconnectingClientContinuesAtTheLivePosition) {
+  auto replay = start_replay({.speed = 20});
+  ASSERT_TRUE(replay);
+  auto first = WsClient::connect(replay->port(), "/ws/btcusdt@trade");
+  ASSERT_TRUE(first);
+  std::int64_t last = -1;
+  for (int i = 0; i < 10; ++i) {
+    auto message = first->read();
+    ASSERT_TRUE(message);
+    last = int_field(*message, "t");
+  }
+  first->close();
+  std::this_thread::sleep_for(1500ms);  // ~30 s of the recording go by
+  auto second = WsClient::connect(replay->port(), "/ws/btcusdt@trade");
+  ASSERT_TRUE(second);
+  auto message = second->read();
+  ASSERT_TRUE(message);
+  EXPECT_GT(int_field(*message, "t"), last + 1) << "trades sent while away are missed";
+}
+
+TEST_F(WsReplayTest, DisconnectEveryDropsTheConnectionAfterNFrames) {
+  auto replay = start_replay({.faults = {.disconnect_every = 100}});
+  ASSERT_TRUE(replay);
+  auto client = WsClient::connect(replay->port(), "/stream?streams=btcusdt@trade");
+  ASSERT_TRUE(client);
+  int frames = 0;
+  while (client->read(5s)) ++frames;
+  EXPECT_EQ(frames, 100);
+  EXPECT_FALSE(client->timed_out());
+  EXPECT_NE(client->error(), websocket::error::closed) << "dropped, not closed politely";
+  EXPECT_EQ(replay->stats().disconnects_injected, 1u);
+}
+
+TEST_F(WsReplayTest, DropDepthEverySkipsEveryNthDepthUpdate) {
+  auto replay = start_replay({.faults = {.drop_depth_every = 10}});
+  ASSERT_TRUE(replay);
+  auto client = WsClient::connect(replay->port(), "/ws/btcusdt@depth@100ms");
+  ASSERT_TRUE(client);
+  std::size_t frames = 0;
+  std::size_t gaps = 0;
+  std::int64_t last_u = -1;
+  while (frames < kDepthUpdates - kDepthUpdates / 10) {
+    auto message = client->read(5s);
+    ASSERT_TRUE(message) << "after " << frames;
+    const auto first = int_field(*message, "U");
+    if (last_u >= 0 && first != last_u + 1) ++gaps;
+    last_u = int_field(*message, "u");
+    ++frames;
+  }
+  EXPECT_FALSE(client->read(300ms));
+  EXPECT_EQ(gaps, kDepthUpdates / 10);
+  EXPECT_EQ(replay->stats().depth_dropped, kDepthUpdates / 10);
+}
+
+TEST_F(WsReplayTest, DuplicateEverySendsEveryNthFrameTwice) {
+  auto replay = start_replay({.faults = {.duplicate_every = 50}});
+  ASSERT_TRUE(replay);
+  auto client = WsClient::connect(replay->port(), "/ws/btcusdt@trade");
+  ASSERT_TRUE(client);
+  std::vector<std::int64_t> ids;
+  while (ids.size() < kTrades + kTrades / 50) {
+    auto message = client->read(5s);
+    ASSERT_TRUE(message) << "after " << ids.size();
+    ids.push_back(int_field(*message, "t"));
+  }
+  EXPECT_FALSE(client->read(300ms));
+  std::size_t repeats = 0;
+  for (std::size_t i = 1; i < ids.size(); ++i) {
+    if (ids[i] == ids[i - 1]) {
+      ++repeats;
+    } else {
+      ASSERT_EQ(ids[i], ids[i - 1] + 1) << i;
+    }
+  }
+  EXPECT_EQ(repeats, kTrades / 50);
+  EXPECT_EQ(ids[49], ids[50]);
+}
+
+TEST_F(WsReplayTest, RefusesUpgradesForTheConfiguredPeriod) {
+  const auto started = std::chrono::steady_clock::now();
+  auto replay = start_replay({.faults = {.refuse_connections_for = 700ms}});
+  ASSERT_TRUE(replay);
+  int status = 0;
+  EXPECT_FALSE(WsClient::connect(replay->port(), "/ws/btcusdt@trade", &status));
+  EXPECT_EQ(status, 503);
+  std::this_thread::sleep_until(started + 800ms);
+  auto client = WsClient::connect(replay->port(), "/ws/btcusdt@trade", &status);
+  ASSERT_TRUE(client);
+  EXPECT_EQ(status, 101);
+  EXPECT_TRUE(client->read(5s));
+  EXPECT_EQ(replay->stats().connections_refused, 1u);
+
+  EXPECT_FALSE(WsClient::connect(replay->port(), "/api/v3/time", &status));
+  EXPECT_EQ(status, 404);
+}
+
+TEST_F(WsReplayTest, ServerShutdownEventThenCloseAfterGrace) {
+  auto replay =
+      start_replay({.speed = 50, .faults = {.server_shutdown_after = 5}, .shutdown_grace = 300ms});
+  ASSERT_TRUE(replay);
+  auto client = WsClient::connect(replay->port(), "/stream?streams=btcusdt@bookTicker");
+  ASSERT_TRUE(client);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(client->read());
+  auto event = client->read();
+  ASSERT_TRUE(event);
+  EXPECT_TRUE(
+      event->starts_with(R"({"stream":"!serverShutdown","data":{"e":"serverShutdown","E":)"))
+      << *event;
+  const auto announced = std::chrono::steady_clock::now();
+  int after = 0;
+  while (client->read(3s)) ++after;
+  const auto closed = std::chrono::steady_clock::now();
+  EXPECT_GT(after, 0) << "data keeps flowing during the grace period";
+  EXPECT_EQ(client->error(), websocket::error::closed);
+  EXPECT_EQ(client->close_reason().code, websocket::close_code::going_away);
+  EXPECT_GE(closed - announced, 250ms);
+  EXPECT_LT(closed - announced, 2s);
+}
+
+TEST_F(WsReplayTest, MaxConnectionAgeClosesOldConnections) {
+  auto replay = start_replay({.speed = 20, .faults = {.max_connection_age = 400ms}});
+  ASSERT_TRUE(replay);
+  const auto opened = std::chrono::steady_clock::now();
+  auto client = WsClient::connect(replay->port(), "/ws/btcusdt@bookTicker");
+  ASSERT_TRUE(client);
+  while (client->read(3s)) {
+  }
+  const auto age = std::chrono::steady_clock::now() - opened;
+  EXPECT_EQ(client->error(), websocket::error::closed);
+  EXPECT_EQ(client->close_reason().code, websocket::close_code::going_away);
+  EXPECT_GE(age, 350ms);
+  EXPECT_LT(age, 2s);
+  EXPECT_EQ(replay->stats().age_closes, 1u);
+}
+
+TEST_F(WsReplayTest, ServerPingsAndClientPingsAreAnswered) {
+  auto replay = start_replay({.ping_interval = 200ms});
+  ASSERT_TRUE(replay);
+  // Subscribed to nothing: only control frames arrive.
+  auto client = WsClient::connect(replay->port(), "/ws");
+  ASSERT_TRUE(client);
+  client->ping();
+  EXPECT_FALSE(client->read(700ms));
+  EXPECT_TRUE(client->timed_out());
+  EXPECT_GE(client->pings, 2) << "server pings (Beast's client answered them with pongs)";
+  EXPECT_EQ(client->pongs, 1) << "our ping was answered";
+}
+
+TEST_F(WsReplayTest, ExchangeSimServesTheReplayOnItsWebSocketPort) {
+  SF_REQUIRE_SHARED_DATA(kCryptofeed);
+  sf::testing::TempDir empty;
+  ExchangeSimOptions options;
+  options.data_dir = empty.path().string();
+  options.replay_files = {capture_path(kCryptofeed)};
+  auto sim = ExchangeSim::start(options);
+  ASSERT_TRUE(sim.ok()) << sim.error();
+  EXPECT_NE((*sim)->ws_port(), (*sim)->port());
+  EXPECT_EQ((*sim)->ws_base_url(), "ws://127.0.0.1:" + std::to_string((*sim)->ws_port()));
+  auto client = WsClient::connect((*sim)->ws_port(), "/stream?streams=nknusdt@aggTrade");
+  ASSERT_TRUE(client);
+  auto message = client->read(5s);
+  ASSERT_TRUE(message);
+  EXPECT_TRUE(message->starts_with(R"({"stream":"nknusdt@aggTrade","data":{"e":"aggTrade")"))
+      << *message;
+  EXPECT_EQ((*sim)->ws().stats().frames_loaded, 265u);
+}
+
+}  // namespace
+}  // namespace sf::services::exchange_sim
