@@ -86,6 +86,9 @@ class Consumer {
   virtual void close() = 0;
   // Messages not yet read by this consumer on its assigned partitions (visible lag).
   virtual std::int64_t lag() const = 0;
+  // Whether the consumer has its partitions and positions (Kafka: once the group assignment
+  // arrived, during a poll). Until then lag() cannot be trusted to mean "caught up".
+  virtual bool assigned() const { return true; }
 };
 
 class Bus {

@@ -279,12 +279,16 @@ class KafkaConsumer final : public Consumer, public ClientCallbacks {
     rd_kafka_destroy(rk_);
   }
 
+  bool assigned() const override { return assignment_received_.load(); }
+
+  // Asks the brokers for the partitions' ends (cached watermarks are unknown until a fetch).
   std::int64_t lag() const override {
     std::lock_guard lock(mu_);
     std::int64_t lag = 0;
     for (const auto& tp : assigned_) {
       std::int64_t lo = 0, hi = 0;
-      if (rd_kafka_get_watermark_offsets(rk_, tp.topic.c_str(), tp.partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      if (rd_kafka_query_watermark_offsets(rk_, tp.topic.c_str(), tp.partition, &lo, &hi, 2000) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR)
         continue;
       auto it = next_.find(tp);
       std::int64_t pos = it != next_.end() ? it->second : lo;
@@ -307,7 +311,13 @@ class KafkaConsumer final : public Consumer, public ClientCallbacks {
       }
       rd_kafka_assign(rk_, partitions);
       std::lock_guard lock(mu_);
-      for (int i = 0; i < partitions->cnt; ++i) assigned_.insert({partitions->elems[i].topic, partitions->elems[i].partition});
+      for (int i = 0; i < partitions->cnt; ++i) {
+        TopicPartition tp{partitions->elems[i].topic, partitions->elems[i].partition};
+        assigned_.insert(tp);
+        // Where reading starts, so lag() is right before the first message arrives.
+        if (partitions->elems[i].offset >= 0) next_[tp] = partitions->elems[i].offset;
+      }
+      assignment_received_ = true;
     } else {
       {
         std::lock_guard lock(mu_);
@@ -353,6 +363,7 @@ class KafkaConsumer final : public Consumer, public ClientCallbacks {
   SubscribeOptions options_;
   std::int64_t subscribed_at_ms_;
   std::atomic<bool> closed_{false};
+  std::atomic<bool> assignment_received_{false};
   mutable std::mutex mu_;
   std::set<TopicPartition> assigned_;
   std::map<TopicPartition, std::int64_t> next_;       // next offset after what poll() returned

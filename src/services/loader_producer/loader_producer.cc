@@ -60,6 +60,7 @@ std::string checkpoint_id(const runtime::WorkerSettings& s, const LoadPlan& p) {
 
 std::optional<Checkpoint> read_checkpoint(bus::Bus& bus, const std::string& topic,
                                           const std::string& queue_id, const std::string& id) {
+  (void)bus.create_topic(topic, 1);  // exists already, or is created empty
   auto c = bus.subscribe({.topics = {topic},
                           .group = "loader-resume-" + runtime::short_id(10),
                           .start = bus::StartFrom::kEarliest,
@@ -67,17 +68,12 @@ std::optional<Checkpoint> read_checkpoint(bus::Bus& bus, const std::string& topi
   if (!c) return std::nullopt;
   std::optional<Checkpoint> last;
   simdjson::dom::parser parser;
-  // Read to the end: stop after a quiet poll (the topic is small; one record per batch). Kafka
-  // needs the first poll to join the group; the in-process bus answers at once.
-  const auto first_wait = std::chrono::milliseconds(bus.kind() == "kafka" ? 5000 : 100);
-  int quiet = 0;
-  while (quiet < 2) {
-    auto batch = (*c)->poll(quiet == 0 ? first_wait : std::chrono::milliseconds(100), 10000);
-    if (!batch || batch->empty()) {
-      ++quiet;
-      continue;
-    }
-    quiet = 0;
+  // Read to the end of the topic: until the consumer has its partitions and nothing is left.
+  // (A fixed quiet period is not enough on Kafka, where joining the group can take seconds.)
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto batch = (*c)->poll(std::chrono::milliseconds(200), 10000);
+    if (!batch) break;
     for (const auto& m : *batch) {
       if (m.key != queue_id) continue;
       simdjson::dom::element doc;
@@ -90,6 +86,7 @@ std::optional<Checkpoint> read_checkpoint(bus::Bus& bus, const std::string& topi
       if (doc["done"].get_bool().get(cp.done)) cp.done = false;
       last = cp;
     }
+    if (batch->empty() && (*c)->assigned() && (*c)->lag() == 0) break;
   }
   (*c)->close();
   return last;
