@@ -316,9 +316,12 @@ TEST_P(BusConformanceTest, MembersOfOneGroupSplitPartitionsAndSeeEachMessageOnce
   auto first = subscribe(topic, group);
   auto second = subscribe(topic, group);
   ASSERT_TRUE(first && second);
-  // Let a broker finish the group join before anything is read.
-  ASSERT_TRUE(first->poll(50ms).ok());
-  ASSERT_TRUE(second->poll(50ms).ok());
+  // Let a broker finish the group join (both members assigned) before anything is published.
+  const auto joined_by = Clock::now() + kDeliveryTimeout;
+  do {
+    ASSERT_TRUE(first->poll(50ms).ok());
+    ASSERT_TRUE(second->poll(50ms).ok());
+  } while (!(first->assigned() && second->assigned()) && Clock::now() < joined_by);
   for (int i = 0; i < kMessages; ++i) {
     publish(topic, tagged("key-", i % 40), std::to_string(i));
   }
