@@ -356,9 +356,11 @@ TEST_F(WsReplayTest, DuplicateEverySendsEveryNthFrameTwice) {
 }
 
 TEST_F(WsReplayTest, RefusesUpgradesForTheConfiguredPeriod) {
-  const auto started = std::chrono::steady_clock::now();
   auto replay = start_replay({.faults = {.refuse_connections_for = 700ms}});
   ASSERT_TRUE(replay);
+  // The refusal window opened inside start_replay (after loading the capture, which can take a
+  // while on a busy machine), so waiting is measured from its return.
+  const auto started = std::chrono::steady_clock::now();
   int status = 0;
   EXPECT_FALSE(WsClient::connect(replay->port(), "/ws/btcusdt@trade", &status));
   EXPECT_EQ(status, 503);
