@@ -2,6 +2,7 @@
 
 #include "services/dummy/dummy_service.h"
 #include "services/loader_producer/loader_producer.h"
+#include "services/loader_ws/loader_ws.h"
 #include "services/exchange_sim/exchange_sim.h"
 #include "services/platform/platform.h"
 #include "tools/ctl.h"
@@ -18,6 +19,8 @@ std::span<const Command> commands() {
       {"ctl", "send ping/stop to a queue's workers; print ping round trips", &tools::ctl_main},
       {"loader-producer", "historical data (REST or data.binance.vision) onto the bus, resumable",
        &services::loader_producer_main},
+      {"loader-ws", "live WebSocket trades (deduplicated, gaps repaired) or synced depth onto the bus",
+       &services::loader_ws_main},
       {"dummy-service", "test worker following the worker contract (telemetry, stop, ping)",
        &services::dummy_main},
       {"exchange-sim", "local Binance spot REST server over recorded data, with fault injection",
