@@ -150,6 +150,8 @@ class Publisher {
   void set_resumed(bool r) { resumed_ = r; }
   const std::string& error() const { return error_; }
   const Checkpoint& checkpoint() const { return cp_; }
+  // Confirmed records plus those of the batch in flight.
+  std::int64_t published() const { return cp_.records + static_cast<std::int64_t>(in_batch_); }
   TimestampUs last_time() const { return last_time_; }
 
  private:
@@ -210,10 +212,9 @@ runtime::WorkResult run_rest(runtime::WorkerContext& ctx, const LoaderOptions& o
   auto client = binance::BinanceRestClient::create(rest);
   if (!client) return {runtime::Outcome::kError, "REST client: " + client.error().describe(), "{}"};
   const auto& p = o.plan;
-  std::int64_t count = 0;
   auto sink = [&](const MarketEvent& e) {
     bool ok = pub.publish(e);
-    progress.update(pub.checkpoint().records + (++count % 1), pub.last_time());
+    progress.update(pub.published(), pub.last_time());
     return ok;
   };
   binance::RestResult<binance::PagingSummary> done = binance::PagingSummary{};
@@ -252,7 +253,7 @@ runtime::WorkResult run_vision(runtime::WorkerContext& ctx, const LoaderOptions&
                                  .to = p.to};
   auto stats = reader->read(request, [&](const MarketEvent& e) {
     bool ok = pub.publish(e);
-    progress.update(pub.checkpoint().records, pub.last_time());
+    progress.update(pub.published(), pub.last_time());
     return ok;
   });
   if (!pub.error().empty()) return {runtime::Outcome::kError, pub.error(), "{}"};
