@@ -68,7 +68,11 @@ struct ExchangeSim::Impl {
   Impl(const ExchangeSimOptions& opts, std::unique_ptr<DataIndex> index)
       : options(opts),
         data(std::move(index)),
-        api(*data),
+        api(*data,
+            [this](std::string_view symbol, std::size_t limit) -> std::optional<std::string> {
+              // `ws` is set before the server starts and outlives its handlers.
+              return ws ? ws->depth_body(symbol, limit) : std::nullopt;
+            }),
         weight_limit(opts.weight_limit),
         weight_counter(metrics::default_registry().counter(
             "sf_exchange_sim_weight_used_total", "Request weight charged by exchange-sim")),

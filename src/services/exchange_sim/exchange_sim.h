@@ -20,8 +20,10 @@
 //
 // Choices where the recordings cannot answer like Binance:
 //   - klines `timeZone`: only 0 (UTC) is served; any other valid offset gets -1130.
-//   - depth: a symbol without a recorded SYMBOL-depth-*.json snapshot gets an empty but valid
-//     book {"lastUpdateId":0,"bids":[],"asks":[]}; an unknown symbol gets -1121.
+//   - depth: with a replay whose capture recorded a snapshot for the symbol, the answer is the
+//     replay's true book at the replay position (ws_replay.h), so that it agrees with the
+//     streams; otherwise the recorded SYMBOL-depth-*.json snapshot; a symbol without either gets
+//     an empty but valid book {"lastUpdateId":0,"bids":[],"asks":[]}; an unknown symbol -1121.
 //   - a symbol is known when an exchangeInfo file or a data file names it; a known symbol
 //     without data for the request gets [] rather than an error.
 //   - exchangeInfo `showPermissionSets` is accepted and ignored; rateLimits report the enforced

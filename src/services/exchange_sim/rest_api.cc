@@ -595,13 +595,17 @@ HttpResponse RestApi::depth(const HttpRequest& request) const {
   if (!limit) return error_response(limit.error());
   auto status = optional_symbol_status(query);
   if (!status) return error_response(status.error());
-  if (!data_.knows_symbol(*symbol)) return error_response(invalid_symbol());
+  // A symbol with a replayed book is known even without data files.
+  std::optional<std::string> live =
+      depth_source_ ? depth_source_(*symbol, *limit) : std::optional<std::string>();
+  if (!live && !data_.knows_symbol(*symbol)) return error_response(invalid_symbol());
   if (*status) {
     // Symbols known only from data files (no exchangeInfo entry) count as TRADING.
     const SymbolInfoEntry* entry = data_.exchange_info().find(*symbol);
     const std::string_view actual = entry ? std::string_view(entry->status) : "TRADING";
     if (actual != **status) return error_response(status_mismatch());
   }
+  if (live) return json_response(std::move(*live));
   // Without a recorded snapshot the book is empty but well-formed (lastUpdateId 0).
   const DepthBook* book = data_.depth(*symbol);
   std::string body = "{\"lastUpdateId\":";

@@ -3,10 +3,14 @@
 // handling: rate limits, weight headers and fault injection are ExchangeSim's job.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "runtime/http_types.h"
 #include "services/exchange_sim/data_index.h"
@@ -21,7 +25,14 @@ runtime::HttpResponse binance_error(int http_status, int code, std::string_view 
 
 class RestApi {
  public:
-  explicit RestApi(const DataIndex& data) : data_(data) {}
+  // A live depth book (the WebSocket replay's true book): the full /api/v3/depth body for a symbol
+  // and limit, or nullopt when it has none for the symbol. It takes precedence over the data
+  // index's recorded snapshot, so that REST depth agrees with the replayed streams.
+  using DepthSource =
+      std::function<std::optional<std::string>(std::string_view symbol, std::size_t limit)>;
+
+  explicit RestApi(const DataIndex& data, DepthSource depth_source = {})
+      : data_(data), depth_source_(std::move(depth_source)) {}
 
   // The paths served ("/api/v3/klines", ...).
   static std::span<const std::string_view> paths();
@@ -45,6 +56,7 @@ class RestApi {
   runtime::HttpResponse depth(const runtime::HttpRequest& request) const;
 
   const DataIndex& data_;
+  DepthSource depth_source_;
 };
 
 }  // namespace sf::services::exchange_sim

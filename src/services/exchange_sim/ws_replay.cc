@@ -26,8 +26,11 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <variant>
 
 #include "core/time.h"
+#include "exchange/binance/book/order_book.h"
+#include "exchange/binance/parse.h"
 #include "runtime/json_writer.h"
 #include "runtime/log.h"
 #include "tools/normalize.h"
@@ -112,6 +115,20 @@ std::optional<CaptureLine> parse_capture_line(std::string_view text) {
   if (line.payload.empty()) return std::nullopt;
   line.frame = text;
   return line;
+}
+
+// `<receive time> {"lastUpdateId":..}` (or the bare body): a REST depth snapshot that the
+// recorder fetched to start its book; the body is returned as recorded.
+std::optional<std::string_view> snapshot_line(std::string_view text) {
+  while (!text.empty() && (text.back() == '\r' || text.back() == '\n' || text.back() == ' ')) {
+    text.remove_suffix(1);
+  }
+  const auto at = text.find(R"({"lastUpdateId":)");
+  if (at == std::string_view::npos || !text.ends_with('}')) return std::nullopt;
+  if (text.substr(0, at).find_first_not_of("0123456789.: ") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return text.substr(at);
 }
 
 std::string percent_decode(std::string_view in) {
@@ -220,10 +237,18 @@ Result<std::unique_ptr<Capture>, std::string> load_capture(const std::vector<std
     std::int64_t shift = 0;
     bool first_timed = true;
     std::string error;
+    // A snapshot line names no symbol: it belongs to the file's depth stream.
+    const std::size_t file_snapshots = capture->snapshots.size();
+    std::string depth_symbol;
     const bool read = tools::for_each_line(
         file,
         [&](std::string_view text) {
           if (text.find_first_not_of(" \r\n") == std::string_view::npos) return;
+          if (auto body = snapshot_line(text)) {
+            capture->snapshots.push_back(CaptureSnapshot{
+                .symbol = {}, .body = std::string(*body), .position = pending.size()});
+            return;
+          }
           auto line = parse_capture_line(text);
           if (!line) {
             ++capture->skipped_lines;
@@ -254,11 +279,25 @@ Result<std::unique_ptr<Capture>, std::string> load_capture(const std::vector<std
           frame.time_us = time;
           frame.depth_update =
               line->payload.substr(0, 48).find(R"("e":"depthUpdate")") != std::string_view::npos;
+          if (frame.depth_update && depth_symbol.empty()) {
+            if (auto name = binance::parse_stream_name(line->stream)) {
+              depth_symbol = name->symbol.str();
+            }
+          }
           capture->arena.append(line->frame);
           pending.push_back(frame);
         },
         &error);
     if (!read) return unexpected("cannot read capture " + file + ": " + error);
+    for (std::size_t k = file_snapshots; k < capture->snapshots.size(); ++k) {
+      capture->snapshots[k].symbol = depth_symbol;
+    }
+    // Unusable without a symbol; counted like any other line that is not replayed.
+    std::erase_if(capture->snapshots, [&](const CaptureSnapshot& snapshot) {
+      const bool orphan = snapshot.symbol.empty();
+      if (orphan) ++capture->skipped_lines;
+      return orphan;
+    });
   }
   const std::string_view arena = capture->arena;
   capture->frames.reserve(pending.size());
@@ -340,6 +379,22 @@ struct WsReplay::Impl {
     refuse_until = Clock::now() + faults.refuse_connections_for;
   }
 
+  // Parses the recorded snapshots once, so that the replay only copies them.
+  Result<void, std::string> load_snapshots() {
+    binance::Parser parser;
+    for (const CaptureSnapshot& recorded : capture->snapshots) {
+      const auto symbol = Symbol::parse(recorded.symbol);
+      if (!symbol) return unexpected("capture snapshot for a bad symbol '" + recorded.symbol + "'");
+      auto parsed = parser.parse_rest_depth(recorded.body, *symbol, 0);
+      if (!parsed) return unexpected("bad depth snapshot in capture: " + parsed.error().message());
+      binance::OrderBook book(*symbol);
+      book.apply_snapshot(*parsed);
+      snapshot_books.push_back(book);
+      first_snapshot_books.try_emplace(recorded.symbol, std::move(book));
+    }
+    return {};
+  }
+
   // First, so that it is destroyed last: sockets and pending coroutine frames refer to it.
   net::io_context io;
   const WsReplayOptions options;
@@ -364,6 +419,12 @@ struct WsReplay::Impl {
   Clock::time_point refuse_until;
   std::map<std::uint64_t, SessionPtr> sessions;
   std::uint64_t next_id = 1;
+
+  // The true books. Their own lock, so that REST answers do not wait on the replay's pacing.
+  std::vector<binance::OrderBook> snapshot_books;  // parallel to capture->snapshots; immutable
+  std::map<std::string, binance::OrderBook, std::less<>> first_snapshot_books;  // immutable
+  mutable std::mutex book_mutex;
+  std::map<std::string, binance::OrderBook, std::less<>> books;  // symbols whose snapshot is due
 
   // --- connections -----------------------------------------------------------------------
 
@@ -708,14 +769,49 @@ struct WsReplay::Impl {
     }
   }
 
+  // Snapshots recorded before frame `i` become the true books of their symbols. A recorder
+  // fetches the snapshot while diffs already stream in, so diffs recorded before it may be newer
+  // than it (u > lastUpdateId): as in Binance's procedure they are applied on top of it.
+  void apply_snapshots_before(binance::Parser& parser, std::size_t i, std::size_t& next) {
+    const auto& recorded = capture->snapshots;
+    for (; next < recorded.size() && recorded[next].position <= i; ++next) {
+      {
+        std::lock_guard books_lock(book_mutex);
+        books.insert_or_assign(recorded[next].symbol, snapshot_books[next]);
+      }
+      for (std::size_t k = 0; k < recorded[next].position; ++k) {
+        if (capture->frames[k].depth_update) apply_diff(parser, capture->frames[k]);
+      }
+    }
+  }
+
+  // Applies a depthUpdate frame to its symbol's true book, as Binance's book has it: diffs the
+  // snapshot already holds (u <= lastUpdateId) are skipped.
+  void apply_diff(binance::Parser& parser, const CaptureFrame& frame) {
+    auto event = parser.parse_ws_frame(frame.text, 0);
+    if (!event) return;
+    const auto* diff = std::get_if<DepthUpdate>(&*event);
+    if (!diff) return;
+    std::lock_guard books_lock(book_mutex);
+    const auto it = books.find(diff->symbol.view());
+    if (it == books.end() || diff->final_update_id <= it->second.last_update_id()) return;
+    it->second.apply_update(*diff);
+  }
+
   void play() {
     std::unique_lock lock(mutex);
     player_wake.wait(lock, [this] { return stopping || clock_started; });
     const auto& frames = capture->frames;
     std::uint64_t depth_seen = 0;
+    binance::Parser parser;
     while (!stopping && !frames.empty()) {
       const auto start = Clock::now();
       const std::int64_t t0 = frames.front().time_us;
+      {
+        std::lock_guard books_lock(book_mutex);
+        books.clear();
+      }
+      std::size_t next_snapshot = 0;
       for (std::size_t i = 0; i < frames.size(); ++i) {
         const CaptureFrame& frame = frames[i];
         if (options.speed > 0) {
@@ -731,6 +827,8 @@ struct WsReplay::Impl {
           lock.lock();
         }
         if (stopping) return;
+        apply_snapshots_before(parser, i, next_snapshot);
+        if (frame.depth_update) apply_diff(parser, frame);
         if (frame.depth_update && faults.drop_depth_every > 0 &&
             ++depth_seen % static_cast<std::uint64_t>(faults.drop_depth_every) == 0) {
           ++depth_dropped;
@@ -747,6 +845,7 @@ struct WsReplay::Impl {
         dispatch(frame, stream);
         position = i + 1;
       }
+      apply_snapshots_before(parser, frames.size(), next_snapshot);
       if (!options.loop) break;
     }
     finished = true;
@@ -849,6 +948,7 @@ Result<std::unique_ptr<WsReplay>, std::string> WsReplay::start(const WsReplayOpt
                {"skipped_lines", (*capture)->skipped_lines}});
   }
   auto impl = std::make_shared<Impl>(options, std::move(capture).value());
+  if (auto parsed = impl->load_snapshots(); !parsed) return unexpected(parsed.error());
   if (auto started = impl->start(); !started) {
     impl->stop();
     return unexpected(started.error());
@@ -905,6 +1005,41 @@ WsReplayStats WsReplay::stats() const {
 
 const Capture& WsReplay::capture() const {
   return *impl_->capture;
+}
+
+std::optional<std::string> WsReplay::depth_body(std::string_view symbol, std::size_t limit) const {
+  auto render = [limit](const binance::OrderBook& book) {
+    const DepthSnapshot top = book.top(limit, false);
+    std::string body = "{\"lastUpdateId\":" + std::to_string(top.last_update_id);
+    auto append_side = [&](std::string_view key, const std::vector<PriceLevel>& levels) {
+      body.append(",\"").append(key).append("\":[");
+      for (std::size_t i = 0; i < levels.size(); ++i) {
+        if (i > 0) body.push_back(',');
+        body.append("[\"")
+            .append(levels[i].price.to_string())
+            .append("\",\"")
+            .append(levels[i].quantity.to_string())
+            .append("\"]");
+      }
+      body.push_back(']');
+    };
+    append_side("bids", top.bids);
+    append_side("asks", top.asks);
+    body.push_back('}');
+    return body;
+  };
+  {
+    std::lock_guard lock(impl_->book_mutex);
+    if (const auto it = impl_->books.find(symbol); it != impl_->books.end()) {
+      return render(it->second);
+    }
+  }
+  // Before the replay reaches the snapshot: the snapshot itself.
+  if (const auto it = impl_->first_snapshot_books.find(symbol);
+      it != impl_->first_snapshot_books.end()) {
+    return render(it->second);
+  }
+  return std::nullopt;
 }
 
 }  // namespace sf::services::exchange_sim

@@ -10,10 +10,11 @@
 //
 // Captures (load_capture): one frame per line, `<receive time> <frame>` (hftbacktest .gz, ns or
 // µs), `<seconds>: <frame>` (cryptofeed) or a bare frame; .gz files are decompressed on the fly.
-// Only combined-stream frames {"stream":..,"data":..} are replayed; other lines (a recorder's URL
-// header, REST depth snapshots) are skipped and counted. Several files play one after another in
-// the order given; a file whose clock starts before the previous one ended is shifted to start
-// where it ended, so that the replay never runs backwards.
+// Only combined-stream frames {"stream":..,"data":..} are replayed. REST depth snapshots
+// ({"lastUpdateId":..} lines, as hftbacktest records them) are kept as Capture::snapshots, for
+// the true book below; other lines (a recorder's URL header) are skipped and counted. Several files
+// play one after another in the order given; a file whose clock starts before the previous one
+// ended is shifted to start where it ended, so that the replay never runs backwards.
 //
 // Paths (as Binance): raw `/ws/<stream>` (also `/ws` and `/ws/<s1>/<s2>`) sends each frame's
 // `data` only; combined `/stream?streams=<s1>/<s2>` sends frames byte-identical to the capture.
@@ -31,6 +32,14 @@
 // nothing; at a finite speed a connection that falls kOutboxLimit frames behind is dropped, as
 // Binance drops slow consumers. When the capture ends the connections stay open (pings only)
 // unless `loop` starts the replay again.
+//
+// The true book (depth_body): per symbol, the capture's recorded REST snapshot plus every
+// depthUpdate diff of the capture newer than it (u > lastUpdateId; also those recorded before
+// the snapshot line, which the recorder received while fetching it) up to the replay position, the
+// ones drop_depth_every withholds from clients included, so that a REST /depth answer is consistent
+// with the stream as Binance's is. A diff is applied before it is sent, so an answer is never older
+// than what a client has received. Before the replay reaches the snapshot the snapshot itself is
+// the answer; a looped replay starts again from it.
 //
 // Keep-alive (as Binance): a ping every ping_interval (20 s), no pong within pong_timeout
 // (1 min) closes the connection; client pings are answered with pongs (by Beast, while
@@ -56,6 +65,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,11 +83,19 @@ struct CaptureFrame {
   bool depth_update = false;
 };
 
+// A recorded REST depth snapshot line.
+struct CaptureSnapshot {
+  std::string symbol;        // upper case; from the file's depth stream
+  std::string body;          // {"lastUpdateId":..,"bids":..,"asks":..} as recorded
+  std::size_t position = 0;  // frames of the capture before it
+};
+
 struct Capture {
   std::string arena;  // never resized after loading (the views above point into it)
   std::vector<CaptureFrame> frames;
-  std::vector<std::string> streams;  // stream names seen, in first-seen order
-  std::uint64_t skipped_lines = 0;   // non-blank lines that are not combined-stream frames
+  std::vector<std::string> streams;        // stream names seen, in first-seen order
+  std::vector<CaptureSnapshot> snapshots;  // in capture order
+  std::uint64_t skipped_lines = 0;         // non-blank lines that are neither frames nor snapshots
 };
 
 // Loads capture files (plain or .gz) in the order given.
@@ -152,6 +170,10 @@ class WsReplay {
   void set_faults(const WsReplayFaults& faults);
   WsReplayStats stats() const;
   const Capture& capture() const;
+
+  // The top `limit` levels per side of `symbol`'s true book (see above) as Binance's REST depth
+  // body; nullopt when the capture holds no snapshot for the symbol (upper case, "BTCUSDT").
+  std::optional<std::string> depth_body(std::string_view symbol, std::size_t limit) const;
 
  private:
   struct Impl;

@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "exchange/binance/book/order_book.h"
+#include "exchange/binance/parse.h"
 #include "services/exchange_sim/exchange_sim.h"
 #include "sim_test_support.h"
 #include "tools/normalize.h"
@@ -175,7 +177,11 @@ TEST_F(WsReplayTest, LoadsHftbacktestAndCryptofeedCaptures) {
   ASSERT_TRUE(capture.ok()) << capture.error();
   const Capture& c = **capture;
   EXPECT_EQ(c.frames.size(), kTrades + kDepthUpdates + kBookTickers);
-  EXPECT_EQ(c.skipped_lines, 1u);  // the REST depth snapshot
+  EXPECT_EQ(c.skipped_lines, 0u);
+  ASSERT_EQ(c.snapshots.size(), 1u);  // the REST depth snapshot, line 8
+  EXPECT_EQ(c.snapshots[0].symbol, "BTCUSDT");
+  EXPECT_EQ(c.snapshots[0].position, 7u);
+  EXPECT_TRUE(c.snapshots[0].body.starts_with(R"({"lastUpdateId":50093239218,"bids":[)"));
   EXPECT_EQ(c.streams.size(), 3u);
   std::size_t depth = 0;
   for (std::size_t i = 0; i < c.frames.size(); ++i) {
@@ -425,6 +431,138 @@ TEST_F(WsReplayTest, ServerPingsAndClientPingsAreAnswered) {
   EXPECT_TRUE(client->timed_out());
   EXPECT_GE(client->pings, 2) << "server pings (Beast's client answered them with pongs)";
   EXPECT_EQ(client->pongs, 1) << "our ping was answered";
+}
+
+// The capture's book, built here from its lines without the replay's loader: the recorded REST
+// snapshot, then every diff (none withheld) that the snapshot does not already hold.
+class IndependentBook {
+ public:
+  IndependentBook() : book_(*Symbol::parse("BTCUSDT")) {
+    binance::Parser parser;
+    std::string error;
+    const bool read = tools::for_each_line(
+        capture_path(kCapture),
+        [&](std::string_view line) {
+          const auto space = line.find(' ');
+          if (space == std::string_view::npos) return;
+          std::string text(line.substr(space + 1));
+          while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+          if (text.starts_with("{\"lastUpdateId\"")) {
+            auto snapshot = parser.parse_rest_depth(text, book_.symbol(), 0);
+            ASSERT_TRUE(snapshot.ok());
+            book_.apply_snapshot(*snapshot);
+            return;
+          }
+          if (text.find("\"e\":\"depthUpdate\"") == std::string::npos) return;
+          auto event = parser.parse_ws_frame(text, 0);
+          ASSERT_TRUE(event.ok());
+          diffs_.push_back(std::get<DepthUpdate>(*event));
+        },
+        &error);
+    EXPECT_TRUE(read) << error;
+    snapshot_id_ = book_.last_update_id();
+  }
+
+  std::int64_t snapshot_id() const { return snapshot_id_; }
+  std::int64_t final_id() const { return diffs_.back().final_update_id; }
+  const binance::OrderBook& book() const { return book_; }
+
+  // Applies diffs until the book id is `id`; false when no diff ends there.
+  bool advance_to(std::int64_t id) {
+    while (book_.last_update_id() < id && next_ < diffs_.size()) {
+      const DepthUpdate& diff = diffs_[next_++];
+      if (diff.final_update_id > book_.last_update_id()) book_.apply_update(diff);
+    }
+    return book_.last_update_id() == id;
+  }
+
+ private:
+  binance::OrderBook book_;
+  std::vector<DepthUpdate> diffs_;
+  std::size_t next_ = 0;
+  std::int64_t snapshot_id_ = 0;
+};
+
+// GET /api/v3/depth, parsed; also checks Binance's weight for the limit.
+DepthSnapshot rest_depth(const ExchangeSim& sim, std::size_t limit, int weight) {
+  const std::int64_t used_before = sim.used_weight();
+  const runtime::HttpResponse response =
+      sf::testing::get(sim, "/api/v3/depth?symbol=BTCUSDT&limit=" + std::to_string(limit));
+  EXPECT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(sim.used_weight() - used_before, weight);
+  binance::Parser parser;
+  auto parsed = parser.parse_rest_depth(response.body, *Symbol::parse("BTCUSDT"), 0);
+  EXPECT_TRUE(parsed.ok()) << response.body;
+  return parsed.ok() ? *parsed : DepthSnapshot{*Symbol::parse("BTCUSDT"), -1, {}, {}, false, 0, 0};
+}
+
+void expect_same_levels(const std::vector<PriceLevel>& actual,
+                        const std::vector<PriceLevel>& expected, std::int64_t id) {
+  ASSERT_EQ(actual.size(), expected.size()) << "book id " << id;
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    EXPECT_EQ(actual[i].price, expected[i].price) << "level " << i << ", book id " << id;
+    EXPECT_EQ(actual[i].quantity, expected[i].quantity) << "level " << i << ", book id " << id;
+  }
+}
+
+void expect_top_of(const DepthSnapshot& answer, const binance::OrderBook& book, std::size_t n) {
+  const DepthSnapshot expected = book.top(n, false);
+  EXPECT_EQ(answer.last_update_id, expected.last_update_id);
+  expect_same_levels(answer.bids, expected.bids, answer.last_update_id);
+  expect_same_levels(answer.asks, expected.asks, answer.last_update_id);
+}
+
+// REST depth follows the replay: the recorded snapshot before the replay starts, then at every
+// moment the true book (snapshot + all diffs so far, the ones withheld from clients included)
+// at some diff's u no older than the last diff a client received, and at the end the whole
+// capture's book.
+TEST_F(WsReplayTest, RestDepthIsTheTrueBookAtTheReplayPosition) {
+  IndependentBook expected;
+  ASSERT_FALSE(HasFailure());
+  sf::testing::TempDir empty;
+  ExchangeSimOptions options;
+  options.data_dir = empty.path().string();
+  options.replay_files = {capture_path(kCapture)};
+  options.ws_faults.drop_depth_every = 7;
+  auto started = ExchangeSim::start(options);
+  ASSERT_TRUE(started.ok()) << started.error();
+  ExchangeSim& sim = **started;
+
+  // Not started (no connection yet): the recorded snapshot.
+  const DepthSnapshot before = rest_depth(sim, 100, 5);
+  EXPECT_EQ(before.last_update_id, expected.snapshot_id());
+  expect_top_of(before, expected.book(), 100);
+
+  auto client = WsClient::connect(sim.ws_port(), kAllStreams);
+  ASSERT_TRUE(client);
+  std::int64_t last_seen_u = 0;
+  std::int64_t last_answer = 0;
+  int mid_replay_answers = 0;
+  for (std::size_t frames = 1;; ++frames) {
+    auto message = client->read(1s);
+    if (!message) break;
+    if (message->find("\"e\":\"depthUpdate\"") != std::string::npos) {
+      last_seen_u = int_field(*message, "u");
+    }
+    if (frames % 2000 != 0) continue;
+    const DepthSnapshot answer = rest_depth(sim, 20, 5);
+    ASSERT_GE(answer.last_update_id, last_seen_u) << "never older than what clients received";
+    ASSERT_GE(answer.last_update_id, last_answer);
+    last_answer = answer.last_update_id;
+    if (answer.last_update_id < expected.final_id()) ++mid_replay_answers;
+    ASSERT_TRUE(expected.advance_to(answer.last_update_id))
+        << answer.last_update_id << " is no diff's u";
+    expect_top_of(answer, expected.book(), 20);
+  }
+  EXPECT_TRUE(client->timed_out()) << "the capture ended; the connection stays open";
+  ASSERT_TRUE(sim.ws().stats().finished);
+  EXPECT_GT(sim.ws().stats().depth_dropped, 400u);
+  EXPECT_GT(mid_replay_answers, 3);
+
+  const DepthSnapshot end = rest_depth(sim, 5000, 250);
+  EXPECT_EQ(end.last_update_id, expected.final_id());
+  ASSERT_TRUE(expected.advance_to(expected.final_id()));
+  expect_top_of(end, expected.book(), 5000);
 }
 
 TEST_F(WsReplayTest, ExchangeSimServesTheReplayOnItsWebSocketPort) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bus/inproc_bus.h"
+#include "exchange/binance/book/order_book.h"
 #include "exchange/binance/parse.h"
 #include "services/exchange_sim/exchange_sim.h"
 #include "test_support.h"
@@ -313,13 +314,17 @@ TEST_F(LoaderWsTest, RepairDisabledPublishesGapRecords) {
   EXPECT_EQ(gap_records, o.stats->gaps_published.load());
 }
 
-// ws_depth. exchange-sim serves one static depth file (here the capture's own REST snapshot), so a
-// book can sync once but not recover after a gap: the test checks the sync, the published diffs'
-// continuity, and that a dropped diff invalidates the book with exactly one resync and nothing
-// published afterwards.
-TEST_F(LoaderWsTest, DepthSyncsOnceAndADroppedDiffStopsPublishingWithOneResync) {
-  // The capture's REST snapshot (line 8) and its depthUpdate frames' U/u, in order.
-  std::string snapshot;
+// ws_depth. exchange-sim's REST depth is the replay's true book (the capture's snapshot plus
+// every diff up to the replay position, withheld ones included), so after each dropped diff the
+// loader can resync: every drop causes exactly one resync, nothing goes out from the gap until
+// the new snapshot, the published diffs continue each snapshot, and at the end the published
+// top-N is the capture's final book.
+TEST_F(LoaderWsTest, DepthResyncsOnceAfterEachDroppedDiffAndRecovers) {
+  // The capture's book built independently: its REST snapshot (line 8) plus every diff newer
+  // than it; and the diffs' U/u in order.
+  const Symbol btc = *Symbol::parse("BTCUSDT");
+  binance::OrderBook truth(btc);
+  std::vector<DepthUpdate> updates;
   std::vector<std::pair<std::int64_t, std::int64_t>> diffs;
   binance::Parser parser;
   std::string error;
@@ -329,21 +334,36 @@ TEST_F(LoaderWsTest, DepthSyncsOnceAndADroppedDiffStopsPublishingWithOneResync) 
         const auto space = line.find(' ');
         if (space == std::string_view::npos) return;
         std::string text(line.substr(space + 1));
-        if (text.starts_with("{\"lastUpdateId\"") && snapshot.empty()) snapshot = text;
+        while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+        if (text.starts_with("{\"lastUpdateId\"")) {
+          auto snapshot = parser.parse_rest_depth(text, btc, 0);
+          ASSERT_TRUE(snapshot.ok());
+          truth.apply_snapshot(*snapshot);
+          return;
+        }
         if (text.find("\"e\":\"depthUpdate\"") == std::string::npos) return;
         auto e = parser.parse_ws_frame(text, 0);
         ASSERT_TRUE(e.ok());
         const auto& d = std::get<DepthUpdate>(*e);
         diffs.emplace_back(d.first_update_id, d.final_update_id);
+        updates.push_back(d);
       },
       &error))
       << error;
-  ASSERT_FALSE(snapshot.empty());
+  ASSERT_GT(truth.last_update_id(), 0);
   ASSERT_EQ(diffs.size(), 3'451u);
-  std::ofstream(dir_ / "BTCUSDT-depth-2024-08-08.json") << snapshot;
-  constexpr std::size_t kDropEvery = 1500;  // the 1,500th diff is the first one lost
-  const auto dropped_first_u = diffs[kDropEvery - 1].first;
+  for (const DepthUpdate& d : updates) {
+    if (d.final_update_id > truth.last_update_id()) truth.apply_update(d);
+  }
+  constexpr std::size_t kDropEvery = 500;
+  constexpr std::size_t kDrops = 3'451 / kDropEvery;
+  // Where each lost diff leaves the published book: just before it.
+  std::vector<std::int64_t> book_at_gap;
+  for (std::size_t k = 1; k <= kDrops; ++k)
+    book_at_gap.push_back(diffs[k * kDropEvery - 1].first - 1);
 
+  // 100x the recorded pace: the 346 s capture plays in 3.5 s, a drop every ~0.5 s, while a resync
+  // (one REST call) takes milliseconds.
   start_sim(dir_.string(), {shared(kDay1)}, {.drop_depth_every = kDropEvery}, 100);
   auto o = options();
   o.type = "ws_depth";
@@ -367,6 +387,8 @@ TEST_F(LoaderWsTest, DepthSyncsOnceAndADroppedDiffStopsPublishingWithOneResync) 
   w.request_stop("test done");
   ASSERT_EQ(running.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(running.get(), 0);
+  ASSERT_TRUE(sim_->ws().stats().finished);
+  ASSERT_EQ(sim_->ws().stats().depth_dropped, kDrops);
 
   auto reader = bus_.subscribe({.topics = {o.topic},
                                 .group = "reader-" + runtime::short_id(),
@@ -374,10 +396,22 @@ TEST_F(LoaderWsTest, DepthSyncsOnceAndADroppedDiffStopsPublishingWithOneResync) 
                                 .offsets = {}});
   ASSERT_TRUE(reader.ok());
   simdjson::dom::parser json;
+  auto levels_of = [](simdjson::dom::element side) {
+    std::vector<PriceLevel> out;
+    for (simdjson::dom::element level : side.get_array()) {
+      simdjson::dom::array pair = level.get_array();
+      out.push_back({*Decimal::parse(pair.at(0).get_string().value()),
+                     *Decimal::parse(pair.at(1).get_string().value())});
+    }
+    return out;
+  };
   std::int64_t book_id = -1;
   std::int64_t diff_records = 0;
-  std::int64_t full = 0;
   std::int64_t partial = 0;
+  std::vector<std::int64_t> book_before_resync;  // the published book id at each later sync
+  std::int64_t last_partial_id = -1;
+  std::vector<PriceLevel> last_bids;
+  std::vector<PriceLevel> last_asks;
   for (;;) {
     auto batch = (*reader)->poll(100ms, 100000);
     if (!batch || batch->empty()) break;
@@ -390,8 +424,12 @@ TEST_F(LoaderWsTest, DepthSyncsOnceAndADroppedDiffStopsPublishingWithOneResync) 
         if (doc["is_partial"].get_bool().value()) {
           ++partial;
           EXPECT_EQ(id, book_id) << "a top-N snapshot shows the book as published so far";
+          last_partial_id = id;
+          last_bids = levels_of(doc["bids"]);
+          last_asks = levels_of(doc["asks"]);
         } else {
-          ++full;
+          if (book_id >= 0) book_before_resync.push_back(book_id);
+          EXPECT_GE(id, book_id) << "a resync never goes back";
           book_id = id;
         }
       } else {
@@ -407,15 +445,27 @@ TEST_F(LoaderWsTest, DepthSyncsOnceAndADroppedDiffStopsPublishingWithOneResync) 
     }
   }
   (*reader)->close();
-  EXPECT_EQ(full, 1);  // the one sync
-  EXPECT_GT(partial, 0);
-  EXPECT_GT(diff_records, 1000);
-  // Everything up to the lost diff went out, nothing after it.
-  EXPECT_EQ(book_id, dropped_first_u - 1);
-  EXPECT_EQ(o.stats->syncs.load(), 1);
-  EXPECT_EQ(o.stats->gap_resyncs.load(), 1);
+  // One sync, then one resync per lost diff, each after everything up to that diff went out and
+  // nothing after it.
+  EXPECT_EQ(book_before_resync, book_at_gap);
+  EXPECT_EQ(o.stats->syncs.load(), static_cast<std::int64_t>(kDrops + 1));
+  EXPECT_EQ(o.stats->gap_resyncs.load(), static_cast<std::int64_t>(kDrops));
   EXPECT_EQ(o.stats->diffs_published.load(), diff_records);
-  EXPECT_GE(sim_->ws().stats().depth_dropped, 2u);
+  EXPECT_GT(partial, 0);
+  EXPECT_GT(diff_records, 3'000);
+  // Recovered: the book runs to the capture's end and its published top-N is the true book.
+  EXPECT_EQ(book_id, diffs.back().second);
+  EXPECT_EQ(last_partial_id, truth.last_update_id());
+  const DepthSnapshot top = truth.top(5);
+  auto same = [](const std::vector<PriceLevel>& a, const std::vector<PriceLevel>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (!(a[i].price == b[i].price && a[i].quantity == b[i].quantity)) return false;
+    }
+    return true;
+  };
+  EXPECT_TRUE(same(last_bids, top.bids));
+  EXPECT_TRUE(same(last_asks, top.asks));
 }
 
 TEST(LoaderWsSymbols, CommaSeparatedListIsUpperCasedAndDeduplicated) {
