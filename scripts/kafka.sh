@@ -8,7 +8,12 @@
 #   scripts/kafka.sh status           exit 0 and print the address if running, else exit 1
 #   scripts/kafka.sh restart-broker   SIGKILL the broker and start it again on the same data/ports
 #   scripts/kafka.sh perf-test ARGS   run org.apache.kafka.tools.ProducerPerformance with ARGS
-#   scripts/kafka.sh env              print export lines for the addresses and SCRAM credentials
+#   scripts/kafka.sh env              print export lines for the addresses, SCRAM credentials
+#                                     and the test CA certificate
+#
+# Listeners: PLAINTEXT, SASL_PLAINTEXT (SCRAM-SHA-512) and SASL_SSL (SCRAM-SHA-512 over TLS, with a
+# throw-away CA and broker certificate for 127.0.0.1/localhost generated once per state dir by
+# `start` and kept by `restart-broker`; clients trust <state dir>/tls/ca.pem).
 #
 # Kafka is pinned to 3.9.x: Debian 12's librdkafka 2.0.2 turns idempotence off against 4.x brokers
 # (librdkafka issue #4948, fixed in librdkafka 2.8).
@@ -18,6 +23,7 @@
 #   SF_KAFKA_HOME             jar cache (default ~/.cache/streamforge/kafka-<version>; jars in libs/)
 #   SF_KAFKA_PORT             PLAINTEXT listener port (default 19092)
 #   SF_KAFKA_SASL_PORT        SASL_PLAINTEXT (SCRAM-SHA-512) listener port (default 19093)
+#   SF_KAFKA_SSL_PORT         SASL_SSL (SCRAM-SHA-512 over TLS) listener port (default 19095)
 #   SF_KAFKA_CONTROLLER_PORT  KRaft controller listener port (default 19094)
 #   SF_KAFKA_STATE_DIR        pid, config, data and logs (default /tmp/streamforge-kafka-<port>)
 #   SF_KAFKA_HEAP_OPTS        broker JVM heap (default "-Xms64m -Xmx512m")
@@ -37,6 +43,7 @@ LIBS="$KAFKA_HOME/libs"
 PORT="${SF_KAFKA_PORT:-19092}"
 SASL_PORT="${SF_KAFKA_SASL_PORT:-19093}"
 CONTROLLER_PORT="${SF_KAFKA_CONTROLLER_PORT:-19094}"
+SSL_PORT="${SF_KAFKA_SSL_PORT:-19095}"
 HOST="127.0.0.1"
 STATE_DIR="${SF_KAFKA_STATE_DIR:-/tmp/streamforge-kafka-${PORT}}"
 HEAP_OPTS="${SF_KAFKA_HEAP_OPTS:--Xms64m -Xmx512m}"
@@ -48,6 +55,12 @@ SCRAM_PASSWORD="streamforge-secret"
 
 ADDR="$HOST:$PORT"
 SASL_ADDR="$HOST:$SASL_PORT"
+SSL_ADDR="$HOST:$SSL_PORT"
+TLS_DIR="$STATE_DIR/tls"
+CA_FILE="$TLS_DIR/ca.pem"              # what clients trust
+KEYSTORE="$TLS_DIR/broker.p12"         # broker key + certificate chain
+TRUSTSTORE="$TLS_DIR/truststore.p12"   # the CA, for the broker
+STORE_PASSWORD="streamforge-test-store"
 PID_FILE="$STATE_DIR/broker.pid"
 MARKER="$STATE_DIR/.streamforge-kafka"   # proves the dir is ours before rm -rf
 INSTALLED_MARKER="$LIBS/.installed-$KAFKA_VERSION"
@@ -171,14 +184,24 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT,SASL_SSL://$HOST:$SSL_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT,SASL_SSL://$HOST:$SSL_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 
 sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=$KEYSTORE
+listener.name.sasl_ssl.ssl.keystore.password=$STORE_PASSWORD
+listener.name.sasl_ssl.ssl.key.password=$STORE_PASSWORD
+listener.name.sasl_ssl.ssl.truststore.type=PKCS12
+listener.name.sasl_ssl.ssl.truststore.location=$TRUSTSTORE
+listener.name.sasl_ssl.ssl.truststore.password=$STORE_PASSWORD
+listener.name.sasl_ssl.ssl.client.auth=none
 
 log.dirs=$STATE_DIR/data
 num.partitions=1
@@ -221,6 +244,37 @@ log4j.logger.state.change.logger=WARN
 log4j.logger.kafka.authorizer.logger=WARN
 log4j.logger.org.apache.kafka.clients=WARN
 EOF
+}
+
+# A throw-away CA and a broker certificate for 127.0.0.1/localhost signed by it, generated once per
+# state dir (restart-broker keeps them; stop deletes them with the state dir).
+generate_certs() {
+  [ -s "$CA_FILE" ] && [ -s "$KEYSTORE" ] && [ -s "$TRUSTSTORE" ] && return 0
+  command -v openssl >/dev/null 2>&1 || apt_install openssl
+  local keytool
+  if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/keytool" ]; then keytool="$JAVA_HOME/bin/keytool"; else keytool=keytool; fi
+  command -v "$keytool" >/dev/null 2>&1 || die "keytool not found (it comes with the JDK/JRE)"
+  log "generating a test CA and broker certificate in $TLS_DIR"
+  rm -rf "$TLS_DIR"
+  mkdir -p "$TLS_DIR"
+  chmod 700 "$TLS_DIR"
+  (
+    cd "$TLS_DIR"
+    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
+      -subj "/CN=StreamForge test CA" -keyout ca-key.pem -out ca.pem \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+    openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=localhost" \
+      -keyout broker-key.pem -out broker.csr
+    printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
+      "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" >broker-ext.cnf
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -sha256 \
+      -days 825 -extfile broker-ext.cnf -out broker.pem
+    openssl pkcs12 -export -name broker -in broker.pem -inkey broker-key.pem -certfile ca.pem \
+      -passout "pass:$STORE_PASSWORD" -out broker.p12
+    "$keytool" -importcert -noprompt -alias streamforge-test-ca -file ca.pem \
+      -keystore truststore.p12 -storetype PKCS12 -storepass "$STORE_PASSWORD"
+  ) >"$TLS_DIR/generate.log" 2>&1 || { cat "$TLS_DIR/generate.log" >&2; die "could not generate the test certificates"; }
+  rm -f "$TLS_DIR/broker.csr" "$TLS_DIR/broker-ext.cnf" "$TLS_DIR/generate.log"
 }
 
 tools_log4j() {  # tools log warnings to stderr; stdout stays theirs
@@ -278,11 +332,15 @@ launch_broker() {
 }
 
 broker_ready() {
-  port_open "$PORT" && port_open "$SASL_PORT" || return 1
+  port_open "$PORT" && port_open "$SASL_PORT" && port_open "$SSL_PORT" || return 1
   if command -v kcat >/dev/null 2>&1; then
     kcat -b "$ADDR" -L -m 3 2>/dev/null | grep -q "broker 1 at $ADDR" || return 1
     kcat -b "$SASL_ADDR" -L -m 3 -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-512 \
       -X sasl.username="$SCRAM_USER" -X sasl.password="$SCRAM_PASSWORD" 2>/dev/null \
+      | grep -q "broker 1 at" || return 1
+    kcat -b "$SSL_ADDR" -L -m 3 -X security.protocol=SASL_SSL -X sasl.mechanisms=SCRAM-SHA-512 \
+      -X sasl.username="$SCRAM_USER" -X sasl.password="$SCRAM_PASSWORD" \
+      -X ssl.ca.location="$CA_FILE" 2>/dev/null \
       | grep -q "broker 1 at" || return 1
   fi
 }
@@ -304,7 +362,7 @@ wait_ready() {
     fi
     sleep 0.5
   done
-  log "broker ready at $ADDR (SASL/SCRAM at $SASL_ADDR) after $((SECONDS - start))s; logs in $STATE_DIR/logs"
+  log "broker ready at $ADDR (SASL/SCRAM at $SASL_ADDR, SASL/SCRAM over TLS at $SSL_ADDR) after $((SECONDS - start))s; logs in $STATE_DIR/logs"
 }
 
 kill_broker() {  # kill_broker TERM|KILL: signal the broker and wait for it to exit
@@ -344,17 +402,20 @@ cmd_start() {
   with_lock
   if broker_pid >/dev/null; then
     log "broker already running"
+    grep -q "SASL_SSL://$HOST:$SSL_PORT" "$STATE_DIR/server.properties" 2>/dev/null \
+      || log "warning: that broker was started by an older kafka.sh and has no SASL_SSL listener; 'stop' it first"
     echo "$ADDR"
     return 0
   fi
   cmd_install
   remove_state_dir   # stale leftovers of a crashed run
   local p
-  for p in "$PORT" "$SASL_PORT" "$CONTROLLER_PORT"; do
+  for p in "$PORT" "$SASL_PORT" "$SSL_PORT" "$CONTROLLER_PORT"; do
     ! port_open "$p" || die "port $HOST:$p is already in use by another process"
   done
   local t0=$SECONDS
   write_configs
+  generate_certs
   format_storage
   log "starting Kafka $KAFKA_VERSION broker (heap $HEAP_OPTS)"
   launch_broker
@@ -383,6 +444,7 @@ cmd_restart_broker() {
   [ -f "$MARKER" ] && [ -f "$STATE_DIR/server.properties" ] \
     || die "no broker state in $STATE_DIR; run 'scripts/kafka.sh start' first"
   kill_broker KILL
+  generate_certs   # no-op: the certificates from start stay
   log "restarting broker on the same data dir"
   launch_broker
   wait_ready
@@ -401,11 +463,13 @@ export SF_KAFKA_BOOTSTRAP='$ADDR'
 export SF_KAFKA_SASL_BOOTSTRAP='$SASL_ADDR'
 export SF_KAFKA_SCRAM_USER='$SCRAM_USER'
 export SF_KAFKA_SCRAM_PASSWORD='$SCRAM_PASSWORD'
+export SF_KAFKA_SSL_BOOTSTRAP='$SSL_ADDR'
+export SF_KAFKA_CA_FILE='$CA_FILE'
 EOF
 }
 
 usage() {
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 

@@ -21,6 +21,8 @@ if [ "${SF_TEST_NO_SERVERS:-0}" != "1" ]; then
   eval "$(bash scripts/kafka.sh env)"
   export SF_TEST_KAFKA_SASL_BOOTSTRAP="$SF_KAFKA_SASL_BOOTSTRAP"
   export SF_TEST_KAFKA_USER="$SF_KAFKA_SCRAM_USER" SF_TEST_KAFKA_PASSWORD="$SF_KAFKA_SCRAM_PASSWORD"
+  export SF_TEST_KAFKA_SSL_BOOTSTRAP="$SF_KAFKA_SSL_BOOTSTRAP"
+  export SF_TEST_KAFKA_CA_FILE="$SF_KAFKA_CA_FILE"
   if [ -x scripts/postgres.sh ]; then
     SF_TEST_POSTGRES_DSN=$(bash scripts/postgres.sh start)
     export SF_TEST_POSTGRES_DSN

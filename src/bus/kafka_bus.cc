@@ -60,12 +60,13 @@ bool set(rd_kafka_conf_t* conf, const char* key, const std::string& value, std::
   return true;
 }
 
-// Errors librdkafka reports outside any call (authentication, all brokers down), kept so that a
-// failing call can say why.
+// Errors librdkafka reports outside any call (authentication, TLS, all brokers down), kept so that
+// a failing call can say why.
 struct ErrorSink {
   std::mutex mu;
   std::string last;
   bool auth_failed = false;
+  std::string ssl_failure;  // TLS handshake failed: untrusted certificate, wrong CA, not TLS
   bool fatal = false;
 
   static void callback(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
@@ -74,6 +75,7 @@ struct ErrorSink {
     self->last = std::string(rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))) + ": " + reason;
     if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED)
       self->auth_failed = true;
+    if (err == RD_KAFKA_RESP_ERR__SSL) self->ssl_failure = self->last;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
       char buf[512];
       rd_kafka_fatal_error(rk, buf, sizeof buf);
@@ -132,7 +134,8 @@ bool common_config(rd_kafka_conf_t* conf, const KafkaBusOptions& o, std::string*
   return true;
 }
 
-// Waits until the cluster answers a metadata request, failing fast on bad credentials.
+// Waits until the cluster answers a metadata request, failing fast on bad credentials or a TLS
+// handshake failure (e.g. a certificate the CA does not verify).
 BusResult<void> wait_connected(rd_kafka_t* rk, ErrorSink& errors, std::chrono::milliseconds timeout,
                                const std::string& servers) {
   auto deadline = Clock::now() + timeout;
@@ -148,6 +151,8 @@ BusResult<void> wait_connected(rd_kafka_t* rk, ErrorSink& errors, std::chrono::m
       std::lock_guard lock(errors.mu);
       if (errors.auth_failed)
         return unexpected(error(BusErrc::kConfig, "kafka authentication failed at " + servers + ": " + errors.last));
+      if (!errors.ssl_failure.empty())
+        return unexpected(error(BusErrc::kConfig, "kafka TLS handshake failed at " + servers + ": " + errors.ssl_failure));
     }
   }
   std::string why = errors.describe();
