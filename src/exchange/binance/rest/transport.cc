@@ -1,5 +1,6 @@
 #include "exchange/binance/rest/transport.h"
 #include "runtime/url.h"
+#include "exchange/binance/rest/tls_context.h"
 
 #include <fcntl.h>
 #include <openssl/ssl.h>
@@ -654,37 +655,8 @@ Result<std::unique_ptr<HttpTransport>, TransportError> HttpTransport::create(
   }
   if (impl->url.tls) {
     impl->tls_context.emplace(ssl::context::tls_client);
-    auto& context = *impl->tls_context;
-    beast::error_code ec;
-    context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                            ssl::context::no_tlsv1_1,
-                        ec);
-    const TlsOptions& tls = impl->options.tls;
-    if (!ec && tls.verify_peer) {
-      if (!tls.ca_file.empty()) {
-        context.load_verify_file(tls.ca_file, ec);
-        if (ec) {
-          return unexpected(make_error(TransportErrc::kConfig,
-                                       "cannot load CA file " + tls.ca_file + ": " + ec.message(),
-                                       false));
-        }
-      }
-      if (!ec && !tls.ca_path.empty()) {
-        context.add_verify_path(tls.ca_path, ec);
-        if (ec) {
-          return unexpected(
-              make_error(TransportErrc::kConfig,
-                         "cannot use CA directory " + tls.ca_path + ": " + ec.message(), false));
-        }
-      }
-      if (!ec && tls.ca_file.empty() && tls.ca_path.empty()) context.set_default_verify_paths(ec);
-      if (!ec) context.set_verify_mode(ssl::verify_peer, ec);
-    }
-    if (ec) {
-      return unexpected(
-          make_error(TransportErrc::kConfig, "TLS setup failed: " + ec.message(), false));
-    }
+    if (auto configured = configure_client_tls(*impl->tls_context, impl->options.tls); !configured)
+      return unexpected(make_error(TransportErrc::kConfig, configured.error(), false));
   }
   return std::unique_ptr<HttpTransport>(new HttpTransport(std::move(impl)));
 }

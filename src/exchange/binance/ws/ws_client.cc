@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "core/time.h"
+#include "exchange/binance/rest/tls_context.h"
 
 namespace sf::binance {
 namespace {
@@ -229,22 +230,8 @@ struct WsClient::Impl {
   Result<void, std::string> build_tls() {
     if (!url.tls) return {};
     tls_context.emplace(ssl::context::tls_client);
-    beast::error_code ec;
-    tls_context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                                 ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                                 ssl::context::no_tlsv1_1,
-                             ec);
-    if (!ec && options.verify_peer) {
-      if (!options.ca_file.empty()) {
-        tls_context->load_verify_file(options.ca_file, ec);
-        if (ec) return unexpected("cannot load CA file " + options.ca_file + ": " + ec.message());
-      } else {
-        tls_context->set_default_verify_paths(ec);
-      }
-      if (!ec) tls_context->set_verify_mode(ssl::verify_peer, ec);
-    }
-    if (ec) return unexpected("TLS setup failed: " + ec.message());
-    return {};
+    return configure_client_tls(*tls_context,
+                                TlsOptions{.verify_peer = options.verify_peer, .ca_file = options.ca_file, .ca_path = ""});
   }
 
   void status(WsStatus s) {
