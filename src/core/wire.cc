@@ -174,6 +174,25 @@ void encode(const BookTicker& e, std::string& s) {
   o.close();
 }
 
+void encode(const IndicatorValue& e, std::string& s) {
+  Out o(s);
+  o.open("indicator");
+  o.field("symbol", e.symbol);
+  o.key("interval");
+  s += '"';
+  s += interval_name(e.interval);
+  s += "\",\"name\":\"";
+  s += e.name;  // indicator names are [a-z0-9_]
+  s += '"';
+  o.field("open_time", e.open_time);
+  o.key("value");
+  char buf[32];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, e.value);
+  s.append(buf, p);
+  o.field("seq", micros_to_millis(e.open_time));
+  o.close();
+}
+
 void encode(const MarketEvent& event, std::string& out) {
   std::visit([&](const auto& e) { encode(e, out); }, event);
 }

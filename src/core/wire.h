@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/events.h"
+#include "core/indicator_value.h"
 
 namespace sf::wire {
 
@@ -19,5 +20,9 @@ void encode(const Candle& e, std::string& out);
 void encode(const DepthUpdate& e, std::string& out);
 void encode(const DepthSnapshot& e, std::string& out);
 void encode(const BookTicker& e, std::string& out);
+// {"v":1,"type":"indicator","symbol","interval","name","open_time","value","seq"}: value is a JSON
+// number written shortest-round-trip (indicators are statistics, not prices); seq = open time ms.
+// Non-finite values are not representable and must not be published.
+void encode(const IndicatorValue& e, std::string& out);
 
 }  // namespace sf::wire

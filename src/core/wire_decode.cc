@@ -57,6 +57,8 @@ enum Key : std::uint8_t {
   kFirstMissingId,
   kLastMissingId,
   kReason,
+  kName,
+  kValue,
   kKeyCount
 };
 
@@ -108,6 +110,8 @@ constexpr std::array<KeyName, kKeyCount> kKeys{{
     {"first_missing_id", kFirstMissingId},
     {"last_missing_id", kLastMissingId},
     {"reason", kReason},
+    {"name", kName},
+    {"value", kValue},
 }};
 
 int find_key(std::string_view k) {
@@ -116,7 +120,7 @@ int find_key(std::string_view k) {
   return -1;
 }
 
-enum class Kind : std::uint8_t { kInt, kDecimal, kBool, kString, kLevels };
+enum class Kind : std::uint8_t { kInt, kDecimal, kBool, kString, kLevels, kDouble };
 
 constexpr Kind kind_of(Key k) {
   switch (k) {
@@ -145,10 +149,13 @@ constexpr Kind kind_of(Key k) {
     case kSymbol:
     case kInterval:
     case kReason:
+    case kName:
       return Kind::kString;
     case kBids:
     case kAsks:
       return Kind::kLevels;
+    case kValue:
+      return Kind::kDouble;
     default:
       return Kind::kInt;
   }
@@ -168,6 +175,7 @@ struct Fields {
   std::array<std::int64_t, kKeyCount> ints{};
   std::array<Decimal, kKeyCount> decimals{};
   std::array<bool, kKeyCount> bools{};
+  double number = 0;  // "value"
   std::array<std::string_view, kKeyCount> strings{};
   std::vector<PriceLevel> bids, asks;
 
@@ -232,6 +240,10 @@ std::optional<WireError> read_field(od::value& v, Key k, Fields& f) {
       if (v.get_string().get(f.strings[k]))
         return error(WireErrc::kWrongType, key_name(k), "expected a string");
       break;
+    case Kind::kDouble:
+      if (v.get_double().get(f.number))
+        return error(WireErrc::kWrongType, key_name(k), "expected a number");
+      break;
     case Kind::kLevels:
       if (auto e = read_levels(v, k, k == kBids ? &f.bids : &f.asks)) return e;
       break;
@@ -257,6 +269,13 @@ std::optional<bool> opt_bool(const Fields& f, Key k) {
   return f.has(k) ? std::optional<bool>(f.bools[k]) : std::nullopt;
 }
 
+Decoded of_event(std::string_view type, MarketEvent&& event) {
+  Decoded d;
+  d.type = type;
+  d.event.emplace(std::move(event));
+  return d;
+}
+
 Result<Decoded, WireError> build(Fields& f) {
   if (!f.has(kType))
     return unexpected(error(WireErrc::kMissingField, "type", "every record has a type"));
@@ -278,36 +297,32 @@ Result<Decoded, WireError> build(Fields& f) {
     if (auto e =
             require(f, type, {kSymbol, kTradeId, kPrice, kQuantity, kTimestamp, kIsBuyerMaker}))
       return unexpected(*e);
-    return Decoded{"trade",
-                   Trade{.symbol = *symbol,
-                         .trade_id = f.ints[kTradeId],
-                         .price = f.decimals[kPrice],
-                         .quantity = f.decimals[kQuantity],
-                         .trade_time = f.ints[kTimestamp],
-                         .event_time = event_time,
-                         .receive_time = receive_time,
-                         .is_buyer_maker = f.bools[kIsBuyerMaker],
-                         .is_best_match = opt_bool(f, kIsBestMatch)},
-                   std::nullopt};
+    return of_event("trade", Trade{.symbol = *symbol,
+                                   .trade_id = f.ints[kTradeId],
+                                   .price = f.decimals[kPrice],
+                                   .quantity = f.decimals[kQuantity],
+                                   .trade_time = f.ints[kTimestamp],
+                                   .event_time = event_time,
+                                   .receive_time = receive_time,
+                                   .is_buyer_maker = f.bools[kIsBuyerMaker],
+                                   .is_best_match = opt_bool(f, kIsBestMatch)});
   }
   if (type == "agg_trade") {
     if (auto e = require(f, type,
                          {kSymbol, kTradeId, kPrice, kQuantity, kFirstTradeId, kLastTradeId,
                           kTimestamp, kIsBuyerMaker}))
       return unexpected(*e);
-    return Decoded{"agg_trade",
-                   AggTrade{.symbol = *symbol,
-                            .agg_trade_id = f.ints[kTradeId],
-                            .price = f.decimals[kPrice],
-                            .quantity = f.decimals[kQuantity],
-                            .first_trade_id = f.ints[kFirstTradeId],
-                            .last_trade_id = f.ints[kLastTradeId],
-                            .trade_time = f.ints[kTimestamp],
-                            .event_time = event_time,
-                            .receive_time = receive_time,
-                            .is_buyer_maker = f.bools[kIsBuyerMaker],
-                            .is_best_match = opt_bool(f, kIsBestMatch)},
-                   std::nullopt};
+    return of_event("agg_trade", AggTrade{.symbol = *symbol,
+                                          .agg_trade_id = f.ints[kTradeId],
+                                          .price = f.decimals[kPrice],
+                                          .quantity = f.decimals[kQuantity],
+                                          .first_trade_id = f.ints[kFirstTradeId],
+                                          .last_trade_id = f.ints[kLastTradeId],
+                                          .trade_time = f.ints[kTimestamp],
+                                          .event_time = event_time,
+                                          .receive_time = receive_time,
+                                          .is_buyer_maker = f.bools[kIsBuyerMaker],
+                                          .is_best_match = opt_bool(f, kIsBestMatch)});
   }
   if (type == "candle") {
     if (auto e = require(f, type,
@@ -316,80 +331,91 @@ Result<Decoded, WireError> build(Fields& f) {
       return unexpected(*e);
     auto interval = parse_interval(f.strings[kInterval]);
     if (!interval) return unexpected(error(WireErrc::kBadValue, "interval", "unknown interval"));
-    return Decoded{"candle",
-                   Candle{.symbol = *symbol,
-                          .interval = *interval,
-                          .open_time = f.ints[kOpenTime],
-                          .open = f.decimals[kOpen],
-                          .high = f.decimals[kHigh],
-                          .low = f.decimals[kLow],
-                          .close = f.decimals[kClose],
-                          .volume = f.decimals[kVolume],
-                          .close_time = f.ints[kCloseTime],
-                          .quote_asset_volume = f.decimals[kQuoteVolume],
-                          .number_of_trades = f.ints[kNumberOfTrades],
-                          .taker_buy_base_asset_volume = f.decimals[kTakerBase],
-                          .taker_buy_quote_asset_volume = f.decimals[kTakerQuote],
-                          .ignore = f.has(kIgnore) ? f.decimals[kIgnore] : Decimal{},
-                          .first_trade_id = int_or(f, kFirstTradeId, -1),
-                          .last_trade_id = int_or(f, kLastTradeId, -1),
-                          .is_closed = f.has(kIsClosed) ? f.bools[kIsClosed] : true,
-                          .event_time = event_time,
-                          .receive_time = receive_time},
-                   std::nullopt};
+    return of_event("candle", Candle{.symbol = *symbol,
+                                     .interval = *interval,
+                                     .open_time = f.ints[kOpenTime],
+                                     .open = f.decimals[kOpen],
+                                     .high = f.decimals[kHigh],
+                                     .low = f.decimals[kLow],
+                                     .close = f.decimals[kClose],
+                                     .volume = f.decimals[kVolume],
+                                     .close_time = f.ints[kCloseTime],
+                                     .quote_asset_volume = f.decimals[kQuoteVolume],
+                                     .number_of_trades = f.ints[kNumberOfTrades],
+                                     .taker_buy_base_asset_volume = f.decimals[kTakerBase],
+                                     .taker_buy_quote_asset_volume = f.decimals[kTakerQuote],
+                                     .ignore = f.has(kIgnore) ? f.decimals[kIgnore] : Decimal{},
+                                     .first_trade_id = int_or(f, kFirstTradeId, -1),
+                                     .last_trade_id = int_or(f, kLastTradeId, -1),
+                                     .is_closed = f.has(kIsClosed) ? f.bools[kIsClosed] : true,
+                                     .event_time = event_time,
+                                     .receive_time = receive_time});
   }
   if (type == "depth_update") {
     if (auto e = require(f, type, {kSymbol, kFirstUpdateId, kFinalUpdateId, kBids, kAsks}))
       return unexpected(*e);
-    return Decoded{"depth_update",
-                   DepthUpdate{.symbol = *symbol,
-                               .event_time = event_time,
-                               .first_update_id = f.ints[kFirstUpdateId],
-                               .final_update_id = f.ints[kFinalUpdateId],
-                               .prev_final_update_id =
-                                   f.has(kPrevFinalUpdateId)
-                                       ? std::optional<std::int64_t>(f.ints[kPrevFinalUpdateId])
-                                       : std::nullopt,
-                               .bids = std::move(f.bids),
-                               .asks = std::move(f.asks),
-                               .receive_time = receive_time},
-                   std::nullopt};
+    return of_event("depth_update",
+                    DepthUpdate{.symbol = *symbol,
+                                .event_time = event_time,
+                                .first_update_id = f.ints[kFirstUpdateId],
+                                .final_update_id = f.ints[kFinalUpdateId],
+                                .prev_final_update_id =
+                                    f.has(kPrevFinalUpdateId)
+                                        ? std::optional<std::int64_t>(f.ints[kPrevFinalUpdateId])
+                                        : std::nullopt,
+                                .bids = std::move(f.bids),
+                                .asks = std::move(f.asks),
+                                .receive_time = receive_time});
   }
   if (type == "depth_snapshot") {
     if (auto e = require(f, type, {kSymbol, kLastUpdateId, kBids, kAsks})) return unexpected(*e);
-    return Decoded{"depth_snapshot",
-                   DepthSnapshot{.symbol = *symbol,
-                                 .last_update_id = f.ints[kLastUpdateId],
-                                 .bids = std::move(f.bids),
-                                 .asks = std::move(f.asks),
-                                 .is_partial = f.has(kIsPartial) && f.bools[kIsPartial],
-                                 .event_time = event_time,
-                                 .receive_time = receive_time},
-                   std::nullopt};
+    return of_event("depth_snapshot",
+                    DepthSnapshot{.symbol = *symbol,
+                                  .last_update_id = f.ints[kLastUpdateId],
+                                  .bids = std::move(f.bids),
+                                  .asks = std::move(f.asks),
+                                  .is_partial = f.has(kIsPartial) && f.bools[kIsPartial],
+                                  .event_time = event_time,
+                                  .receive_time = receive_time});
   }
   if (type == "book_ticker") {
     if (auto e = require(f, type,
                          {kSymbol, kUpdateId, kBidPrice, kBidQuantity, kAskPrice, kAskQuantity}))
       return unexpected(*e);
-    return Decoded{"book_ticker",
-                   BookTicker{.symbol = *symbol,
-                              .update_id = f.ints[kUpdateId],
-                              .bid_price = f.decimals[kBidPrice],
-                              .bid_quantity = f.decimals[kBidQuantity],
-                              .ask_price = f.decimals[kAskPrice],
-                              .ask_quantity = f.decimals[kAskQuantity],
-                              .event_time = event_time,
-                              .receive_time = receive_time},
-                   std::nullopt};
+    return of_event("book_ticker", BookTicker{.symbol = *symbol,
+                                              .update_id = f.ints[kUpdateId],
+                                              .bid_price = f.decimals[kBidPrice],
+                                              .bid_quantity = f.decimals[kBidQuantity],
+                                              .ask_price = f.decimals[kAskPrice],
+                                              .ask_quantity = f.decimals[kAskQuantity],
+                                              .event_time = event_time,
+                                              .receive_time = receive_time});
   }
   if (type == "gap") {
     if (auto e = require(f, type, {kSymbol, kFirstMissingId, kLastMissingId}))
       return unexpected(*e);
-    return Decoded{"gap", std::nullopt,
-                   GapRecord{*symbol, f.ints[kFirstMissingId], f.ints[kLastMissingId],
-                             std::string(f.strings[kReason])}};
+    Decoded d;
+    d.type = "gap";
+    d.gap.emplace(GapRecord{*symbol, f.ints[kFirstMissingId], f.ints[kLastMissingId],
+                            std::string(f.strings[kReason])});
+    return d;
   }
-  if (type == "symbol_info") return Decoded{"symbol_info", std::nullopt, std::nullopt};
+  if (type == "indicator") {
+    if (auto e = require(f, type, {kSymbol, kInterval, kName, kOpenTime, kValue}))
+      return unexpected(*e);
+    auto interval = parse_interval(f.strings[kInterval]);
+    if (!interval) return unexpected(error(WireErrc::kBadValue, "interval", "unknown interval"));
+    Decoded d;
+    d.type = "indicator";
+    d.indicator.emplace(IndicatorValue{*symbol, *interval, std::string(f.strings[kName]),
+                                       f.ints[kOpenTime], f.number});
+    return d;
+  }
+  if (type == "symbol_info") {
+    Decoded d;
+    d.type = "symbol_info";
+    return d;
+  }
   return unexpected(
       error(WireErrc::kUnknownType, "type", "unknown record type \"" + std::string(type) + "\""));
 }

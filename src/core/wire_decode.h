@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "core/events.h"
+#include "core/indicator_value.h"
 #include "core/result.h"
 
 namespace sf::wire {
@@ -46,12 +47,13 @@ struct GapRecord {
   std::string reason;
 };
 
-// What a wire record decodes to. Records that are not market events (gap, symbol_info) have
-// `event` empty and `type` set, so a consumer can count or route them.
+// What a wire record decodes to. Records that are not market events (gap, indicator, symbol_info)
+// have `event` empty and `type` set (and `gap` / `indicator` filled), so a consumer can route them.
 struct Decoded {
   std::string_view type;  // static storage: "trade", "gap", ...
   std::optional<MarketEvent> event;
   std::optional<GapRecord> gap;
+  std::optional<IndicatorValue> indicator;
 };
 
 class Decoder {

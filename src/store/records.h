@@ -1,24 +1,16 @@
-// Records the store keeps besides market events: indicator values, telemetry and workflow state.
+// Records the store keeps besides market events: indicator values (core/indicator_value.h),
+// telemetry and workflow state.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "core/indicator_value.h"
 #include "core/interval.h"
 #include "core/symbol.h"
 #include "core/time.h"
 
 namespace sf {
-
-// One indicator value for one candle. Indicators are statistics (RSI, volatility), not prices, so
-// they are doubles. Natural key: (symbol, interval, name, open_time).
-struct IndicatorValue {
-  Symbol symbol;
-  Interval interval = Interval::k1m;
-  std::string name;  // e.g. "rsi_14", "macd_hist"
-  TimestampUs open_time = 0;
-  double value = 0;
-};
 
 // The control/telemetry protocol's event, as published on `queue-events`.
 // Natural key in the store: (queue_id, producer, timestamp, status).

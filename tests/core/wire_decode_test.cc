@@ -104,6 +104,21 @@ TEST(WireDecode, GapRecordsAreRecognisedNotMarketEvents) {
   EXPECT_EQ(d->gap->reason, "rest failed");
 }
 
+TEST(WireDecode, IndicatorRoundTripKeepsTheDoubleExactly) {
+  const IndicatorValue in{*Symbol::parse("BTCUSDT"), Interval::k5m, "rsi_14", 1641427200000000,
+                          51.234567890123456};
+  std::string encoded;
+  wire::encode(in, encoded);
+  EXPECT_NE(encoded.find(R"("type":"indicator")"), std::string::npos) << encoded;
+  auto d = wire::decode(encoded);
+  ASSERT_TRUE(d) << d.error().message() << " " << encoded;
+  ASSERT_TRUE(d->indicator);
+  EXPECT_EQ(d->indicator->name, "rsi_14");
+  EXPECT_EQ(d->indicator->interval, Interval::k5m);
+  EXPECT_EQ(d->indicator->open_time, 1641427200000000);
+  EXPECT_EQ(d->indicator->value, in.value);  // shortest round-trip text is exact
+}
+
 struct BadCase {
   const char* json;
   wire::WireErrc code;
