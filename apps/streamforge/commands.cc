@@ -1,5 +1,6 @@
 #include "apps/streamforge/commands.h"
 
+#include "services/arango_connector/arango_connector.h"
 #include "services/dummy/dummy_service.h"
 #include "services/loader_producer/loader_producer.h"
 #include "services/loader_ws/loader_ws.h"
@@ -21,6 +22,8 @@ std::span<const Command> commands() {
        &services::loader_producer_main},
       {"loader-ws", "live WebSocket trades (deduplicated, gaps repaired) or synced depth onto the bus",
        &services::loader_ws_main},
+      {"arango-connector", "bus -> store (SQLite, PostgreSQL, ArangoDB): batched, idempotent, DLQ",
+       &services::arango_connector_main},
       {"dummy-service", "test worker following the worker contract (telemetry, stop, ping)",
        &services::dummy_main},
       {"exchange-sim", "local Binance spot REST server over recorded data, with fault injection",

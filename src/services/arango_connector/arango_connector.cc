@@ -1,0 +1,573 @@
+#include "services/arango_connector/arango_connector.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <iostream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "core/wire_decode.h"
+#include "runtime/json_writer.h"
+#include "runtime/log.h"
+#include "runtime/metrics.h"
+#include "runtime/protocol.h"
+#include "runtime/service.h"
+#include "runtime/signals.h"
+
+namespace sf::services {
+namespace {
+
+constexpr const char* kService = "arango-connector";
+
+using Clock = std::chrono::steady_clock;
+
+// Why a decoded record is not fit for the store ("" when it is).
+std::string validate(const Trade& t) {
+  if (t.trade_id < 0) return "trade_id is negative";
+  if (t.price.signum() <= 0) return "price must be positive";
+  if (t.quantity.signum() <= 0) return "quantity must be positive";
+  if (t.trade_time <= 0) return "timestamp must be positive";
+  return {};
+}
+
+std::string validate(const AggTrade& t) {
+  if (t.agg_trade_id < 0) return "trade_id is negative";
+  if (t.price.signum() <= 0) return "price must be positive";
+  if (t.quantity.signum() <= 0) return "quantity must be positive";
+  if (t.first_trade_id > t.last_trade_id) return "first_trade_id is after last_trade_id";
+  if (t.trade_time <= 0) return "timestamp must be positive";
+  return {};
+}
+
+std::string validate(const Candle& c) {
+  if (c.open_time <= 0) return "open_time must be positive";
+  if (c.close_time < c.open_time) return "close_time is before open_time";
+  if (c.low > c.high) return "low is above high";
+  if (c.open > c.high || c.close > c.high) return "open/close above high";
+  if (c.open < c.low || c.close < c.low) return "open/close below low";
+  if (c.volume.is_negative() || c.quote_asset_volume.is_negative()) return "negative volume";
+  return {};
+}
+
+std::string validate(const DepthSnapshot& s) {
+  if (s.last_update_id < 0) return "last_update_id is negative";
+  return {};
+}
+
+std::string validate(const IndicatorValue& v) {
+  if (v.open_time <= 0) return "open_time must be positive";
+  if (v.name.empty()) return "empty indicator name";
+  return {};
+}
+
+// What the topics' upstream producers reported when they finished.
+class UpstreamWatch {
+ public:
+  UpstreamWatch(bus::Bus& bus, const runtime::WorkerSettings& s,
+                const std::vector<std::string>& topics)
+      : queue_id_(s.queue_id), pending_(topics.begin(), topics.end()) {
+    // A group of its own (never committed), so every run reads the whole events topic from the
+    // start and also sees a `finished` that came before the connector started.
+    bus::SubscribeOptions so;
+    so.topics = {s.events_topic};
+    so.group = "arango-connector-" + s.queue_id + "-handoff-" + s.producer;
+    so.start = bus::StartFrom::kEarliest;
+    auto c = bus.subscribe(so);
+    if (!c)
+      throw std::runtime_error("cannot subscribe to " + s.events_topic + ": " + c.error().message);
+    consumer_ = std::move(*c);
+  }
+  ~UpstreamWatch() { consumer_->close(); }
+
+  // Reads what has arrived; true once every topic has an upstream `finished`.
+  bool poll() {
+    if (pending_.empty()) return true;
+    auto msgs = consumer_->poll(std::chrono::milliseconds(0), 1000);
+    if (!msgs) return false;
+    for (const auto& m : *msgs) {
+      auto e = runtime::decode_telemetry(m.value);
+      if (!e || e->queue_id != queue_id_ || e->status != runtime::kStatusFinished) continue;
+      auto [topic, records] = parse_extra(e->extra);
+      if (topic.empty() || !pending_.contains(topic)) continue;
+      pending_.erase(topic);
+      upstream_records_ += records;
+      log::info(kService, "upstream finished",
+                {{"producer", e->producer}, {"topic", topic}, {"records", records}});
+    }
+    return pending_.empty();
+  }
+  std::int64_t upstream_records() const { return upstream_records_; }
+
+ private:
+  static std::pair<std::string, std::int64_t> parse_extra(const std::string& extra) {
+    simdjson::dom::parser p;
+    simdjson::dom::element doc;
+    if (p.parse(extra).get(doc)) return {};
+    std::string_view topic;
+    std::int64_t records = 0;
+    if (doc["topic"].get_string().get(topic)) return {};
+    if (doc["records"].get_int64().get(records)) records = 0;
+    return {std::string(topic), records};
+  }
+
+  std::string queue_id_;
+  std::set<std::string> pending_;
+  std::int64_t upstream_records_ = 0;
+  std::unique_ptr<bus::Consumer> consumer_;
+};
+
+struct Metrics {
+  metrics::Counter& written = metrics::default_registry().counter(
+      "sf_connector_records_written_total", "records written to the store and committed");
+  metrics::Counter& dead_letters = metrics::default_registry().counter(
+      "sf_connector_dead_letters_total", "messages sent to the dead-letter topic");
+  metrics::Counter& batches = metrics::default_registry().counter("sf_connector_batches_total",
+                                                                  "batches written and committed");
+  metrics::Counter& store_retries = metrics::default_registry().counter(
+      "sf_connector_store_retries_total", "store writes retried after an error");
+  metrics::Histogram& batch_seconds = metrics::default_registry().histogram(
+      "sf_connector_batch_write_seconds", "store write + commit time per batch",
+      metrics::default_latency_buckets());
+  metrics::Gauge& lag =
+      metrics::default_registry().gauge("sf_connector_lag", "messages not yet read on the topics");
+
+  metrics::Counter& skipped(std::string_view type) {
+    return metrics::default_registry().counter("sf_connector_records_skipped_total",
+                                               "valid records of types the store has no table for",
+                                               {{"type", std::string(type)}});
+  }
+};
+
+class Connector {
+ public:
+  Connector(runtime::WorkerContext& ctx, const ConnectorOptions& o, store::Store& store,
+            ConnectorStats& stats)
+      : ctx_(ctx), o_(o), store_(store), stats_(stats) {}
+
+  runtime::WorkResult run() {
+    bus::SubscribeOptions so;
+    so.topics = o_.topics;
+    so.group = o_.group;
+    so.start = bus::StartFrom::kEarliest;
+    auto consumer = ctx_.bus().subscribe(so);
+    if (!consumer) return fail("cannot subscribe: " + consumer.error().message);
+    consumer_ = std::move(*consumer);
+    std::optional<UpstreamWatch> upstream;
+    if (o_.finish_when == FinishWhen::kUpstreamFinished)
+      upstream.emplace(ctx_.bus(), ctx_.settings(), o_.topics);
+
+    bool upstream_done = false;
+    auto last_report = Clock::now();
+    while (true) {
+      if (ctx_.stop_requested()) {
+        if (!flush()) return error_result();
+        return finish(runtime::Outcome::kInterrupted, "stopped");
+      }
+      const std::size_t room = o_.batch_records - std::min(o_.batch_records, pending_messages_);
+      auto msgs = consumer_->poll(std::chrono::milliseconds(100), std::max<std::size_t>(room, 1));
+      if (!msgs) return fail("poll failed: " + msgs.error().message);
+      for (const auto& m : *msgs) handle(m);
+      stats_.consumed += static_cast<std::int64_t>(msgs->size());
+      metrics_.lag.set(static_cast<double>(consumer_->lag()));
+
+      const bool full = pending_messages_ >= o_.batch_records;
+      const bool old = pending_messages_ > 0 && Clock::now() - first_pending_ >= o_.batch_max_delay;
+      const bool idle = msgs->empty() && pending_messages_ > 0;
+      if (full || old || idle) {
+        if (!flush()) return error_result();
+      }
+      if (Clock::now() - last_report >= ctx_.settings().telemetry_interval) {
+        ctx_.report_loading("", stats_json());
+        last_report = Clock::now();
+      }
+
+      if (upstream && !upstream_done) {
+        upstream_done = upstream->poll();
+        if (upstream_done) stats_.upstream_records = upstream->upstream_records();
+      }
+      const bool may_finish = o_.finish_when == FinishWhen::kEndOfTopic ||
+                              (o_.finish_when == FinishWhen::kUpstreamFinished && upstream_done);
+      if (may_finish && msgs->empty() && pending_messages_ == 0 && consumer_->assigned() &&
+          consumer_->lag() == 0) {
+        return finish(runtime::Outcome::kFinished,
+                      "persisted " + std::to_string(stats_.written.load()) + " records");
+      }
+    }
+  }
+
+ private:
+  void handle(const bus::Message& m) {
+    if (pending_messages_ == 0) first_pending_ = Clock::now();
+    ++pending_messages_;
+    auto decoded = decoder_.decode(m.value);
+    if (!decoded) return dead_letter(m, decoded.error().message());
+    std::string why;
+    if (decoded->event) {
+      std::visit(
+          [&](auto& e) {
+            using T = std::decay_t<decltype(e)>;
+            if constexpr (std::is_same_v<T, Trade>) {
+              if ((why = validate(e)).empty()) trades_.push_back(std::move(e));
+            } else if constexpr (std::is_same_v<T, AggTrade>) {
+              if ((why = validate(e)).empty()) agg_trades_.push_back(std::move(e));
+            } else if constexpr (std::is_same_v<T, Candle>) {
+              if ((why = validate(e)).empty()) candles_.push_back(std::move(e));
+            } else if constexpr (std::is_same_v<T, DepthSnapshot>) {
+              if ((why = validate(e)).empty()) snapshots_.push_back(std::move(e));
+            } else {
+              skip(decoded->type);
+            }
+          },
+          *decoded->event);
+    } else if (decoded->indicator) {
+      if ((why = validate(*decoded->indicator)).empty())
+        indicators_.push_back(std::move(*decoded->indicator));
+    } else {
+      skip(decoded->type);
+    }
+    if (!why.empty()) dead_letter(m, "invalid " + std::string(decoded->type) + ": " + why);
+  }
+
+  void skip(std::string_view type) {
+    ++stats_.skipped;
+    metrics_.skipped(type).inc();
+    if (skipped_types_.insert(std::string(type)).second)
+      log::warn(kService, "record type has no table; skipping (counted)", {{"type", type}});
+  }
+
+  void dead_letter(const bus::Message& m, const std::string& reason) {
+    std::string out;
+    runtime::JsonWriter w(out);
+    w.begin_object()
+        .field("v", std::int64_t{1})
+        .field("type", "dead_letter")
+        .field("reason", reason)
+        .field("source_topic", m.topic)
+        .field("source_partition", std::int64_t{m.partition})
+        .field("source_offset", m.offset)
+        .field("key", m.key)
+        .field("value", m.value)
+        .field("connector", ctx_.settings().producer)
+        .field("time", now_micros())
+        .end_object();
+    const std::string topic = m.topic + o_.dlq_suffix;
+    // A DLQ publish that fails must not let the offset be committed: keep trying (backpressure
+    // clears as the bus drains); a stop gives up without committing, so the record is read again.
+    while (true) {
+      auto r = ctx_.bus().publish(topic, m.key, out);
+      if (r) break;
+      log::warn(kService, "dead-letter publish failed; retrying",
+                {{"topic", topic}, {"error", r.error().message}});
+      if (!ctx_.sleep_for(std::chrono::milliseconds(200))) {
+        dlq_failed_ = true;
+        return;
+      }
+    }
+    dlq_dirty_ = true;
+    ++stats_.dead_letters;
+    metrics_.dead_letters.inc();
+    if (stats_.dead_letters.load() <= 10 || stats_.dead_letters.load() % 1000 == 0)
+      log::warn(kService, "record sent to dead-letter topic",
+                {{"topic", topic}, {"offset", m.offset}, {"reason", reason}});
+  }
+
+  template <class T, class Write>
+  bool write_with_retry(std::vector<T>& batch, const char* what, Write write) {
+    if (batch.empty()) return true;
+    const auto deadline = Clock::now() + o_.store_retry_for;
+    auto backoff = std::chrono::milliseconds(100);
+    while (true) {
+      auto r = write(std::span<const T>(batch));
+      if (r) return true;
+      ++stats_.store_retries;
+      metrics_.store_retries.inc();
+      log::warn(kService, "store write failed; retrying",
+                {{"what", what}, {"records", batch.size()}, {"error", r.error().message}});
+      if (Clock::now() + backoff > deadline) {
+        error_ = std::string("store write of ") + what + " failed for " +
+                 std::to_string(o_.store_retry_for.count()) + " ms: " + r.error().message;
+        return false;
+      }
+      if (!ctx_.sleep_for(backoff)) {
+        error_.clear();
+        stopped_in_retry_ = true;
+        return false;
+      }
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+  }
+
+  // Writes the batch, then commits the offsets of every message it came from.
+  bool flush() {
+    if (pending_messages_ == 0) return true;
+    const auto start = Clock::now();
+    if (dlq_failed_) {
+      error_.clear();
+      stopped_in_retry_ = true;
+      return false;
+    }
+    const std::size_t records = trades_.size() + agg_trades_.size() + candles_.size() +
+                                snapshots_.size() + indicators_.size();
+    if (!write_with_retry(trades_, "trades", [&](auto b) { return store_.upsert_trades(b); }) ||
+        !write_with_retry(agg_trades_, "agg_trades",
+                          [&](auto b) { return store_.upsert_agg_trades(b); }) ||
+        !write_with_retry(candles_, "candles", [&](auto b) { return store_.upsert_candles(b); }) ||
+        !write_with_retry(snapshots_, "depth_snapshots",
+                          [&](auto b) { return store_.upsert_depth_snapshots(b); }) ||
+        !write_with_retry(indicators_, "indicators",
+                          [&](auto b) { return store_.upsert_indicators(b); }))
+      return false;
+    if (dlq_dirty_) {
+      if (auto r = ctx_.bus().flush(std::chrono::seconds(30)); !r) {
+        error_ = "dead-letter records not delivered: " + r.error().message;
+        return false;
+      }
+      dlq_dirty_ = false;
+    }
+    if (auto r = consumer_->commit(); !r) {
+      // Written but not committed: the records will be read and upserted again (no duplicate).
+      log::warn(kService, "commit failed; the batch will be read again",
+                {{"error", r.error().message}});
+    }
+    trades_.clear();
+    agg_trades_.clear();
+    candles_.clear();
+    snapshots_.clear();
+    indicators_.clear();
+    pending_messages_ = 0;
+    stats_.written += static_cast<std::int64_t>(records);
+    ++stats_.batches;
+    metrics_.written.inc(records);
+    metrics_.batches.inc();
+    metrics_.batch_seconds.observe(std::chrono::duration<double>(Clock::now() - start).count());
+    ctx_.add_records(static_cast<std::int64_t>(records));
+    return true;
+  }
+
+  std::string stats_json() const {
+    std::string out;
+    runtime::JsonWriter w(out);
+    w.begin_object()
+        .field("records_written", stats_.written.load())
+        .field("consumed", stats_.consumed.load())
+        .field("dead_letters", stats_.dead_letters.load())
+        .field("skipped", stats_.skipped.load())
+        .field("batches", stats_.batches.load())
+        .field("store_retries", stats_.store_retries.load())
+        .field("lag", consumer_ ? consumer_->lag() : 0)
+        .field("upstream_records", stats_.upstream_records.load())
+        .end_object();
+    return out;
+  }
+
+  runtime::WorkResult finish(runtime::Outcome outcome, std::string message) {
+    consumer_->close();
+    return {outcome, std::move(message), stats_json()};
+  }
+  runtime::WorkResult fail(std::string message) {
+    if (consumer_) consumer_->close();
+    return {runtime::Outcome::kError, std::move(message), "{}"};
+  }
+  // After a failed flush: a stop during the retry is an interruption (nothing committed), the
+  // rest is an error.
+  runtime::WorkResult error_result() {
+    if (stopped_in_retry_) {
+      consumer_->close();
+      return {runtime::Outcome::kInterrupted, "stopped before the batch was written", stats_json()};
+    }
+    return fail(error_);
+  }
+
+  runtime::WorkerContext& ctx_;
+  const ConnectorOptions& o_;
+  store::Store& store_;
+  ConnectorStats& stats_;
+  Metrics metrics_;
+  wire::Decoder decoder_;
+  std::unique_ptr<bus::Consumer> consumer_;
+  std::vector<Trade> trades_;
+  std::vector<AggTrade> agg_trades_;
+  std::vector<Candle> candles_;
+  std::vector<DepthSnapshot> snapshots_;
+  std::vector<IndicatorValue> indicators_;
+  std::size_t pending_messages_ = 0;
+  Clock::time_point first_pending_;
+  bool dlq_dirty_ = false;
+  bool dlq_failed_ = false;
+  bool stopped_in_retry_ = false;
+  std::string error_;
+  std::set<std::string> skipped_types_;
+};
+
+std::vector<std::string> split_topics(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    auto end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    std::string t = s.substr(start, end - start);
+    t.erase(0, t.find_first_not_of(" \t"));
+    t.erase(t.find_last_not_of(" \t") + 1);
+    if (!t.empty()) out.push_back(t);
+    start = end + 1;
+  }
+  return out;
+}
+
+// ARANGO_URL (http://host:port) + ARANGO_DB/USER/PASSWORD + COLLECTION_NAME -> the store URL
+// open_store takes (docs/arango.md).
+std::string arango_url_from(const std::string& url, const std::string& db, const std::string& user,
+                            const std::string& password, const std::string& collection) {
+  std::string hostport = url;
+  if (auto p = hostport.find("://"); p != std::string::npos) hostport = hostport.substr(p + 3);
+  while (!hostport.empty() && hostport.back() == '/') hostport.pop_back();
+  std::string out = "arango://" + user;
+  if (!password.empty()) out += ":" + password;
+  out += "@" + hostport + "/" + db;
+  if (!collection.empty()) out += "?collection=" + collection;
+  return out;
+}
+
+}  // namespace
+
+std::function<runtime::WorkResult(runtime::WorkerContext&)> connector_body(ConnectorOptions options,
+                                                                           store::Store& store,
+                                                                           ConnectorStats* stats) {
+  return [options = std::move(options), &store, stats](runtime::WorkerContext& ctx) {
+    ConnectorStats local;
+    Connector c(ctx, options, store, stats ? *stats : local);
+    return c.run();
+  };
+}
+
+int arango_connector_main(int argc, char** argv) {
+  runtime::ConfigParser parser(
+      "streamforge arango-connector",
+      "Persists records from the bus into the configured store (SQLite, PostgreSQL or ArangoDB), "
+      "batched, committed only after the store wrote them.");
+  runtime::add_worker_options(parser);
+  parser.add({.name = "SF_STORE",
+              .default_value = "",
+              .help =
+                  "store URL: sqlite:PATH, postgres://..., arango://... (default: ARANGO_URL when "
+                  "set, else POSTGRES_DSN, else sqlite:./data/streamforge.db)"});
+  parser.add(
+      {.name = "COLLECTION_NAME",
+       .default_value = "",
+       .help = "ArangoDB collection for the records (default: derived per symbol and type)"});
+  parser.add(
+      {.name = "ARANGO_URL", .default_value = "", .help = "ArangoDB endpoint, http://host:8529"});
+  parser.add({.name = "ARANGO_DB", .default_value = "streamforge", .help = "ArangoDB database"});
+  parser.add({.name = "ARANGO_USER", .default_value = "root", .help = "ArangoDB user"});
+  parser.add({.name = "ARANGO_PASSWORD", .default_value = "", .help = "ArangoDB password"});
+  parser.add({.name = "CONSUMER_GROUP",
+              .default_value = "",
+              .help = "consumer group (default arango-connector-<QUEUE_ID>)"});
+  parser.add({.name = "BATCH_RECORDS",
+              .type = runtime::OptionType::kInt,
+              .default_value = "5000",
+              .help = "records per store write"});
+  parser.add({.name = "BATCH_MAX_DELAY_MS",
+              .type = runtime::OptionType::kInt,
+              .default_value = "500",
+              .help = "write a batch at the latest this long after its first record"});
+  parser.add(
+      {.name = "FINISH_WHEN",
+       .default_value = "upstream",
+       .help = "upstream (the loader's finished event, then end of topic), end-of-topic, never"});
+  parser.add({.name = "STORE_RETRY_SECONDS",
+              .type = runtime::OptionType::kInt,
+              .default_value = "60",
+              .help = "how long a failing store write is retried before the connector errors"});
+  // --store is the documented flag for SF_STORE.
+  std::vector<std::string> args(argv, argv + argc);
+  for (auto& a : args) {
+    if (a == "--store") a = "--sf-store";
+    if (a.rfind("--store=", 0) == 0) a = "--sf-store=" + a.substr(8);
+  }
+  std::vector<char*> argv2;
+  for (auto& a : args) argv2.push_back(a.data());
+  int code = 0;
+  auto config = runtime::parse_or_exit(parser, static_cast<int>(argv2.size()), argv2.data(), &code);
+  if (!config) return code;
+  if (auto r = runtime::configure_logging(*config); !r) {
+    std::cerr << r.error() << '\n';
+    return 2;
+  }
+  ConnectorOptions options;
+  options.topics = split_topics(config->get_string("KAFKA_TOPIC"));
+  if (options.topics.empty()) {
+    std::cerr
+        << "arango-connector: KAFKA_TOPIC is required (one topic or a comma-separated list)\n";
+    return 2;
+  }
+  const auto queue_id = config->get_string("QUEUE_ID");
+  options.group = config->get_string("CONSUMER_GROUP");
+  if (options.group.empty())
+    options.group = "arango-connector-" + (queue_id.empty() ? "default" : queue_id);
+  if (config->get_int("BATCH_RECORDS") < 1 || config->get_int("BATCH_MAX_DELAY_MS") < 1) {
+    std::cerr << "arango-connector: BATCH_RECORDS and BATCH_MAX_DELAY_MS must be at least 1\n";
+    return 2;
+  }
+  options.batch_records = static_cast<std::size_t>(config->get_int("BATCH_RECORDS"));
+  options.batch_max_delay = std::chrono::milliseconds(config->get_int("BATCH_MAX_DELAY_MS"));
+  options.store_retry_for =
+      std::chrono::seconds(std::max<std::int64_t>(config->get_int("STORE_RETRY_SECONDS"), 0));
+  const auto finish = config->get_string("FINISH_WHEN");
+  if (finish == "upstream")
+    options.finish_when = FinishWhen::kUpstreamFinished;
+  else if (finish == "end-of-topic")
+    options.finish_when = FinishWhen::kEndOfTopic;
+  else if (finish == "never")
+    options.finish_when = FinishWhen::kNever;
+  else {
+    std::cerr << "arango-connector: FINISH_WHEN must be upstream, end-of-topic or never\n";
+    return 2;
+  }
+
+  std::string store_url = config->get_string("SF_STORE");
+  if (store_url.empty()) {
+    if (const auto arango = config->get_string("ARANGO_URL"); !arango.empty()) {
+      store_url = arango_url_from(
+          arango, config->get_string("ARANGO_DB"), config->get_string("ARANGO_USER"),
+          config->get_string("ARANGO_PASSWORD"), config->get_string("COLLECTION_NAME"));
+    } else if (const char* dsn = std::getenv("POSTGRES_DSN"); dsn && *dsn) {
+      store_url = dsn;
+    } else {
+      store_url = "sqlite:./data/streamforge.db";
+    }
+  }
+  auto store = store::open_store(store_url);
+  if (!store) {
+    log::error(kService, "cannot open store",
+               {{"store", store::redact_store_url(store_url)}, {"error", store.error().message}});
+    return 2;
+  }
+  log::info(kService, "store opened", {{"store", store::redact_store_url(store_url)}});
+
+  std::atomic<runtime::Worker*> active{nullptr};
+  runtime::install_stop_signals([&](int sig) {
+    if (auto* w = active.load()) w->request_stop("signal " + std::to_string(sig));
+  });
+  auto bus = runtime::open_bus(*config, "consumer");
+  if (!bus) {
+    log::error(kService, "cannot open bus", {{"error", bus.error()}});
+    return 2;
+  }
+  auto health = runtime::start_health_server(*config, kService);
+  if (!health) {
+    log::error(kService, "cannot start health server", {{"error", health.error()}});
+    return 2;
+  }
+  auto settings = runtime::worker_settings_from(*config, kService);
+  runtime::Worker worker(**bus, settings);
+  active = &worker;
+  if (*health) (*health)->set_ready(true);
+  int rc = worker.run(connector_body(options, **store));
+  active = nullptr;
+  return rc;
+}
+
+}  // namespace sf::services
