@@ -114,6 +114,8 @@ stop_server() {
   local dir
   dir="$(cluster_dir)" || return 0
   [ -f "$dir/data/postmaster.pid" ] || return 0
+  # A stale postmaster.pid of a server that died (killed machine, crashed run): nothing to stop.
+  as_server_user "$PG_BIN/pg_ctl" status -D "$dir/data" >/dev/null 2>&1 || return 0
   log "stopping server in $dir"
   as_server_user "$PG_BIN/pg_ctl" stop -D "$dir/data" -m fast -w -t 60 >&2 \
     || as_server_user "$PG_BIN/pg_ctl" stop -D "$dir/data" -m immediate -w -t 30 >&2 \
