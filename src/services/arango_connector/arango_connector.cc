@@ -170,7 +170,11 @@ class Connector {
       if (!msgs) return fail("poll failed: " + msgs.error().message);
       for (const auto& m : *msgs) handle(m);
       stats_.consumed += static_cast<std::int64_t>(msgs->size());
-      metrics_.lag.set(static_cast<double>(consumer_->lag()));
+      // lag() asks the brokers on Kafka: once a second for the gauge, not per poll.
+      if (Clock::now() - last_lag_ >= std::chrono::seconds(1)) {
+        metrics_.lag.set(static_cast<double>(consumer_->lag()));
+        last_lag_ = Clock::now();
+      }
 
       const bool full = pending_messages_ >= o_.batch_records;
       const bool old = pending_messages_ > 0 && Clock::now() - first_pending_ >= o_.batch_max_delay;
@@ -394,6 +398,7 @@ class Connector {
   std::vector<IndicatorValue> indicators_;
   std::size_t pending_messages_ = 0;
   Clock::time_point first_pending_;
+  Clock::time_point last_lag_;
   bool dlq_dirty_ = false;
   bool dlq_failed_ = false;
   bool stopped_in_retry_ = false;
