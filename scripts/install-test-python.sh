@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Python packages the tests use (ccxt, for the exchange-sim client check) into a
-# virtual environment outside the repository. Idempotent: an existing venv with the pinned
+# Installs the Python packages the tests use (ccxt, for the exchange-sim client check; ta-lib with
+# numpy, the reference for the analytics indicator tests) into a virtual environment outside the
+# repository. Idempotent: an existing venv with the pinned
 # version is left alone.
 #
 #   scripts/install-test-python.sh            # venv at ${SF_PY_VENV:-$HOME/.cache/streamforge/venv}
@@ -11,6 +12,7 @@
 set -euo pipefail
 
 CCXT_VERSION="4.5.90"
+TALIB_VERSION="0.8.2"
 VENV="${SF_PY_VENV:-$HOME/.cache/streamforge/venv}"
 PYTHON="${PYTHON:-python3}"
 
@@ -30,5 +32,10 @@ fi
 installed="$("$VENV/bin/python" -c 'import ccxt; print(ccxt.__version__)' 2>/dev/null || true)"
 if [[ "$installed" != "$CCXT_VERSION" ]]; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "ccxt==$CCXT_VERSION"
+fi
+talib_installed="$("$VENV/bin/python" -c 'import talib; print(talib.__version__)' 2>/dev/null || true)"
+if [[ "$talib_installed" != "$TALIB_VERSION" ]]; then
+  # PyPI ships manylinux wheels with the TA-Lib C library bundled: no compiler needed.
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "ta-lib==$TALIB_VERSION"
 fi
 echo "test python: $VENV/bin/python (ccxt $("$VENV/bin/python" -c 'import ccxt; print(ccxt.__version__)'))"

@@ -2,11 +2,14 @@
 
 #include "services/arango_connector/arango_connector.h"
 #include "services/dummy/dummy_service.h"
+#include "services/indicator_calculator/indicator_calculator.h"
 #include "services/loader_producer/loader_producer.h"
 #include "services/loader_ws/loader_ws.h"
 #include "services/exchange_sim/exchange_sim.h"
 #include "services/platform/platform.h"
+#include "tools/candles.h"
 #include "tools/ctl.h"
+#include "tools/indicators.h"
 #include "tools/normalize.h"
 
 namespace sf::app {
@@ -17,6 +20,10 @@ std::span<const Command> commands() {
        &services::run_main},
       {"normalize", "Binance payloads (WS, REST, CSV; plain/.gz/.zip) -> normalised JSON lines",
        &tools::normalize_main},
+      {"candles", "kline CSV or trade records -> candles of any interval (Binance 12-column CSV)",
+       &tools::candles_main},
+      {"indicators", "kline CSV -> indicator columns (SMA EMA RSI MACD BBANDS ATR VWAP OBV RV)",
+       &tools::indicators_main},
       {"ctl", "send ping/stop to a queue's workers; print ping round trips", &tools::ctl_main},
       {"loader-producer", "historical data (REST or data.binance.vision) onto the bus, resumable",
        &services::loader_producer_main},
@@ -24,6 +31,8 @@ std::span<const Command> commands() {
        &services::loader_ws_main},
       {"arango-connector", "bus -> store (SQLite, PostgreSQL, ArangoDB): batched, idempotent, DLQ",
        &services::arango_connector_main},
+      {"indicator-calculator", "trades or candles -> candles + indicators on the bus (INDICATORS_CONFIG)",
+       &services::indicator_calculator_main},
       {"dummy-service", "test worker following the worker contract (telemetry, stop, ping)",
        &services::dummy_main},
       {"exchange-sim", "local Binance spot REST server over recorded data, with fault injection",

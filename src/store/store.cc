@@ -4,6 +4,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "store/arango_store.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
@@ -14,7 +15,7 @@ constexpr std::string_view kSqliteScheme = "sqlite:";
 constexpr std::string_view kPostgresSchemes[] = {"postgres://", "postgresql://"};
 constexpr const char* kAcceptedForms =
     "accepted forms: sqlite:PATH, sqlite::memory:, postgres://USER:PASSWORD@HOST:PORT/DATABASE, "
-    "postgresql://...";
+    "postgresql://..., arango://USER:PASSWORD@HOST:PORT/DATABASE, arango+http://...";
 
 bool is_postgres_url(const std::string& url) {
   for (std::string_view scheme : kPostgresSchemes) {
@@ -44,6 +45,13 @@ const char* to_string(StoreErrc e) {
 }
 
 StoreResult<std::unique_ptr<Store>> open_store(const std::string& url) {
+  if (ArangoStore::is_arango_url(url)) {
+    auto options = ArangoStore::parse_url(url);
+    if (!options) return unexpected(options.error());
+    auto store = ArangoStore::open(std::move(*options));
+    if (!store) return unexpected(store.error());
+    return std::unique_ptr<Store>(std::move(*store));
+  }
   if (is_postgres_url(url)) {
     // libpq takes the URL as it is (query parameters such as options=-csearch_path%3DNAME too).
     auto store = PostgresStore::open(url);
@@ -75,6 +83,9 @@ StoreResult<std::unique_ptr<Store>> open_store(const std::string& url) {
   return std::unique_ptr<Store>(std::move(*store));
 }
 
-std::string redact_store_url(const std::string& url) { return PostgresStore::redact_dsn(url); }
+std::string redact_store_url(const std::string& url) {
+  if (ArangoStore::is_arango_url(url)) return ArangoStore::redact_url(url);
+  return PostgresStore::redact_dsn(url);
+}
 
 }  // namespace sf::store

@@ -447,12 +447,7 @@ std::function<runtime::WorkResult(runtime::WorkerContext&)> connector_body(Conne
   };
 }
 
-int arango_connector_main(int argc, char** argv) {
-  runtime::ConfigParser parser(
-      "streamforge arango-connector",
-      "Persists records from the bus into the configured store (SQLite, PostgreSQL or ArangoDB), "
-      "batched, committed only after the store wrote them.");
-  runtime::add_worker_options(parser);
+void add_connector_options(runtime::ConfigParser& parser) {
   parser.add({.name = "SF_STORE",
               .default_value = "",
               .help =
@@ -486,6 +481,62 @@ int arango_connector_main(int argc, char** argv) {
               .type = runtime::OptionType::kInt,
               .default_value = "60",
               .help = "how long a failing store write is retried before the connector errors"});
+}
+
+Result<ConnectorOptions, std::string> connector_options_from(const runtime::Config& config) {
+  ConnectorOptions options;
+  options.topics = split_topics(config.get_string("KAFKA_TOPIC"));
+  if (options.topics.empty()) {
+    return unexpected(std::string("KAFKA_TOPIC is required (one topic or a comma-separated list)"));
+  }
+  const auto queue_id = config.get_string("QUEUE_ID");
+  options.group = config.get_string("CONSUMER_GROUP");
+  if (options.group.empty())
+    options.group = "arango-connector-" + (queue_id.empty() ? "default" : queue_id);
+  if (config.get_int("BATCH_RECORDS") < 1 || config.get_int("BATCH_MAX_DELAY_MS") < 1) {
+    return unexpected(std::string("BATCH_RECORDS and BATCH_MAX_DELAY_MS must be at least 1"));
+  }
+  options.batch_records = static_cast<std::size_t>(config.get_int("BATCH_RECORDS"));
+  options.batch_max_delay = std::chrono::milliseconds(config.get_int("BATCH_MAX_DELAY_MS"));
+  options.store_retry_for =
+      std::chrono::seconds(std::max<std::int64_t>(config.get_int("STORE_RETRY_SECONDS"), 0));
+  const auto finish = config.get_string("FINISH_WHEN");
+  if (finish == "upstream")
+    options.finish_when = FinishWhen::kUpstreamFinished;
+  else if (finish == "end-of-topic")
+    options.finish_when = FinishWhen::kEndOfTopic;
+  else if (finish == "never")
+    options.finish_when = FinishWhen::kNever;
+  else {
+    return unexpected(std::string("FINISH_WHEN must be upstream, end-of-topic or never"));
+  }
+
+  return options;
+}
+
+std::string connector_store_url(const runtime::Config& config) {
+  std::string store_url = config.get_string("SF_STORE");
+  if (store_url.empty()) {
+    if (const auto arango = config.get_string("ARANGO_URL"); !arango.empty()) {
+      store_url = arango_url_from(
+          arango, config.get_string("ARANGO_DB"), config.get_string("ARANGO_USER"),
+          config.get_string("ARANGO_PASSWORD"), config.get_string("COLLECTION_NAME"));
+    } else if (const char* dsn = std::getenv("POSTGRES_DSN"); dsn && *dsn) {
+      store_url = dsn;
+    } else {
+      store_url = "sqlite:./data/streamforge.db";
+    }
+  }
+  return store_url;
+}
+
+int arango_connector_main(int argc, char** argv) {
+  runtime::ConfigParser parser(
+      "streamforge arango-connector",
+      "Persists records from the bus into the configured store (SQLite, PostgreSQL or ArangoDB), "
+      "batched, committed only after the store wrote them.");
+  runtime::add_worker_options(parser);
+  add_connector_options(parser);
   // --store is the documented flag for SF_STORE.
   std::vector<std::string> args(argv, argv + argc);
   for (auto& a : args) {
@@ -501,49 +552,12 @@ int arango_connector_main(int argc, char** argv) {
     std::cerr << r.error() << '\n';
     return 2;
   }
-  ConnectorOptions options;
-  options.topics = split_topics(config->get_string("KAFKA_TOPIC"));
-  if (options.topics.empty()) {
-    std::cerr
-        << "arango-connector: KAFKA_TOPIC is required (one topic or a comma-separated list)\n";
+  auto options = connector_options_from(*config);
+  if (!options) {
+    std::cerr << "arango-connector: " << options.error() << '\n';
     return 2;
   }
-  const auto queue_id = config->get_string("QUEUE_ID");
-  options.group = config->get_string("CONSUMER_GROUP");
-  if (options.group.empty())
-    options.group = "arango-connector-" + (queue_id.empty() ? "default" : queue_id);
-  if (config->get_int("BATCH_RECORDS") < 1 || config->get_int("BATCH_MAX_DELAY_MS") < 1) {
-    std::cerr << "arango-connector: BATCH_RECORDS and BATCH_MAX_DELAY_MS must be at least 1\n";
-    return 2;
-  }
-  options.batch_records = static_cast<std::size_t>(config->get_int("BATCH_RECORDS"));
-  options.batch_max_delay = std::chrono::milliseconds(config->get_int("BATCH_MAX_DELAY_MS"));
-  options.store_retry_for =
-      std::chrono::seconds(std::max<std::int64_t>(config->get_int("STORE_RETRY_SECONDS"), 0));
-  const auto finish = config->get_string("FINISH_WHEN");
-  if (finish == "upstream")
-    options.finish_when = FinishWhen::kUpstreamFinished;
-  else if (finish == "end-of-topic")
-    options.finish_when = FinishWhen::kEndOfTopic;
-  else if (finish == "never")
-    options.finish_when = FinishWhen::kNever;
-  else {
-    std::cerr << "arango-connector: FINISH_WHEN must be upstream, end-of-topic or never\n";
-    return 2;
-  }
-
-  std::string store_url = config->get_string("SF_STORE");
-  if (store_url.empty()) {
-    if (const auto arango = config->get_string("ARANGO_URL"); !arango.empty()) {
-      store_url = arango_url_from(
-          arango, config->get_string("ARANGO_DB"), config->get_string("ARANGO_USER"),
-          config->get_string("ARANGO_PASSWORD"), config->get_string("COLLECTION_NAME"));
-    } else if (const char* dsn = std::getenv("POSTGRES_DSN"); dsn && *dsn) {
-      store_url = dsn;
-    } else {
-      store_url = "sqlite:./data/streamforge.db";
-    }
-  }
+  const std::string store_url = connector_store_url(*config);
   auto store = store::open_store(store_url);
   if (!store) {
     log::error(kService, "cannot open store",
@@ -570,7 +584,7 @@ int arango_connector_main(int argc, char** argv) {
   runtime::Worker worker(**bus, settings);
   active = &worker;
   if (*health) (*health)->set_ready(true);
-  int rc = worker.run(connector_body(options, **store));
+  int rc = worker.run(connector_body(*options, **store));
   active = nullptr;
   return rc;
 }

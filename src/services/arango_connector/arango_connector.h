@@ -41,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/config.h"
 #include "runtime/worker.h"
 #include "store/store.h"
 
@@ -72,6 +73,12 @@ struct ConnectorStats {
 // The body for runtime::Worker. `store` must outlive the worker run.
 std::function<runtime::WorkResult(runtime::WorkerContext&)> connector_body(
     ConnectorOptions options, store::Store& store, ConnectorStats* stats = nullptr);
+
+// The service's own options, its ConnectorOptions and its store URL (SF_STORE, else ARANGO_URL +
+// ARANGO_*, else POSTGRES_DSN, else sqlite:./data/streamforge.db) from a parsed configuration.
+void add_connector_options(runtime::ConfigParser& parser);
+Result<ConnectorOptions, std::string> connector_options_from(const runtime::Config& config);
+std::string connector_store_url(const runtime::Config& config);
 
 // `streamforge arango-connector [options]`.
 int arango_connector_main(int argc, char** argv);

@@ -29,9 +29,11 @@ std::function<WorkResult(runtime::WorkerContext&)> dummy_body(DummyOptions optio
     while (!ctx.stop_requested()) {
       if (options.exit_on_ping && pinged->load()) return {Outcome::kFinished, "exit on ping", "{}"};
       if (options.fail_after_s > 0 && elapsed_s() >= options.fail_after_s)
-        return {Outcome::kError, "simulated failure after " + std::to_string(options.fail_after_s) + " s", "{}"};
+        return {Outcome::kError,
+                "simulated failure after " + std::to_string(options.fail_after_s) + " s", "{}"};
       if (options.exit_after_s > 0 && elapsed_s() >= options.exit_after_s)
-        return {Outcome::kFinished, "finished after " + std::to_string(options.exit_after_s) + " s", "{}"};
+        return {Outcome::kFinished, "finished after " + std::to_string(options.exit_after_s) + " s",
+                "{}"};
       if (options.simulate_loading && std::chrono::steady_clock::now() >= next_batch) {
         ctx.add_records(100);
         next_batch += interval;
@@ -42,18 +44,37 @@ std::function<WorkResult(runtime::WorkerContext&)> dummy_body(DummyOptions optio
   };
 }
 
+void add_dummy_options(runtime::ConfigParser& parser) {
+  parser.add({.name = "SIMULATE_LOADING",
+              .type = runtime::OptionType::kBool,
+              .default_value = "false",
+              .help = "report growing records_written (+100 per interval)"});
+  parser.add({.name = "FAIL_AFTER",
+              .type = runtime::OptionType::kDouble,
+              .default_value = "-1",
+              .help = "seconds until a simulated error (exit code 1); <= 0: never"});
+  parser.add({.name = "EXIT_AFTER",
+              .type = runtime::OptionType::kDouble,
+              .default_value = "-1",
+              .help = "seconds until finished; <= 0: run until stopped"});
+  parser.add({.name = "EXIT_ON_PING",
+              .type = runtime::OptionType::kBool,
+              .default_value = "false",
+              .help = "finish after answering the first ping"});
+}
+
+DummyOptions dummy_options_from(const runtime::Config& config) {
+  return DummyOptions{.simulate_loading = config.get_bool("SIMULATE_LOADING"),
+                      .fail_after_s = config.get_double("FAIL_AFTER"),
+                      .exit_after_s = config.get_double("EXIT_AFTER"),
+                      .exit_on_ping = config.get_bool("EXIT_ON_PING")};
+}
+
 int dummy_main(int argc, char** argv) {
   runtime::ConfigParser parser("streamforge dummy-service",
                                "Test worker: follows the worker contract without real work.");
   runtime::add_worker_options(parser);
-  parser.add({.name = "SIMULATE_LOADING", .type = runtime::OptionType::kBool,
-              .default_value = "false", .help = "report growing records_written (+100 per interval)"});
-  parser.add({.name = "FAIL_AFTER", .type = runtime::OptionType::kDouble, .default_value = "-1",
-              .help = "seconds until a simulated error (exit code 1); <= 0: never"});
-  parser.add({.name = "EXIT_AFTER", .type = runtime::OptionType::kDouble, .default_value = "-1",
-              .help = "seconds until finished; <= 0: run until stopped"});
-  parser.add({.name = "EXIT_ON_PING", .type = runtime::OptionType::kBool, .default_value = "false",
-              .help = "finish after answering the first ping"});
+  add_dummy_options(parser);
   int code = 0;
   auto config = runtime::parse_or_exit(parser, argc, argv, &code);
   if (!config) return code;
@@ -76,10 +97,7 @@ int dummy_main(int argc, char** argv) {
     log::error("dummy-service", "cannot start health server", {{"error", health.error()}});
     return 2;
   }
-  DummyOptions options{.simulate_loading = config->get_bool("SIMULATE_LOADING"),
-                       .fail_after_s = config->get_double("FAIL_AFTER"),
-                       .exit_after_s = config->get_double("EXIT_AFTER"),
-                       .exit_on_ping = config->get_bool("EXIT_ON_PING")};
+  DummyOptions options = dummy_options_from(*config);
   runtime::Worker worker(**bus, runtime::worker_settings_from(*config, "dummy-service"));
   active = &worker;
   worker_ptr = active;

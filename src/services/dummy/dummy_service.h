@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "runtime/config.h"
 #include "runtime/worker.h"
 
 namespace sf::services {
@@ -17,6 +18,11 @@ struct DummyOptions {
 
 // The service body for runtime::Worker::run.
 std::function<runtime::WorkResult(runtime::WorkerContext&)> dummy_body(DummyOptions options);
+
+// The service's own options (add_worker_options adds the common ones) and its body from a parsed
+// configuration: what `streamforge dummy-service` and queue-manager's in-process launcher share.
+void add_dummy_options(runtime::ConfigParser& parser);
+DummyOptions dummy_options_from(const runtime::Config& config);
 
 // `streamforge dummy-service [options]`.
 int dummy_main(int argc, char** argv);

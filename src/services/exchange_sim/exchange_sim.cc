@@ -68,10 +68,15 @@ struct ExchangeSim::Impl {
   Impl(const ExchangeSimOptions& opts, std::unique_ptr<DataIndex> index)
       : options(opts),
         data(std::move(index)),
-        api(*data,
+        api(
+            *data,
             [this](std::string_view symbol, std::size_t limit) -> std::optional<std::string> {
               // `ws` is set before the server starts and outlives its handlers.
               return ws ? ws->depth_body(symbol, limit) : std::nullopt;
+            },
+            [this](std::string_view symbol, bool agg) -> std::optional<std::span<const SeriesRow>> {
+              if (!ws || !options.rest_trades_from_replay) return std::nullopt;
+              return ws->recorded_trades(symbol, agg);
             }),
         weight_limit(opts.weight_limit),
         weight_counter(metrics::default_registry().counter(

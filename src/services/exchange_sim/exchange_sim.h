@@ -20,6 +20,10 @@
 //
 // Choices where the recordings cannot answer like Binance:
 //   - klines `timeZone`: only 0 (UTC) is served; any other valid offset gets -1130.
+//   - trades, historicalTrades, aggTrades: with a replay whose capture holds @trade / @aggTrade
+//     frames for the symbol, the trades of those frames played so far (ws_replay.h), so that gap
+//     repair sees what the exchange had traded up to the replay position and nothing later;
+//     otherwise the data files (rest_trades_from_replay = false: always the files).
 //   - depth: with a replay whose capture recorded a snapshot for the symbol, the answer is the
 //     replay's true book at the replay position (ws_replay.h), so that it agrees with the
 //     streams; otherwise the recorded SYMBOL-depth-*.json snapshot; a symbol without either gets
@@ -106,6 +110,9 @@ struct ExchangeSimOptions {
   bool replay_loop = false;
   int ws_port = 0;  // 0: any free port
   WsReplayFaults ws_faults{};
+  // REST trades, historicalTrades and aggTrades of a symbol the capture has @trade / @aggTrade
+  // frames for answer from those frames played so far (ws_replay.h) rather than from data files.
+  bool rest_trades_from_replay = true;
   std::chrono::milliseconds ws_ping_interval{std::chrono::seconds(20)};
   std::chrono::milliseconds ws_shutdown_grace{std::chrono::seconds(1)};
 };

@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <optional>
 #include <set>
+#include <span>
 
 #include "core/interval.h"
 #include "core/result.h"
@@ -216,7 +217,7 @@ struct RowSpan {
 // Binance's ordering rules: no start/end -> the most recent `limit`; only start -> the oldest
 // `limit` from start; only end -> the newest `limit` up to end; both -> from start, capped at end.
 // Both bounds are inclusive.
-RowSpan select_by_time(const std::vector<SeriesRow>& rows, std::optional<TimestampUs> start,
+RowSpan select_by_time(std::span<const SeriesRow> rows, std::optional<TimestampUs> start,
                        std::optional<TimestampUs> end, std::size_t limit) {
   const auto begin = rows.begin();
   const std::size_t lo =
@@ -239,8 +240,7 @@ RowSpan select_by_time(const std::vector<SeriesRow>& rows, std::optional<Timesta
 }
 
 // From id `from_id` (inclusive), the oldest `limit` rows.
-RowSpan select_from_id(const std::vector<SeriesRow>& rows, std::int64_t from_id,
-                       std::size_t limit) {
+RowSpan select_from_id(std::span<const SeriesRow> rows, std::int64_t from_id, std::size_t limit) {
   const std::size_t lo = static_cast<std::size_t>(
       std::lower_bound(rows.begin(), rows.end(), from_id,
                        [](const SeriesRow& row, std::int64_t id) { return row.id < id; }) -
@@ -248,13 +248,13 @@ RowSpan select_from_id(const std::vector<SeriesRow>& rows, std::int64_t from_id,
   return {lo, std::min(rows.size(), lo + limit)};
 }
 
-std::string render_rows(const std::vector<SeriesRow>* rows, RowSpan span, bool microseconds) {
+std::string render_rows(std::span<const SeriesRow> rows, RowSpan span, bool microseconds) {
   std::string out = "[";
-  if (rows && span.last > span.first) {
-    out.reserve(2 + (span.last - span.first) * ((*rows)[span.first].json.size() + 40));
+  if (span.last > span.first) {
+    out.reserve(2 + (span.last - span.first) * (rows[span.first].json.size() + 40));
     for (std::size_t i = span.first; i < span.last; ++i) {
       if (i > span.first) out.push_back(',');
-      (*rows)[i].render(out, microseconds);
+      rows[i].render(out, microseconds);
     }
   }
   out.push_back(']');
@@ -524,8 +524,9 @@ HttpResponse RestApi::klines(const HttpRequest& request) const {
   if (!microseconds) return error_response(microseconds.error());
   if (!data_.knows_symbol(*symbol)) return error_response(invalid_symbol());
   const auto* rows = data_.klines(*symbol, *interval);
-  const RowSpan span = rows ? select_by_time(*rows, *start, *end, *limit) : RowSpan{};
-  return json_response(render_rows(rows, span, *microseconds));
+  const auto series = rows ? std::span<const SeriesRow>(*rows) : std::span<const SeriesRow>();
+  const RowSpan span = select_by_time(series, *start, *end, *limit);
+  return json_response(render_rows(series, span, *microseconds));
 }
 
 HttpResponse RestApi::agg_trades(const HttpRequest& request) const {
@@ -547,14 +548,15 @@ HttpResponse RestApi::agg_trades(const HttpRequest& request) const {
   if (!limit) return error_response(limit.error());
   auto microseconds = wants_microseconds(request);
   if (!microseconds) return error_response(microseconds.error());
-  if (!data_.knows_symbol(*symbol)) return error_response(invalid_symbol());
-  const auto* rows = data_.agg_trades(*symbol);
-  RowSpan span;
-  if (rows) {
-    span = *from_id ? select_from_id(*rows, **from_id, *limit)
-                    : select_by_time(*rows, *start, *end, *limit);
-  }
-  return json_response(render_rows(rows, span, *microseconds));
+  // A symbol with replayed trades is known even without data files.
+  const auto live = trade_source_ ? trade_source_(*symbol, true) : std::nullopt;
+  if (!live && !data_.knows_symbol(*symbol)) return error_response(invalid_symbol());
+  const auto* rows = live ? nullptr : data_.agg_trades(*symbol);
+  const auto series =
+      live ? *live : (rows ? std::span<const SeriesRow>(*rows) : std::span<const SeriesRow>());
+  const RowSpan span = *from_id ? select_from_id(series, **from_id, *limit)
+                                : select_by_time(series, *start, *end, *limit);
+  return json_response(render_rows(series, span, *microseconds));
 }
 
 HttpResponse RestApi::trades(const HttpRequest& request, bool historical) const {
@@ -574,14 +576,14 @@ HttpResponse RestApi::trades(const HttpRequest& request, bool historical) const 
   if (!limit) return error_response(limit.error());
   auto microseconds = wants_microseconds(request);
   if (!microseconds) return error_response(microseconds.error());
-  if (!data_.knows_symbol(*symbol)) return error_response(invalid_symbol());
-  const auto* rows = data_.trades(*symbol);
-  RowSpan span;
-  if (rows) {
-    span = from_id ? select_from_id(*rows, *from_id, *limit)
-                   : select_by_time(*rows, std::nullopt, std::nullopt, *limit);
-  }
-  return json_response(render_rows(rows, span, *microseconds));
+  const auto live = trade_source_ ? trade_source_(*symbol, false) : std::nullopt;
+  if (!live && !data_.knows_symbol(*symbol)) return error_response(invalid_symbol());
+  const auto* rows = live ? nullptr : data_.trades(*symbol);
+  const auto series =
+      live ? *live : (rows ? std::span<const SeriesRow>(*rows) : std::span<const SeriesRow>());
+  const RowSpan span = from_id ? select_from_id(series, *from_id, *limit)
+                               : select_by_time(series, std::nullopt, std::nullopt, *limit);
+  return json_response(render_rows(series, span, *microseconds));
 }
 
 HttpResponse RestApi::depth(const HttpRequest& request) const {

@@ -31,8 +31,18 @@ class RestApi {
   using DepthSource =
       std::function<std::optional<std::string>(std::string_view symbol, std::size_t limit)>;
 
-  explicit RestApi(const DataIndex& data, DepthSource depth_source = {})
-      : data_(data), depth_source_(std::move(depth_source)) {}
+  // Live trades (the WebSocket replay's recorded trades played so far): the rows of a symbol's
+  // trades (agg false) or aggregate trades (agg true), ids ascending, or nullopt when it has none
+  // for the symbol. They take precedence over the data index's files, so that trades and
+  // aggTrades agree with the replayed streams.
+  using TradeSource =
+      std::function<std::optional<std::span<const SeriesRow>>(std::string_view symbol, bool agg)>;
+
+  explicit RestApi(const DataIndex& data, DepthSource depth_source = {},
+                   TradeSource trade_source = {})
+      : data_(data),
+        depth_source_(std::move(depth_source)),
+        trade_source_(std::move(trade_source)) {}
 
   // The paths served ("/api/v3/klines", ...).
   static std::span<const std::string_view> paths();
@@ -57,6 +67,7 @@ class RestApi {
 
   const DataIndex& data_;
   DepthSource depth_source_;
+  TradeSource trade_source_;
 };
 
 }  // namespace sf::services::exchange_sim

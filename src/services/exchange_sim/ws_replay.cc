@@ -395,6 +395,62 @@ struct WsReplay::Impl {
     return {};
   }
 
+  // The capture's trades and aggregate trades as REST rows (see recorded_trades); immutable.
+  struct RecordedSeries {
+    std::vector<SeriesRow> rows;     // ids strictly increasing
+    std::vector<std::size_t> frame;  // the capture frame of each row
+  };
+  std::map<std::string, RecordedSeries, std::less<>> recorded_trades;
+  std::map<std::string, RecordedSeries, std::less<>> recorded_agg_trades;
+  std::atomic<std::uint64_t> played{0};  // = position, readable without `mutex`
+
+  void load_trades() {
+    binance::Parser parser;
+    const auto& frames = capture->frames;
+    auto add = [](RecordedSeries& series, SeriesRow row, std::size_t frame) {
+      if (!series.rows.empty() && row.id <= series.rows.back().id) return;  // repeated
+      series.rows.push_back(std::move(row));
+      series.frame.push_back(frame);
+    };
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      const std::string_view stream = capture->streams[frames[i].stream];
+      const bool agg = stream.ends_with("@aggTrade");
+      if (!agg && !stream.ends_with("@trade")) continue;
+      auto event = parser.parse_ws_frame(frames[i].text, 0);
+      if (!event) continue;
+      SeriesRow row;
+      std::string& json = row.json;
+      if (const auto* t = std::get_if<Trade>(&*event); t && !agg) {
+        row.id = t->trade_id;
+        row.time_us = t->trade_time;
+        json.append("{\"id\":").append(std::to_string(t->trade_id));
+        json.append(",\"price\":\"").append(t->price.to_string());
+        json.append("\",\"qty\":\"").append(t->quantity.to_string());
+        json.append("\",\"quoteQty\":\"").append((t->price * t->quantity).rescaled(8).to_string());
+        json.append("\",\"time\":");
+        row.time_at = static_cast<std::uint32_t>(json.size());
+        json.append(",\"isBuyerMaker\":").append(t->is_buyer_maker ? "true" : "false");
+        json.append(",\"isBestMatch\":").append(t->is_best_match.value_or(true) ? "true" : "false");
+        json.push_back('}');
+        add(recorded_trades[t->symbol.str()], std::move(row), i);
+      } else if (const auto* a = std::get_if<AggTrade>(&*event); a && agg) {
+        row.id = a->agg_trade_id;
+        row.time_us = a->trade_time;
+        json.append("{\"a\":").append(std::to_string(a->agg_trade_id));
+        json.append(",\"p\":\"").append(a->price.to_string());
+        json.append("\",\"q\":\"").append(a->quantity.to_string());
+        json.append("\",\"f\":").append(std::to_string(a->first_trade_id));
+        json.append(",\"l\":").append(std::to_string(a->last_trade_id));
+        json.append(",\"T\":");
+        row.time_at = static_cast<std::uint32_t>(json.size());
+        json.append(",\"m\":").append(a->is_buyer_maker ? "true" : "false");
+        json.append(",\"M\":").append(a->is_best_match.value_or(true) ? "true" : "false");
+        json.push_back('}');
+        add(recorded_agg_trades[a->symbol.str()], std::move(row), i);
+      }
+    }
+  }
+
   // First, so that it is destroyed last: sockets and pending coroutine frames refer to it.
   net::io_context io;
   const WsReplayOptions options;
@@ -833,6 +889,7 @@ struct WsReplay::Impl {
             ++depth_seen % static_cast<std::uint64_t>(faults.drop_depth_every) == 0) {
           ++depth_dropped;
           position = i + 1;
+          played = position;
           continue;
         }
         const std::string_view stream = capture->streams[frame.stream];
@@ -844,6 +901,7 @@ struct WsReplay::Impl {
         }
         dispatch(frame, stream);
         position = i + 1;
+        played = position;
       }
       apply_snapshots_before(parser, frames.size(), next_snapshot);
       if (!options.loop) break;
@@ -949,6 +1007,7 @@ Result<std::unique_ptr<WsReplay>, std::string> WsReplay::start(const WsReplayOpt
   }
   auto impl = std::make_shared<Impl>(options, std::move(capture).value());
   if (auto parsed = impl->load_snapshots(); !parsed) return unexpected(parsed.error());
+  impl->load_trades();
   if (auto started = impl->start(); !started) {
     impl->stop();
     return unexpected(started.error());
@@ -1040,6 +1099,19 @@ std::optional<std::string> WsReplay::depth_body(std::string_view symbol, std::si
     return render(it->second);
   }
   return std::nullopt;
+}
+
+std::optional<std::span<const SeriesRow>> WsReplay::recorded_trades(std::string_view symbol,
+                                                                    bool agg) const {
+  const auto& all = agg ? impl_->recorded_agg_trades : impl_->recorded_trades;
+  const auto it = all.find(symbol);
+  if (it == all.end()) return std::nullopt;
+  const auto& series = it->second;
+  const auto played = static_cast<std::size_t>(impl_->played.load());
+  // Rows whose frame was played: frame index < played.
+  const auto visible = static_cast<std::size_t>(
+      std::lower_bound(series.frame.begin(), series.frame.end(), played) - series.frame.begin());
+  return std::span<const SeriesRow>(series.rows.data(), visible);
 }
 
 }  // namespace sf::services::exchange_sim

@@ -41,6 +41,12 @@
 // than what a client has received. Before the replay reaches the snapshot the snapshot itself is
 // the answer; a looped replay starts again from it.
 //
+// The recorded trades (recorded_trades): per symbol, the capture's @trade and @aggTrade frames as
+// REST /api/v3/historicalTrades, /trades and /aggTrades rows (ids and decimals as recorded;
+// quoteQty = price x qty at 8 decimals), of which a REST answer sees only the frames played so far
+// (sent, or skipped by drop_depth_every), so that a client repairing a gap gets what the exchange
+// had traded until then and nothing from the future. A looped replay starts again from none.
+//
 // Keep-alive (as Binance): a ping every ping_interval (20 s), no pong within pong_timeout
 // (1 min) closes the connection; client pings are answered with pongs (by Beast, while
 // reading). More than max_incoming_per_s incoming messages (text, ping, pong) in a second
@@ -66,11 +72,13 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/result.h"
+#include "services/exchange_sim/data_index.h"
 
 namespace sf::services::exchange_sim {
 
@@ -174,6 +182,12 @@ class WsReplay {
   // The top `limit` levels per side of `symbol`'s true book (see above) as Binance's REST depth
   // body; nullopt when the capture holds no snapshot for the symbol (upper case, "BTCUSDT").
   std::optional<std::string> depth_body(std::string_view symbol, std::size_t limit) const;
+
+  // The capture's @trade (agg false) or @aggTrade (agg true) rows of `symbol` (upper case) played
+  // so far, in id order; nullopt when the capture holds none for the symbol. The rows stay valid
+  // while the replay exists.
+  std::optional<std::span<const SeriesRow>> recorded_trades(std::string_view symbol,
+                                                            bool agg) const;
 
  private:
   struct Impl;

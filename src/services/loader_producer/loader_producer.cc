@@ -22,9 +22,12 @@ constexpr const char* kService = "loader-producer";
 
 const char* kind_name(LoadKind k) {
   switch (k) {
-    case LoadKind::kCandles: return "candles";
-    case LoadKind::kAggTrades: return "agg_trades";
-    case LoadKind::kTrades: return "trades";
+    case LoadKind::kCandles:
+      return "candles";
+    case LoadKind::kAggTrades:
+      return "agg_trades";
+    case LoadKind::kTrades:
+      return "trades";
   }
   return "?";
 }
@@ -54,8 +57,8 @@ struct Checkpoint {
 // is loaded (source, kind, interval, symbol), so a restarted loader finds its own progress.
 std::string checkpoint_id(const runtime::WorkerSettings& s, const LoadPlan& p) {
   return s.queue_id + "|" + (p.source == LoadSource::kRest ? "rest" : "vision") + "|" +
-         kind_name(p.kind) + "|" + (p.interval ? std::string(interval_name(*p.interval)) : "") + "|" +
-         std::string(p.symbol.view());
+         kind_name(p.kind) + "|" + (p.interval ? std::string(interval_name(*p.interval)) : "") +
+         "|" + std::string(p.symbol.view());
 }
 
 std::optional<Checkpoint> read_checkpoint(bus::Bus& bus, const std::string& topic,
@@ -177,9 +180,10 @@ class Progress {
     if (now - last_ < std::chrono::milliseconds(500)) return;
     last_ = now;
     double secs = std::chrono::duration<double>(now - start_).count();
-    double share = plan_.to > plan_.from && at > plan_.from
-                       ? static_cast<double>(at - plan_.from) / static_cast<double>(plan_.to - plan_.from)
-                       : 0;
+    double share =
+        plan_.to > plan_.from && at > plan_.from
+            ? static_cast<double>(at - plan_.from) / static_cast<double>(plan_.to - plan_.from)
+            : 0;
     double eta = share > 0.001 ? secs * (1 - share) / share : 0;
     std::printf("\r%lld records, %.0f/s, %.1f%% of the range, ETA %.0f s   ",
                 static_cast<long long>(records), secs > 0 ? records / secs : 0, share * 100, eta);
@@ -226,7 +230,8 @@ runtime::WorkResult run_rest(runtime::WorkerContext& ctx, const LoaderOptions& o
                                        [&](const Candle& c) { return sink(MarketEvent{c}); });
   } else {
     auto on_trade = [&](const AggTrade& t) { return sink(MarketEvent{t}); };
-    done = resume ? (*client)->for_each_agg_trade_from_id(p.symbol, resume->last_key + 1, p.to, on_trade)
+    done = resume ? (*client)->for_each_agg_trade_from_id(p.symbol, resume->last_key + 1, p.to,
+                                                          on_trade)
                   : (*client)->for_each_agg_trade(p.symbol, p.from, p.to, on_trade);
   }
   watcher.request_stop();
@@ -244,13 +249,14 @@ runtime::WorkResult run_vision(runtime::WorkerContext& ctx, const LoaderOptions&
   auto reader = binance::VisionReader::open(o.vision);
   if (!reader) return {runtime::Outcome::kError, "vision: " + reader.error().to_string(), "{}"};
   const auto& p = o.plan;
-  binance::VisionRequest request{.symbol = p.symbol,
-                                 .kind = p.kind == LoadKind::kCandles ? binance::VisionKind::kKlines
-                                         : p.kind == LoadKind::kAggTrades ? binance::VisionKind::kAggTrades
-                                                                          : binance::VisionKind::kTrades,
-                                 .interval = p.kind == LoadKind::kCandles ? p.interval : std::nullopt,
-                                 .from = p.from,
-                                 .to = p.to};
+  binance::VisionRequest request{
+      .symbol = p.symbol,
+      .kind = p.kind == LoadKind::kCandles     ? binance::VisionKind::kKlines
+              : p.kind == LoadKind::kAggTrades ? binance::VisionKind::kAggTrades
+                                               : binance::VisionKind::kTrades,
+      .interval = p.kind == LoadKind::kCandles ? p.interval : std::nullopt,
+      .from = p.from,
+      .to = p.to};
   auto stats = reader->read(request, [&](const MarketEvent& e) {
     bool ok = pub.publish(e);
     progress.update(pub.published(), pub.last_time());
@@ -272,11 +278,12 @@ Result<LoadPlan, std::string> make_load_plan(const std::string& type, const std:
   if (!sym) return unexpected("SYMBOL: '" + symbol + "' is not a symbol");
   plan.symbol = *sym;
   auto colon = time_range.find(':');
-  if (colon == std::string::npos ||
-      !parse_date(time_range.substr(0, colon), &plan.from) ||
+  if (colon == std::string::npos || !parse_date(time_range.substr(0, colon), &plan.from) ||
       !parse_date(time_range.substr(colon + 1), &plan.to))
     return unexpected("TIME_RANGE: '" + time_range + "' is not YYYY-MM-DD:YYYY-MM-DD");
-  if (plan.to <= plan.from) return unexpected(std::string("TIME_RANGE: the end date must be after the start (it is exclusive)"));
+  if (plan.to <= plan.from)
+    return unexpected(
+        std::string("TIME_RANGE: the end date must be after the start (it is exclusive)"));
   auto with_interval = [&](std::string_view rest) -> Result<void, std::string> {
     std::string iv = rest.empty() ? interval : std::string(rest);
     auto parsed = parse_interval(iv);
@@ -301,9 +308,10 @@ Result<LoadPlan, std::string> make_load_plan(const std::string& type, const std:
     plan.source = LoadSource::kVision;
     plan.kind = LoadKind::kTrades;
   } else {
-    return unexpected("TYPE: '" + type +
-                      "' is not one of api_candles_<interval>, api_trades, vision_candles_<interval>, "
-                      "vision_agg_trades, vision_trades");
+    return unexpected(
+        "TYPE: '" + type +
+        "' is not one of api_candles_<interval>, api_trades, vision_candles_<interval>, "
+        "vision_agg_trades, vision_trades");
   }
   return plan;
 }
@@ -336,28 +344,70 @@ std::function<runtime::WorkResult(runtime::WorkerContext&)> loader_body(LoaderOp
       result.message = "loaded " + std::to_string(cp.records) + " " + kind_name(o.plan.kind) +
                        " of " + std::string(o.plan.symbol.view()) + " to " + o.topic;
       result.extra = "{\"records\":" + std::to_string(cp.records) +
-                     ",\"last_key\":" + std::to_string(cp.last_key) + ",\"topic\":\"" + o.topic + "\"}";
+                     ",\"last_key\":" + std::to_string(cp.last_key) + ",\"topic\":\"" + o.topic +
+                     "\"}";
     }
     return result;
   };
 }
 
-int loader_producer_main(int argc, char** argv) {
-  runtime::ConfigParser parser("streamforge loader-producer",
-                               "Loads historical Binance data (REST or data.binance.vision) onto the bus.");
-  runtime::add_worker_options(parser);
+void add_loader_options(runtime::ConfigParser& parser) {
   binance::add_rest_client_options(parser);
-  parser.add({.name = "LIMIT", .type = runtime::OptionType::kInt, .default_value = "1000",
+  parser.add({.name = "LIMIT",
+              .type = runtime::OptionType::kInt,
+              .default_value = "1000",
               .help = "rows per REST request (1..1000)"});
-  parser.add({.name = "BINANCE_VISION_URL", .default_value = "",
-              .help = "bulk files: https URL, file:// URL or directory (default data.binance.vision)"});
-  parser.add({.name = "VISION_CACHE_DIR", .default_value = "", .help = "where downloaded bulk files are kept"});
-  parser.add({.name = "BATCH_RECORDS", .type = runtime::OptionType::kInt, .default_value = "5000",
+  parser.add(
+      {.name = "BINANCE_VISION_URL",
+       .default_value = "",
+       .help = "bulk files: https URL, file:// URL or directory (default data.binance.vision)"});
+  parser.add({.name = "VISION_CACHE_DIR",
+              .default_value = "",
+              .help = "where downloaded bulk files are kept"});
+  parser.add({.name = "BATCH_RECORDS",
+              .type = runtime::OptionType::kInt,
+              .default_value = "5000",
               .help = "records per confirmed batch (flush + checkpoint)"});
-  parser.add({.name = "CHECKPOINT_TOPIC", .default_value = "loader-checkpoints",
+  parser.add({.name = "CHECKPOINT_TOPIC",
+              .default_value = "loader-checkpoints",
               .help = "topic of resume checkpoints"});
-  parser.add({.name = "PROGRESS", .default_value = "auto",
+  parser.add({.name = "PROGRESS",
+              .default_value = "auto",
               .help = "progress line on stdout: auto (when a terminal), true or false"});
+}
+
+Result<LoaderOptions, std::string> loader_options_from(const runtime::Config& config) {
+  const auto type = config.get_string("TYPE");
+  auto plan = make_load_plan(type, config.get_string("SYMBOL"), config.get_string("TIME_RANGE"),
+                             config.get_string("INTERVAL"));
+  if (!plan) {
+    return unexpected(plan.error());
+  }
+  LoaderOptions options;
+  options.plan = *plan;
+  options.topic = config.get_string("KAFKA_TOPIC");
+  if (options.topic.empty()) options.topic = "loader-" + plan->symbol.lower() + "-" + type;
+  options.checkpoint_topic = config.get_string("CHECKPOINT_TOPIC");
+  if (config.get_int("BATCH_RECORDS") < 1) {
+    return unexpected(std::string("BATCH_RECORDS must be at least 1"));
+  }
+  options.batch_records = static_cast<std::size_t>(config.get_int("BATCH_RECORDS"));
+  options.rest = binance::rest_client_options(config);
+  options.rest.page_limit = static_cast<int>(config.get_int("LIMIT"));
+  options.vision.base_url = config.get_string("BINANCE_VISION_URL");
+  options.vision.cache_dir = config.get_string("VISION_CACHE_DIR");
+  const auto progress = config.get_string("PROGRESS");
+  options.progress = progress == "true" || (progress == "auto" && ::isatty(1));
+
+  return options;
+}
+
+int loader_producer_main(int argc, char** argv) {
+  runtime::ConfigParser parser(
+      "streamforge loader-producer",
+      "Loads historical Binance data (REST or data.binance.vision) onto the bus.");
+  runtime::add_worker_options(parser);
+  add_loader_options(parser);
   int code = 0;
   auto config = runtime::parse_or_exit(parser, argc, argv, &code);
   if (!config) return code;
@@ -365,30 +415,11 @@ int loader_producer_main(int argc, char** argv) {
     std::cerr << r.error() << '\n';
     return 2;
   }
-  const auto type = config->get_string("TYPE");
-  auto plan = make_load_plan(type, config->get_string("SYMBOL"), config->get_string("TIME_RANGE"),
-                             config->get_string("INTERVAL"));
-  if (!plan) {
-    std::cerr << "loader-producer: " << plan.error() << '\n';
+  auto options = loader_options_from(*config);
+  if (!options) {
+    std::cerr << "loader-producer: " << options.error() << '\n';
     return 2;
   }
-  LoaderOptions options;
-  options.plan = *plan;
-  options.topic = config->get_string("KAFKA_TOPIC");
-  if (options.topic.empty()) options.topic = "loader-" + plan->symbol.lower() + "-" + type;
-  options.checkpoint_topic = config->get_string("CHECKPOINT_TOPIC");
-  if (config->get_int("BATCH_RECORDS") < 1) {
-    std::cerr << "loader-producer: BATCH_RECORDS must be at least 1\n";
-    return 2;
-  }
-  options.batch_records = static_cast<std::size_t>(config->get_int("BATCH_RECORDS"));
-  options.rest = binance::rest_client_options(*config);
-  options.rest.page_limit = static_cast<int>(config->get_int("LIMIT"));
-  options.vision.base_url = config->get_string("BINANCE_VISION_URL");
-  options.vision.cache_dir = config->get_string("VISION_CACHE_DIR");
-  const auto progress = config->get_string("PROGRESS");
-  options.progress = progress == "true" || (progress == "auto" && ::isatty(1));
-
   std::atomic<runtime::Worker*> active{nullptr};
   runtime::install_stop_signals([&](int sig) {
     if (auto* w = active.load()) w->request_stop("signal " + std::to_string(sig));
@@ -407,7 +438,7 @@ int loader_producer_main(int argc, char** argv) {
   runtime::Worker worker(**bus, settings);
   active = &worker;
   if (*health) (*health)->set_ready(true);
-  int rc = worker.run(loader_body(options));
+  int rc = worker.run(loader_body(*options));
   active = nullptr;
   return rc;
 }

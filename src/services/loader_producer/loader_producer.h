@@ -22,6 +22,7 @@
 #include "core/result.h"
 #include "exchange/binance/rest/rest_client.h"
 #include "exchange/binance/vision/vision.h"
+#include "runtime/config.h"
 #include "runtime/worker.h"
 
 namespace sf::services {
@@ -54,6 +55,11 @@ struct LoaderOptions {
 };
 
 std::function<runtime::WorkResult(runtime::WorkerContext&)> loader_body(LoaderOptions options);
+
+// The service's own options and its LoaderOptions from a parsed configuration (shared by the
+// command and queue-manager's in-process launcher).
+void add_loader_options(runtime::ConfigParser& parser);
+Result<LoaderOptions, std::string> loader_options_from(const runtime::Config& config);
 
 // `streamforge loader-producer [options]`.
 int loader_producer_main(int argc, char** argv);

@@ -12,6 +12,7 @@
 
 #include "core/time.h"
 #include "core/wire.h"
+#include "exchange/binance/book/book_ticker_check.h"
 #include "exchange/binance/book/snapshot_publisher.h"
 #include "exchange/binance/book/synchronizer.h"
 #include "exchange/binance/parse.h"
@@ -25,6 +26,8 @@ namespace sf::services {
 namespace {
 
 constexpr const char* kService = "loader-ws";
+constexpr const char* kTypes =
+    "ws_trades, ws_agg_trades, ws_candles_<interval>, ws_depth or ws_book_ticker";
 
 struct Frame {
   std::string payload;
@@ -71,43 +74,159 @@ std::string stats_json(const LoaderWsStats& s) {
       .field("diffs_published", s.diffs_published.load())
       .field("snapshots_published", s.snapshots_published.load())
       .field("gap_resyncs", s.gap_resyncs.load())
+      .field("book_ticker_checks", s.book_ticker_checks.load())
+      .field("book_ticker_mismatches", s.book_ticker_mismatches.load())
       .end_object();
   return out;
 }
 
-// Publishes one symbol's trades in id order, at most once each, repairing gaps.
-class TradeSequencer {
- public:
-  TradeSequencer(runtime::WorkerContext& ctx, const LoaderWsOptions& o,
-                 binance::BinanceRestClient* rest, metrics::Histogram& latency)
-      : ctx_(ctx), o_(o), rest_(rest), latency_(latency) {}
+// The default topic of a symbol and type: ws-<symbol_lower>-<what>.
+std::map<Symbol, std::string> topics_for(const LoaderWsOptions& o, std::string_view what) {
+  std::map<Symbol, std::string> out;
+  for (const auto& s : o.symbols) {
+    out.emplace(s, o.topic.empty() ? "ws-" + s.lower() + "-" + std::string(what) : o.topic);
+  }
+  return out;
+}
 
-  std::string topic_for(const Symbol& s) const {
-    return o_.topic.empty() ? "ws-" + s.lower() + "-trades" : o_.topic;
+// Stops a REST wait (Retry-After, backoff) when the worker is asked to stop.
+class StopWatcher {
+ public:
+  explicit StopWatcher(runtime::WorkerContext& ctx)
+      : thread_([&ctx, this](std::stop_token own) {
+          while (!own.stop_requested() && !ctx.stop_requested())
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          if (ctx.stop_requested()) source_.request_stop();
+        }) {}
+  std::stop_token token() const { return source_.get_token(); }
+
+ private:
+  std::stop_source source_;
+  std::jthread thread_;  // last: joined before source_ goes
+};
+
+// What the id-sequenced streams differ in: @trade (trade ids, REST historicalTrades) and
+// @aggTrade (aggregate trade ids, REST aggTrades?fromId=).
+struct TradeKind {
+  using Event = Trade;
+  static constexpr std::string_view kStream = "@trade";
+  static constexpr std::string_view kTopic = "trades";
+  static constexpr std::string_view kRest = "historicalTrades";
+  static std::int64_t id(const Trade& t) { return t.trade_id; }
+  static binance::RestResult<std::vector<Trade>> fetch(binance::BinanceRestClient& rest,
+                                                       const Symbol& s, std::int64_t from,
+                                                       int limit) {
+    return rest.historical_trades(s, from, limit);
+  }
+  static Trade with_receive_time(const Trade& t, TimestampUs received) {
+    return Trade{t.symbol,     t.trade_id, t.price,          t.quantity,     t.trade_time,
+                 t.event_time, received,   t.is_buyer_maker, t.is_best_match};
+  }
+};
+
+struct AggTradeKind {
+  using Event = AggTrade;
+  static constexpr std::string_view kStream = "@aggTrade";
+  static constexpr std::string_view kTopic = "agg-trades";
+  static constexpr std::string_view kRest = "aggTrades";
+  static std::int64_t id(const AggTrade& t) { return t.agg_trade_id; }
+  static binance::RestResult<std::vector<AggTrade>> fetch(binance::BinanceRestClient& rest,
+                                                          const Symbol& s, std::int64_t from,
+                                                          int limit) {
+    return rest.agg_trades(s, from, std::nullopt, std::nullopt, limit);
+  }
+  static AggTrade with_receive_time(const AggTrade& t, TimestampUs received) {
+    return AggTrade{t.symbol,         t.agg_trade_id,   t.price,        t.quantity,
+                    t.first_trade_id, t.last_trade_id,  t.trade_time,   t.event_time,
+                    received,         t.is_buyer_maker, t.is_best_match};
+  }
+};
+
+// Publishes one stream's records per symbol; the part every handler shares.
+class Publisher {
+ public:
+  Publisher(runtime::WorkerContext& ctx, const LoaderWsOptions& o, std::string_view what,
+            metrics::Histogram& latency)
+      : ctx_(ctx), o_(o), what_(what), topics_(topics_for(o, what)), latency_(latency) {}
+
+  const std::string& topic_for(const Symbol& s) {
+    auto it = topics_.find(s);
+    if (it == topics_.end()) {
+      it = topics_.emplace(s, o_.topic.empty() ? "ws-" + s.lower() + "-" + what_ : o_.topic).first;
+    }
+    return it->second;
   }
 
+  // One record; false: publishing failed (error()).
+  template <class E>
+  bool publish(const E& e, TimestampUs receive_time) {
+    buffer_.clear();
+    wire::encode(e, buffer_);
+    return publish_raw(e.symbol, receive_time);
+  }
+
+  bool publish_raw(const Symbol& symbol, TimestampUs receive_time) {
+    const auto& topic = topic_for(symbol);
+    auto r = ctx_.bus().publish(topic, symbol.view(), buffer_);
+    if (!r) return fail("publish to " + topic + ": " + r.error().message);
+    ++o_.stats->records;
+    ctx_.add_records(1);
+    if (receive_time > 0) latency_.observe(static_cast<double>(now_micros() - receive_time) / 1e6);
+    return true;
+  }
+
+  std::string& buffer() { return buffer_; }
+  bool fail(std::string message) {
+    if (error_.empty()) error_ = std::move(message);
+    return false;
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  runtime::WorkerContext& ctx_;
+  const LoaderWsOptions& o_;
+  std::string what_;
+  std::map<Symbol, std::string> topics_;
+  metrics::Histogram& latency_;
+  std::string buffer_;
+  std::string error_;
+};
+
+// Publishes one symbol's trades (or aggregate trades) in id order, at most once each,
+// repairing gaps from REST.
+template <class Kind>
+class Sequencer {
+ public:
+  using Event = typename Kind::Event;
+
+  Sequencer(runtime::WorkerContext& ctx, const LoaderWsOptions& o, binance::BinanceRestClient* rest,
+            metrics::Histogram& latency)
+      : ctx_(ctx), o_(o), rest_(rest), out_(ctx, o, Kind::kTopic, latency) {}
+
   // false: publishing failed (error()).
-  bool on_trade(const Trade& t) {
-    auto& last = last_[t.symbol];
-    if (last && t.trade_id <= *last) {
+  bool on_event(const MarketEvent& event) {
+    const auto* t = std::get_if<Event>(&event);
+    if (!t) return true;
+    auto& last = last_[t->symbol];
+    const auto id = Kind::id(*t);
+    if (last && id <= *last) {
       ++o_.stats->duplicates_dropped;
       return true;
     }
-    if (last && t.trade_id > *last + 1 && !repair(t.symbol, *last + 1, t.trade_id - 1))
-      return false;
-    return publish(t);
+    if (last && id > *last + 1 && !repair(t->symbol, *last + 1, id - 1)) return false;
+    return publish(*t);
   }
 
-  // After a reconnect: trades lost at the end of the old connection show no gap until the next
+  // After a reconnect: records lost at the end of the old connection show no gap until the next
   // frame arrives, which may be long (or never, at the end of a feed), so they are fetched now:
   // pages from last + 1 until REST has nothing newer (at most max_repair_trades). Frames that
   // arrive meanwhile for these ids are then dropped as duplicates.
-  bool catch_up() {
+  bool on_new_connection() {
     if (!rest_ || !o_.rest_repair) return true;
     for (auto& [symbol, last] : last_) {
       std::int64_t fetched = 0;
       while (last && fetched < o_.max_repair_trades && !ctx_.stop_requested()) {
-        auto page = rest_->historical_trades(symbol, *last + 1, o_.repair_page_limit);
+        auto page = Kind::fetch(*rest_, symbol, *last + 1, o_.repair_page_limit);
         if (!page) {
           log::warn(kService, "catch-up after reconnect failed",
                     {{"symbol", symbol.str()}, {"error", page.error().describe()}});
@@ -117,8 +236,8 @@ class TradeSequencer {
         std::int64_t taken = 0;
         for (const auto& t : *page) {
           // Only a contiguous run: ids REST skips are left to the gap check of the next frame.
-          if (t.trade_id != *last + 1) break;
-          if (!publish(with_receive_time(t, received))) return false;
+          if (Kind::id(t) != *last + 1) break;
+          if (!publish(Kind::with_receive_time(t, received))) return false;
           ++o_.stats->trades_repaired;
           ++taken;
         }
@@ -127,19 +246,14 @@ class TradeSequencer {
       }
       if (fetched > 0)
         log::info(kService, "caught up from REST after reconnect",
-                  {{"symbol", symbol.str()}, {"trades", fetched}});
+                  {{"symbol", symbol.str()}, {"records", fetched}});
     }
     return true;
   }
 
-  const std::string& error() const { return error_; }
+  const std::string& error() const { return out_.error(); }
 
  private:
-  static Trade with_receive_time(const Trade& t, TimestampUs received) {
-    return Trade{t.symbol,     t.trade_id, t.price,          t.quantity,     t.trade_time,
-                 t.event_time, received,   t.is_buyer_maker, t.is_best_match};
-  }
-
   // Publishes ids [from, to] from REST in order; what REST cannot supply becomes a gap record.
   bool repair(const Symbol& symbol, std::int64_t from, std::int64_t to) {
     const std::int64_t first = from;
@@ -149,24 +263,29 @@ class TradeSequencer {
     while (from <= to) {
       if (ctx_.stop_requested()) return publish_gap(symbol, from, to, "stopped during repair");
       const auto want = std::min<std::int64_t>(o_.repair_page_limit, to - from + 1);
-      auto page = rest_->historical_trades(symbol, from, static_cast<int>(want));
-      if (!page)
-        return publish_gap(symbol, from, to, "historicalTrades: " + page.error().describe());
+      auto page = Kind::fetch(*rest_, symbol, from, static_cast<int>(want));
+      if (!page) {
+        return publish_gap(symbol, from, to,
+                           std::string(Kind::kRest) + ": " + page.error().describe());
+      }
       const auto received = now_micros();
       bool progressed = false;
       for (const auto& t : *page) {
-        if (t.trade_id < from) continue;
-        if (t.trade_id > to) break;
-        if (t.trade_id > from) {  // REST has a hole of its own
-          if (!publish_gap(symbol, from, t.trade_id - 1, "historicalTrades skipped these ids"))
+        const auto id = Kind::id(t);
+        if (id < from) continue;
+        if (id > to) break;
+        if (id > from) {  // REST has a hole of its own
+          if (!publish_gap(symbol, from, id - 1, std::string(Kind::kRest) + " skipped these ids"))
             return false;
         }
-        if (!publish(with_receive_time(t, received))) return false;
+        if (!publish(Kind::with_receive_time(t, received))) return false;
         ++o_.stats->trades_repaired;
-        from = t.trade_id + 1;
+        from = id + 1;
         progressed = true;
       }
-      if (!progressed) return publish_gap(symbol, from, to, "historicalTrades returned no trades");
+      if (!progressed) {
+        return publish_gap(symbol, from, to, std::string(Kind::kRest) + " returned no records");
+      }
     }
     ++o_.stats->gaps_repaired;
     log::info(kService, "gap repaired from REST",
@@ -176,8 +295,9 @@ class TradeSequencer {
 
   bool publish_gap(const Symbol& symbol, std::int64_t first, std::int64_t last,
                    const std::string& reason) {
-    buffer_.clear();
-    runtime::JsonWriter w(buffer_);
+    auto& buffer = out_.buffer();
+    buffer.clear();
+    runtime::JsonWriter w(buffer);
     w.begin_object()
         .field("v", wire::kSchemaVersion)
         .field("type", "gap")
@@ -186,8 +306,9 @@ class TradeSequencer {
         .field("last_missing_id", last)
         .field("reason", reason)
         .end_object();
-    auto r = ctx_.bus().publish(topic_for(symbol), symbol.view(), buffer_);
-    if (!r) return fail("publish gap to " + topic_for(symbol) + ": " + r.error().message);
+    const auto& topic = out_.topic_for(symbol);
+    auto r = ctx_.bus().publish(topic, symbol.view(), buffer);
+    if (!r) return out_.fail("publish gap to " + topic + ": " + r.error().message);
     ++o_.stats->gaps_published;
     last_[symbol] = last;  // the record stands for these ids: they are accounted for
     log::warn(kService, "gap published",
@@ -195,78 +316,134 @@ class TradeSequencer {
     return true;
   }
 
-  bool publish(const Trade& t) {
-    buffer_.clear();
-    wire::encode(t, buffer_);
-    auto r = ctx_.bus().publish(topic_for(t.symbol), t.symbol.view(), buffer_);
-    if (!r) return fail("publish to " + topic_for(t.symbol) + ": " + r.error().message);
-    last_[t.symbol] = t.trade_id;
-    ++o_.stats->records;
-    ctx_.add_records(1);
-    if (t.receive_time > 0)
-      latency_.observe(static_cast<double>(now_micros() - t.receive_time) / 1e6);
+  bool publish(const Event& t) {
+    if (!out_.publish(t, t.receive_time)) return false;
+    last_[t.symbol] = Kind::id(t);
     return true;
-  }
-
-  bool fail(std::string message) {
-    if (error_.empty()) error_ = std::move(message);
-    return false;
   }
 
   runtime::WorkerContext& ctx_;
   const LoaderWsOptions& o_;
   binance::BinanceRestClient* rest_;
-  metrics::Histogram& latency_;
+  Publisher out_;
   std::map<Symbol, std::optional<std::int64_t>> last_;
-  std::string buffer_;
-  std::string error_;
 };
 
-runtime::WorkResult run_trades(runtime::WorkerContext& ctx, const LoaderWsOptions& o) {
-  // A stop interrupts a REST wait (Retry-After, backoff) instead of waiting it out.
-  std::stop_source stop;
-  std::jthread watcher([&ctx, &stop](std::stop_token own) {
-    while (!own.stop_requested() && !ctx.stop_requested())
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (ctx.stop_requested()) stop.request_stop();
-  });
-  std::unique_ptr<binance::BinanceRestClient> rest;
-  if (o.rest_repair && !o.rest.base_url.empty()) {
-    auto options = o.rest;
-    options.stop_token = stop.get_token();
-    // µs keeps the sub-millisecond part of trade times (spot data since 2025).
-    options.microsecond_timestamps = true;
-    auto created = binance::BinanceRestClient::create(options);
-    if (!created)
-      return {runtime::Outcome::kError, "REST client: " + created.error().describe(), "{}"};
-    rest = std::move(created).value();
+// ws_candles_<interval>: every kline update, open (is_closed false) and closed, in order per
+// symbol; a repeated or older update (same open time, no newer event time; an older open time)
+// is dropped.
+class CandleStream {
+ public:
+  CandleStream(runtime::WorkerContext& ctx, const LoaderWsOptions& o, Interval interval,
+               metrics::Histogram& latency)
+      : o_(o),
+        interval_(interval),
+        out_(ctx, o, "candles-" + std::string(interval_name(interval)), latency) {}
+
+  bool on_event(const MarketEvent& event) {
+    const auto* c = std::get_if<Candle>(&event);
+    if (!c || c->interval != interval_) return true;
+    auto it = last_.find(c->symbol);
+    if (it != last_.end()) {
+      const Last& l = it->second;
+      const bool stale = c->open_time < l.open_time ||
+                         (c->open_time == l.open_time &&
+                          (l.is_closed || c->event_time < l.event_time ||
+                           (c->event_time == l.event_time && c->is_closed == l.is_closed)));
+      if (stale) {
+        ++o_.stats->duplicates_dropped;
+        return true;
+      }
+    }
+    if (!out_.publish(*c, c->receive_time)) return false;
+    last_.insert_or_assign(c->symbol, Last{c->open_time, c->event_time, c->is_closed});
+    return true;
   }
-  auto& latency = metrics::default_registry().histogram(
+  bool on_new_connection() { return true; }
+  const std::string& error() const { return out_.error(); }
+
+ private:
+  struct Last {
+    TimestampUs open_time;
+    TimestampUs event_time;
+    bool is_closed;
+  };
+  const LoaderWsOptions& o_;
+  Interval interval_;
+  Publisher out_;
+  std::map<Symbol, Last> last_;
+};
+
+// ws_book_ticker: best bid/ask per symbol in update-id order; repeated or older ids (duplicates,
+// the overlap of a switchover) are dropped. Tickers are state, not a ledger: what passed while
+// disconnected is not fetched again (the next ticker supersedes it).
+class BookTickerStream {
+ public:
+  BookTickerStream(runtime::WorkerContext& ctx, const LoaderWsOptions& o,
+                   metrics::Histogram& latency)
+      : o_(o), out_(ctx, o, "book-ticker", latency) {}
+
+  bool on_event(const MarketEvent& event) {
+    const auto* t = std::get_if<BookTicker>(&event);
+    if (!t) return true;
+    auto [it, fresh] = last_.try_emplace(t->symbol, t->update_id);
+    if (!fresh) {
+      if (t->update_id <= it->second) {
+        ++o_.stats->duplicates_dropped;
+        return true;
+      }
+      it->second = t->update_id;
+    }
+    return out_.publish(*t, t->receive_time);
+  }
+  bool on_new_connection() { return true; }
+  const std::string& error() const { return out_.error(); }
+
+ private:
+  const LoaderWsOptions& o_;
+  Publisher out_;
+  std::map<Symbol, std::int64_t> last_;
+};
+
+metrics::Histogram& latency_histogram(const std::string& type) {
+  return metrics::default_registry().histogram(
       "sf_loader_ws_receive_to_publish_seconds",
       "Time from a WebSocket frame's arrival to its record's publication",
-      metrics::default_latency_buckets(), {{"type", o.type}});
+      metrics::default_latency_buckets(), {{"type", type}});
+}
 
+void copy_client_stats(const binance::WsClient& client, LoaderWsStats& stats) {
+  const auto c = client.stats();
+  stats.ws_attempts = static_cast<std::int64_t>(c.attempts);
+  stats.ws_switchovers = static_cast<std::int64_t>(c.switchovers);
+  stats.ws_limiter_waits = static_cast<std::int64_t>(c.limiter_waits);
+}
+
+// The WS feed of `streams` through `handler` (on_event, on_new_connection, error) until a stop.
+template <class Handler>
+runtime::WorkResult run_stream(runtime::WorkerContext& ctx, const LoaderWsOptions& o,
+                               std::string_view stream_suffix, Handler& handler) {
   FrameQueue queue;
   std::atomic<std::int64_t> connections{0};
   auto ws = o.ws;
   ws.streams.clear();
-  for (const auto& s : o.symbols) ws.streams.push_back(s.lower() + "@trade");
+  for (const auto& s : o.symbols) ws.streams.push_back(s.lower() + std::string(stream_suffix));
   ws.combined = true;  // the symbol of every frame is in its stream name
   auto client = binance::WsClient::create(
       ws,
       [&queue](std::string_view payload, std::int64_t receive_us, std::uint64_t) {
         queue.push(payload, receive_us);
       },
-      [&connections](const binance::WsStatus& st) {
+      [&o, &connections](const binance::WsStatus& st) {
         if (st.kind == binance::WsStatus::Kind::kConnected) {
           ++connections;
         } else if (st.kind == binance::WsStatus::Kind::kDisconnected) {
           log::info(kService, "websocket disconnected", {{"reason", st.reason}});
         }
+        if (o.on_ws_status) o.on_ws_status(st);
       });
   if (!client) return {runtime::Outcome::kError, "WebSocket client: " + client.error(), "{}"};
 
-  TradeSequencer sequencer(ctx, o, rest.get(), latency);
   binance::Parser parser;
   (*client)->start();
   std::int64_t connections_seen = 0;
@@ -282,24 +459,23 @@ runtime::WorkResult run_trades(runtime::WorkerContext& ctx, const LoaderWsOption
         log::warn(kService, "unparsable frame", {{"error", event.error().message()}});
         continue;
       }
-      const auto* trade = std::get_if<Trade>(&*event);
-      if (!trade) continue;
-      if (!sequencer.on_trade(*trade)) {
-        failure = sequencer.error();
+      if (!handler.on_event(*event)) {
+        failure = handler.error();
         break;
       }
     }
     // Every connection after the first replaces a lost or retired one; catch up after the
     // frames that came before it were handled.
     const auto connected = connections.load();
-    if (connected > connections_seen) {
+    if (failure.empty() && connected > connections_seen) {
       const bool first = connections_seen == 0;
       connections_seen = connected;
       if (!first) {
         o.stats->reconnects = connected - 1;
-        if (!sequencer.catch_up()) failure = sequencer.error();
+        if (!handler.on_new_connection()) failure = handler.error();
       }
     }
+    copy_client_stats(**client, *o.stats);
     const auto now = std::chrono::steady_clock::now();
     if (now - last_report >= ctx.settings().telemetry_interval) {
       last_report = now;
@@ -307,40 +483,89 @@ runtime::WorkResult run_trades(runtime::WorkerContext& ctx, const LoaderWsOption
     }
   }
   (*client)->stop();
-  watcher.request_stop();
+  copy_client_stats(**client, *o.stats);
   if (auto f = ctx.bus().flush(std::chrono::seconds(30)); !f && failure.empty())
     failure = "flush failed: " + f.error().message;
   if (!failure.empty()) return {runtime::Outcome::kError, failure, stats_json(*o.stats)};
   return {runtime::Outcome::kInterrupted, "", stats_json(*o.stats)};
 }
 
+template <class Kind>
+runtime::WorkResult run_sequenced(runtime::WorkerContext& ctx, const LoaderWsOptions& o) {
+  StopWatcher stop(ctx);
+  std::unique_ptr<binance::BinanceRestClient> rest;
+  if (o.rest_repair && !o.rest.base_url.empty()) {
+    auto options = o.rest;
+    options.stop_token = stop.token();
+    // µs keeps the sub-millisecond part of trade times (spot data since 2025).
+    options.microsecond_timestamps = true;
+    auto created = binance::BinanceRestClient::create(options);
+    if (!created)
+      return {runtime::Outcome::kError, "REST client: " + created.error().describe(), "{}"};
+    rest = std::move(created).value();
+  }
+  Sequencer<Kind> sequencer(ctx, o, rest.get(), latency_histogram(o.type));
+  return run_stream(ctx, o, Kind::kStream, sequencer);
+}
+
 // One symbol's local book: the synchronizer and what is due next.
 struct DepthBook {
-  explicit DepthBook(const Symbol& s) : sync(s) {}
+  DepthBook(const Symbol& s, const LoaderWsOptions& o)
+      : sync(s),
+        checks(metrics::default_registry().counter(
+            "sf_loader_ws_book_ticker_checks_total",
+            "bookTicker frames compared with the local book at the same update id",
+            {{"symbol", s.str()}})),
+        mismatches(metrics::default_registry().counter(
+            "sf_loader_ws_book_ticker_mismatches_total",
+            "bookTicker frames whose best bid/ask differed from the local book at the same id",
+            {{"symbol", s.str()}})),
+        stats(*o.stats) {}
+
+  // Exports what the check counted since the last call (metrics, stats, a log per mismatch).
+  void export_check_counts() {
+    const auto& c = check.counters();
+    if (c.mismatches > exported_mismatches) {
+      log::error(kService, "bookTicker disagrees with the local book",
+                 {{"symbol", sync.symbol().str()}, {"detail", check.last_mismatch()}});
+    }
+    const auto n = c.matches + c.mismatches;
+    checks.inc(n - exported_checks);
+    mismatches.inc(c.mismatches - exported_mismatches);
+    stats.book_ticker_checks += static_cast<std::int64_t>(n - exported_checks);
+    stats.book_ticker_mismatches += static_cast<std::int64_t>(c.mismatches - exported_mismatches);
+    exported_checks = n;
+    exported_mismatches = c.mismatches;
+  }
+
   binance::BookSynchronizer sync;
+  binance::BookTickerCheck check;
+  metrics::Counter& checks;
+  metrics::Counter& mismatches;
+  LoaderWsStats& stats;
+  std::uint64_t exported_checks = 0;
+  std::uint64_t exported_mismatches = 0;
   std::chrono::steady_clock::time_point next_snapshot_fetch{};
   std::chrono::steady_clock::time_point next_top{};
 };
 
 runtime::WorkResult run_depth(runtime::WorkerContext& ctx, const LoaderWsOptions& o) {
-  std::stop_source stop;
-  std::jthread watcher([&ctx, &stop](std::stop_token own) {
-    while (!own.stop_requested() && !ctx.stop_requested())
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (ctx.stop_requested()) stop.request_stop();
-  });
+  StopWatcher stop(ctx);
   auto rest_options = o.rest;
-  rest_options.stop_token = stop.get_token();
+  rest_options.stop_token = stop.token();
   auto rest = binance::BinanceRestClient::create(rest_options);
   if (!rest) return {runtime::Outcome::kError, "REST client: " + rest.error().describe(), "{}"};
-  auto& latency = metrics::default_registry().histogram(
-      "sf_loader_ws_receive_to_publish_seconds",
-      "Time from a WebSocket frame's arrival to its record's publication",
-      metrics::default_latency_buckets(), {{"type", o.type}});
+  auto& latency = latency_histogram(o.type);
 
   std::map<Symbol, std::unique_ptr<DepthBook>> books;
   for (const auto& s : o.symbols) {
-    auto book = std::make_unique<DepthBook>(s);
+    auto book = std::make_unique<DepthBook>(s, o);
+    if (o.book_ticker_check) {
+      // Every state the book passes through (the snapshot, each applied diff) settles the
+      // tickers held for its id.
+      book->sync.set_on_book_updated(
+          [b = book.get()](const binance::OrderBook& ob) { b->check.on_book_updated(ob); });
+    }
     book->sync.set_on_resync(
         [&o, s](binance::ResyncReason reason, std::int64_t expected, std::int64_t got) {
           if (reason == binance::ResyncReason::kGap) {
@@ -356,9 +581,8 @@ runtime::WorkResult run_depth(runtime::WorkerContext& ctx, const LoaderWsOptions
         });
     books.emplace(s, std::move(book));
   }
-  auto topic_for = [&o](const Symbol& s) {
-    return o.topic.empty() ? "ws-" + s.lower() + "-depth" : o.topic;
-  };
+  const auto topics = topics_for(o, "depth");
+  auto topic_for = [&topics](const Symbol& s) -> const std::string& { return topics.at(s); };
   std::string buffer;
   std::string failure;
   auto publish = [&](const Symbol& s, const MarketEvent& e) {
@@ -378,7 +602,10 @@ runtime::WorkResult run_depth(runtime::WorkerContext& ctx, const LoaderWsOptions
   std::atomic<std::int64_t> connections{0};
   auto ws = o.ws;
   ws.streams.clear();
-  for (const auto& s : o.symbols) ws.streams.push_back(s.lower() + "@depth@100ms");
+  for (const auto& s : o.symbols) {
+    ws.streams.push_back(s.lower() + "@depth@100ms");
+    if (o.book_ticker_check) ws.streams.push_back(s.lower() + "@bookTicker");
+  }
   ws.combined = true;
   auto client = binance::WsClient::create(
       ws,
@@ -392,6 +619,7 @@ runtime::WorkResult run_depth(runtime::WorkerContext& ctx, const LoaderWsOptions
         } else if (st.kind == binance::WsStatus::Kind::kDisconnected) {
           log::info(kService, "websocket disconnected", {{"reason", st.reason}});
         }
+        if (o.on_ws_status) o.on_ws_status(st);
       });
   if (!client) return {runtime::Outcome::kError, "WebSocket client: " + client.error(), "{}"};
   binance::Parser parser;
@@ -406,13 +634,23 @@ runtime::WorkResult run_depth(runtime::WorkerContext& ctx, const LoaderWsOptions
         ++o.stats->parse_errors;
         continue;
       }
+      if (const auto* ticker = std::get_if<BookTicker>(&*event)) {
+        auto it = books.find(ticker->symbol);
+        if (it == books.end() || !o.book_ticker_check) continue;
+        DepthBook& b = *it->second;
+        (void)b.check.on_ticker(b.sync.book(), *ticker);
+        b.export_check_counts();
+        continue;
+      }
       const auto* diff = std::get_if<DepthUpdate>(&*event);
       if (!diff) continue;
       auto it = books.find(diff->symbol);
       if (it == books.end()) continue;
       // Duplicates (make-before-break overlap, repeated frames) fall under the synchronizer's
       // stale rule (u <= book id); only diffs applied to a valid book go out.
-      if (it->second->sync.on_diff(*diff) != binance::DiffOutcome::kApplied) continue;
+      const auto outcome = it->second->sync.on_diff(*diff);
+      if (o.book_ticker_check) it->second->export_check_counts();
+      if (outcome != binance::DiffOutcome::kApplied) continue;
       if (!publish(diff->symbol, MarketEvent{*diff})) break;
       ++o.stats->diffs_published;
       latency.observe(static_cast<double>(now_micros() - f.receive_us) / 1e6);
@@ -428,6 +666,7 @@ runtime::WorkResult run_depth(runtime::WorkerContext& ctx, const LoaderWsOptions
           if (!ctx.stop_requested())
             log::warn(kService, "depth snapshot failed", {{"error", snapshot.error().describe()}});
         } else if (b.sync.on_snapshot(*snapshot) == binance::SnapshotOutcome::kSynced) {
+          if (o.book_ticker_check) b.export_check_counts();
           ++o.stats->syncs;
           // Consumers restart from the whole book; the diffs that follow continue it.
           if (publish(symbol, MarketEvent{b.sync.book()->full_snapshot()}))
@@ -440,13 +679,14 @@ runtime::WorkResult run_depth(runtime::WorkerContext& ctx, const LoaderWsOptions
           ++o.stats->snapshots_published;
       }
     }
+    copy_client_stats(**client, *o.stats);
     if (now - last_report >= ctx.settings().telemetry_interval) {
       last_report = now;
       ctx.report_loading("", stats_json(*o.stats));
     }
   }
   (*client)->stop();
-  watcher.request_stop();
+  copy_client_stats(**client, *o.stats);
   if (auto f = ctx.bus().flush(std::chrono::seconds(30)); !f && failure.empty())
     failure = "flush failed: " + f.error().message;
   if (!failure.empty()) return {runtime::Outcome::kError, failure, stats_json(*o.stats)};
@@ -454,6 +694,17 @@ runtime::WorkResult run_depth(runtime::WorkerContext& ctx, const LoaderWsOptions
 }
 
 }  // namespace
+
+std::optional<Interval> candle_interval(std::string_view type) {
+  constexpr std::string_view kPrefix = "ws_candles_";
+  if (!type.starts_with(kPrefix)) return std::nullopt;
+  return parse_interval(type.substr(kPrefix.size()));
+}
+
+bool is_loader_ws_type(std::string_view type) {
+  return type == "ws_trades" || type == "ws_agg_trades" || type == "ws_depth" ||
+         type == "ws_book_ticker" || candle_interval(type).has_value();
+}
 
 Result<std::vector<Symbol>, std::string> parse_symbol_list(const std::string& text) {
   std::vector<Symbol> out;
@@ -478,9 +729,18 @@ Result<std::vector<Symbol>, std::string> parse_symbol_list(const std::string& te
 std::function<runtime::WorkResult(runtime::WorkerContext&)> loader_ws_body(
     LoaderWsOptions options) {
   return [o = std::move(options)](runtime::WorkerContext& ctx) -> runtime::WorkResult {
-    if (o.type == "ws_trades") return run_trades(ctx, o);
+    if (o.type == "ws_trades") return run_sequenced<TradeKind>(ctx, o);
+    if (o.type == "ws_agg_trades") return run_sequenced<AggTradeKind>(ctx, o);
     if (o.type == "ws_depth") return run_depth(ctx, o);
-    return {runtime::Outcome::kError, "TYPE '" + o.type + "' is not ws_trades or ws_depth", "{}"};
+    if (o.type == "ws_book_ticker") {
+      BookTickerStream stream(ctx, o, latency_histogram(o.type));
+      return run_stream(ctx, o, "@bookTicker", stream);
+    }
+    if (auto interval = candle_interval(o.type)) {
+      CandleStream stream(ctx, o, *interval, latency_histogram(o.type));
+      return run_stream(ctx, o, "@kline_" + std::string(interval_name(*interval)), stream);
+    }
+    return {runtime::Outcome::kError, "TYPE '" + o.type + "' is not " + kTypes, "{}"};
   };
 }
 
@@ -505,10 +765,15 @@ int loader_ws_main(int argc, char** argv) {
               .type = runtime::OptionType::kInt,
               .default_value = "1000",
               .help = "ws_depth: ms between top-N snapshots (0: none)"});
+  parser.add({.name = "BOOK_TICKER_CHECK",
+              .default_value = "true",
+              .help = "ws_depth: also subscribe <sym>@bookTicker and compare best bid/ask with "
+                      "the book whenever their update ids match (false: off)"});
   parser.add(
       {.name = "GAP_REPAIR",
        .default_value = "true",
-       .help = "fetch missing trade ids from REST historicalTrades (false: gap records only)"});
+       .help =
+           "fetch missing ids from REST historicalTrades / aggTrades (false: gap records only)"});
   int code = 0;
   auto config = runtime::parse_or_exit(parser, argc, argv, &code);
   if (!config) return code;
@@ -518,8 +783,8 @@ int loader_ws_main(int argc, char** argv) {
   }
   LoaderWsOptions options;
   options.type = config->get_string("TYPE");
-  if (options.type != "ws_trades" && options.type != "ws_depth") {
-    std::cerr << "loader-ws: TYPE '" << options.type << "' is not ws_trades or ws_depth\n";
+  if (!is_loader_ws_type(options.type)) {
+    std::cerr << "loader-ws: TYPE '" << options.type << "' is not " << kTypes << '\n';
     return 2;
   }
   auto symbols = parse_symbol_list(config->get_string("SYMBOL"));
@@ -532,6 +797,7 @@ int loader_ws_main(int argc, char** argv) {
   options.rest = binance::rest_client_options(*config);
   options.ws.base_url = config->get_string("BINANCE_WS_URL");
   options.rest_repair = config->get_string("GAP_REPAIR") != "false";
+  options.book_ticker_check = config->get_string("BOOK_TICKER_CHECK") != "false";
   options.depth_limit = static_cast<int>(config->get_int("DEPTH_LIMIT"));
   options.top_levels =
       static_cast<std::size_t>(std::max<std::int64_t>(1, config->get_int("TOP_LEVELS")));

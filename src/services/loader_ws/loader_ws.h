@@ -1,44 +1,76 @@
 // loader-ws: live Binance WebSocket market data onto the bus.
 //
-// TYPE ws_trades: SYMBOL (one or a comma-separated list) is subscribed as combined streams
-// `<sym>@trade` on BINANCE_WS_URL through WsClient (reconnects, make-before-break). Frames are
-// parsed into normalised Trade records (docs/schemas.md; trade time = exchange time, receive_time =
-// local arrival) and published keyed by symbol on KAFKA_TOPIC, or on `ws-<symbol_lower>-trades`
-// per symbol when KAFKA_TOPIC is empty.
+// SYMBOL is one symbol or a comma-separated list; all its streams share one combined connection
+// (`/stream?streams=...` on BINANCE_WS_URL through WsClient: backoff with jitter, the 300 attempts
+// per 5 min limit, make-before-break at max connection age and on serverShutdown). Records are
+// keyed by symbol and go on KAFKA_TOPIC, or when it is empty on a topic per symbol and type:
 //
-// Guarantees per symbol: records go out in trade-id order, each id at most once (duplicated frames
-// and the overlap of make-before-break switchovers are dropped by id), and nothing goes missing
-// silently: when the next id is not last + 1 (a reconnect, a dropped frame) the missing ids are
-// fetched from REST historicalTrades (BINANCE_API_URL) and published in order before the frame;
-// ids REST cannot supply (no data, an error, repair disabled, a gap wider than max_repair_trades)
-// are published as one gap record on the same topic and key, and counted:
+//   TYPE                    stream                  default topic
+//   ws_trades               <sym>@trade             ws-<sym>-trades
+//   ws_agg_trades           <sym>@aggTrade          ws-<sym>-agg-trades
+//   ws_candles_<interval>   <sym>@kline_<interval>  ws-<sym>-candles-<interval>
+//   ws_depth                <sym>@depth@100ms       ws-<sym>-depth
+//                           (+ <sym>@bookTicker, only for the cross-check below)
+//   ws_book_ticker          <sym>@bookTicker        ws-<sym>-book-ticker
+//
+// (<sym> lower case: ws-btcusdt-trades.) Records are the normalised events of docs/schemas.md;
+// each carries exchange time and receive_time (local arrival of its frame).
+//
+// ws_trades / ws_agg_trades, per symbol: records go out in id order (trade id `t` / aggregate id
+// `a`), each id at most once (duplicated frames and the overlap of make-before-break switchovers
+// are dropped by id), and nothing goes missing silently: when the next id is not last + 1 (a
+// reconnect, a dropped frame) the missing ids are fetched from REST (BINANCE_API_URL:
+// historicalTrades?fromId= / aggTrades?fromId=) and published in order before the frame; ids REST
+// cannot supply (no data, an error, repair disabled, a gap wider than max_repair_trades) are
+// published as one gap record on the same topic and key, and counted (for ws_agg_trades the ids
+// are aggregate trade ids):
 //   {"v":1,"type":"gap","symbol":"BTCUSDT","first_missing_id":11,"last_missing_id":20,
 //    "reason":"..."}
-// After every reconnect one REST page from last + 1 is also fetched, so trades lost at the end of
-// a broken connection are recovered even when no later frame arrives to reveal the gap. (Before
-// the first frame of a symbol nothing is known, so nothing before it is loaded.)
+// After every reconnect one REST page from last + 1 is also fetched, so records lost at the end
+// of a broken connection are recovered even when no later frame arrives to reveal the gap.
+// (Before the first frame of a symbol nothing is known, so nothing before it is loaded.)
 //
-// TYPE ws_depth: `<sym>@depth@100ms` diffs feed a BookSynchronizer per symbol (Binance's procedure,
-// docs/binance-formats.md §3.3) with snapshots from REST depth (depth_limit, 1000 by default);
-// records go on KAFKA_TOPIC or `ws-<symbol_lower>-depth`: after every (re)sync the whole book as a
-// non-partial depth_snapshot, then every applied diff (depth_update, U/u contiguous), and every
-// snapshot_interval the top `top_levels` levels as a partial depth_snapshot. Nothing is published
-// while a book is invalid: a gap (U > book id + 1) discards it, is counted as a resync, and
-// snapshots are fetched again (at most one per snapshot_retry) until one connects. Note that
-// exchange-sim serves one static depth file, so after a gap in a replay the book stays invalid.
+// ws_candles_<interval>: every kline update is published, the open ones (is_closed false, about
+// one a second while trades happen) and the closing one (is_closed true), so a consumer sees
+// the forming candle and upserts by (symbol, interval, open_time); the closed record is final.
+// Per symbol updates go out in order: one with an older open time, or the same open time and no
+// newer event time (a duplicate), is dropped. Candles missed while disconnected are not fetched
+// from REST (loader-producer api_candles_<interval> covers history).
+//
+// ws_book_ticker: best bid/ask in update-id (`u`) order per symbol, repeated or older ids dropped.
+// Tickers are state: what passed while disconnected is not fetched again.
+//
+// ws_depth: `<sym>@depth@100ms` diffs feed a BookSynchronizer per symbol (Binance's procedure,
+// docs/binance-formats.md §3.3) with snapshots from REST depth (depth_limit, 1000 by default):
+// after every (re)sync the whole book as a non-partial depth_snapshot, then every applied diff
+// (depth_update, U/u contiguous), and every snapshot_interval the top `top_levels` levels as a
+// partial depth_snapshot. Nothing is published while a book is invalid: a gap (U > book id + 1)
+// discards it, is counted as a resync, and snapshots are fetched again (at most one per
+// snapshot_retry) until one connects. With book_ticker_check (BOOK_TICKER_CHECK, on by default)
+// `<sym>@bookTicker` is subscribed too and every ticker whose `u` equals a state the book passes
+// through (the snapshot or an applied diff's final id) is compared with the book's best bid and
+// ask, price and quantity (BookTickerCheck: a ticker ahead of the book, the usual case since
+// tickers are real-time and diffs 100 ms batches, is held until the book reaches its id; one the
+// book jumps over is not comparable). Counted in sf_loader_ws_book_ticker_checks_total{symbol}
+// and sf_loader_ws_book_ticker_mismatches_total{symbol}; every mismatch is logged as an error.
 //
 // Telemetry: `loading` every TELEMETRY_INTERVAL with extra {records, duplicates_dropped,
-// gaps_repaired, trades_repaired, gaps_published, reconnects}; a stop ends as `interrupted`.
-// Metric: sf_loader_ws_receive_to_publish_seconds{type} (histogram, frame arrival -> bus publish).
+// gaps_repaired, trades_repaired, gaps_published, parse_errors, reconnects, diffs_published,
+// snapshots_published, gap_resyncs, book_ticker_checks, book_ticker_mismatches}; a stop ends as
+// `interrupted`. Metric: sf_loader_ws_receive_to_publish_seconds{type} (histogram, frame arrival
+// -> bus publish).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/interval.h"
 #include "core/result.h"
 #include "core/symbol.h"
 #include "exchange/binance/rest/rest_client.h"
@@ -63,12 +95,18 @@ struct LoaderWsStats {
   std::atomic<std::int64_t> syncs{0};                // snapshots that (re)started a book
   std::atomic<std::int64_t> gap_resyncs{0};          // books discarded for a gap in U/u
   std::atomic<std::int64_t> snapshots_too_old{0};
+  std::atomic<std::int64_t> book_ticker_checks{0};  // tickers compared (matches + mismatches)
+  std::atomic<std::int64_t> book_ticker_mismatches{0};
+  // The WebSocket client's own counts (WsClientStats), copied as the body goes.
+  std::atomic<std::int64_t> ws_attempts{0};
+  std::atomic<std::int64_t> ws_switchovers{0};
+  std::atomic<std::int64_t> ws_limiter_waits{0};
 };
 
 struct LoaderWsOptions {
   std::string type = "ws_trades";
   std::vector<Symbol> symbols;
-  std::string topic;            // empty: ws-<symbol_lower>-trades per symbol
+  std::string topic;            // empty: ws-<symbol_lower>-<type> per symbol (see above)
   binance::WsClientOptions ws;  // streams are filled in from `symbols`
   binance::RestClientOptions rest;
   bool rest_repair = true;  // false: every gap becomes a gap record
@@ -82,8 +120,16 @@ struct LoaderWsOptions {
   std::chrono::milliseconds snapshot_interval{std::chrono::seconds(1)};  // 0: no top-N records
   // REST depth pacing: limit 1000 weighs 50, so one per 2 s keeps within half the weight budget.
   std::chrono::milliseconds snapshot_retry{std::chrono::seconds(2)};
+  bool book_ticker_check = true;  // ws_depth: the online @bookTicker cross-check
+  // Called with every WsClient status (on its I/O thread; must not block); for observers.
+  std::function<void(const binance::WsStatus&)> on_ws_status;
   std::shared_ptr<LoaderWsStats> stats = std::make_shared<LoaderWsStats>();
 };
+
+// The interval of a `ws_candles_<interval>` TYPE; nullopt for any other text.
+std::optional<Interval> candle_interval(std::string_view type);
+// Whether loader-ws serves this TYPE.
+bool is_loader_ws_type(std::string_view type);
 
 // Splits "BTCUSDT,ethusdt" into symbols (upper-cased, duplicates dropped).
 Result<std::vector<Symbol>, std::string> parse_symbol_list(const std::string& text);

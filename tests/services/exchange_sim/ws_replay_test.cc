@@ -4,6 +4,7 @@
 #include "services/exchange_sim/ws_replay.h"
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -563,6 +564,106 @@ TEST_F(WsReplayTest, RestDepthIsTheTrueBookAtTheReplayPosition) {
   EXPECT_EQ(end.last_update_id, expected.final_id());
   ASSERT_TRUE(expected.advance_to(expected.final_id()));
   expect_top_of(end, expected.book(), 5000);
+}
+
+// REST trades follow the replay too: historicalTrades / trades / aggTrades answer from the
+// capture's @trade / @aggTrade frames played so far, never from ones not yet sent.
+TEST_F(WsReplayTest, RestTradesAndAggTradesAreTheRecordedOnesPlayedSoFar) {
+  SF_REQUIRE_SHARED_DATA(kCryptofeed);
+  sf::testing::TempDir empty;
+  ExchangeSimOptions options;
+  options.data_dir = empty.path().string();
+  options.replay_files = {capture_path(kCapture)};
+  // Paced (the 346 s capture in ~6 s), so that the replay is mid-way when the client asks; at max
+  // speed socket buffers could let it run to the end ahead of a slow reader.
+  options.replay_speed = 60;
+  auto started = ExchangeSim::start(options);
+  ASSERT_TRUE(started.ok()) << started.error();
+  ExchangeSim& sim = **started;
+  const auto trades = recorded_frames(kCapture, "btcusdt@trade");
+  ASSERT_EQ(trades.size(), kTrades);
+  const auto first_id = int_field(trades.front(), "t");
+  const auto last_id = int_field(trades.back(), "t");
+  const std::string from_first =
+      "/api/v3/historicalTrades?symbol=BTCUSDT&limit=1000&fromId=" + std::to_string(first_id);
+
+  // Nothing played yet: nothing traded (and the symbol is known without data files).
+  auto before = sf::testing::get(sim, from_first);
+  ASSERT_EQ(before.status, 200) << before.body;
+  EXPECT_EQ(before.body, "[]");
+
+  auto client = WsClient::connect(sim.ws_port(), "/ws/btcusdt@trade");
+  ASSERT_TRUE(client);
+  simdjson::dom::parser json;
+  int mid_replay_answers = 0;
+  for (std::size_t n = 1;; ++n) {
+    auto message = client->read(1s);
+    if (!message) break;
+    if (n % 1500 != 0) continue;
+    const auto received = int_field(*message, "t");
+    // The newest REST trade is at least what the client received and never past the capture.
+    auto recent = sf::testing::get(sim, "/api/v3/trades?symbol=BTCUSDT&limit=1");
+    ASSERT_EQ(recent.status, 200) << recent.body;
+    simdjson::dom::array rows = json.parse(recent.body).get_array();
+    ASSERT_EQ(rows.size(), 1u);
+    const auto newest = rows.at(0)["id"].get_int64().value();
+    EXPECT_GE(newest, received);
+    EXPECT_LE(newest, last_id);
+    mid_replay_answers += newest < last_id;
+    // From an id: ids in order from it, as far as played.
+    auto page = sf::testing::get(sim, "/api/v3/historicalTrades?symbol=BTCUSDT&limit=1000&fromId=" +
+                                          std::to_string(received - 10));
+    ASSERT_EQ(page.status, 200);
+    simdjson::dom::array ids = json.parse(page.body).get_array();
+    ASSERT_GE(ids.size(), 11u);
+    std::int64_t want = received - 10;
+    for (auto row : ids) EXPECT_EQ(row["id"].get_int64().value(), want++);
+  }
+  ASSERT_TRUE(sim.ws().stats().finished);
+  EXPECT_GT(mid_replay_answers, 2);
+
+  // Played to the end: every trade, fields as recorded (ms times, quoteQty = price x qty).
+  auto all = sf::testing::get(sim, from_first);
+  ASSERT_EQ(all.status, 200);
+  simdjson::dom::array rows = json.parse(all.body).get_array();
+  ASSERT_EQ(rows.size(), 1000u);
+  auto first = rows.at(0);
+  simdjson::dom::parser frame_json;  // `rows` stays valid: a parser's documents are its own
+  simdjson::dom::element frame = frame_json.parse(trades.front())["data"];
+  EXPECT_EQ(first["id"].get_int64().value(), first_id);
+  EXPECT_EQ(first["price"].get_string().value(), frame["p"].get_string().value());
+  EXPECT_EQ(first["qty"].get_string().value(), frame["q"].get_string().value());
+  EXPECT_EQ(first["time"].get_int64().value(), frame["T"].get_int64().value());
+  EXPECT_EQ(first["isBuyerMaker"].get_bool().value(), frame["m"].get_bool().value());
+  const Decimal quote = *Decimal::parse(first["quoteQty"].get_string().value());
+  EXPECT_EQ(quote, *Decimal::parse(frame["p"].get_string().value()) *
+                       *Decimal::parse(frame["q"].get_string().value()));
+  auto last = sf::testing::get(sim, "/api/v3/trades?symbol=BTCUSDT&limit=1");
+  EXPECT_NE(last.body.find("\"id\":" + std::to_string(last_id) + ","), std::string::npos);
+
+  // aggTrades from the cryptofeed capture's @aggTrade frames, byte for byte.
+  ExchangeSimOptions agg_options;
+  agg_options.data_dir = empty.path().string();
+  agg_options.replay_files = {capture_path(kCryptofeed)};
+  auto agg_sim = ExchangeSim::start(agg_options);
+  ASSERT_TRUE(agg_sim.ok()) << agg_sim.error();
+  const std::string agg_query = "/api/v3/aggTrades?symbol=NKNUSDT&fromId=0";
+  EXPECT_EQ(sf::testing::get(**agg_sim, agg_query).body, "[]") << "not played yet";
+  auto agg_client = WsClient::connect((*agg_sim)->ws_port(), "/ws/nknusdt@aggTrade");
+  ASSERT_TRUE(agg_client);
+  ASSERT_TRUE(agg_client->read(5s));
+  for (int i = 0; i < 100 && !(*agg_sim)->ws().stats().finished; ++i)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(sf::testing::get(**agg_sim, agg_query).body,
+            R"([{"a":15683430,"p":"0.35280000","q":"58.00000000","f":19862790,"l":19862790,)"
+            R"("T":1633998523963,"m":false,"M":true}])");
+
+  // Switched off: the data files only (none here: an unknown symbol).
+  ExchangeSimOptions off = options;
+  off.rest_trades_from_replay = false;
+  auto files_only = ExchangeSim::start(off);
+  ASSERT_TRUE(files_only.ok());
+  EXPECT_EQ(sf::testing::get(**files_only, from_first).status, 400);
 }
 
 TEST_F(WsReplayTest, ExchangeSimServesTheReplayOnItsWebSocketPort) {

@@ -1,0 +1,928 @@
+#include "store/arango_store.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <unordered_map>
+#include <utility>
+
+#include "runtime/http_client.h"
+#include "runtime/json_writer.h"
+#include "store/levels_json.h"
+
+namespace sf::store {
+namespace {
+
+using runtime::JsonWriter;
+
+constexpr std::string_view kSchemes[] = {"arango://", "arango+http://"};
+constexpr std::string_view kTelemetryCollection = "telemetry";
+constexpr std::string_view kWorkflowsCollection = "workflows";
+constexpr std::string_view kMetaCollection = "sf_meta";
+constexpr std::size_t kMaxKeyBytes = 254;
+
+// The AQL this store sends (the contract tests recognise exactly these strings).
+constexpr std::string_view kTimeRangeAql =
+    "FOR d IN @@collection FILTER d.symbol == @symbol AND d.series == @series AND d.time >= @from "
+    "AND d.time < @to SORT d.time, d.ord RETURN d";
+constexpr std::string_view kIdRangeAql =
+    "FOR d IN @@collection FILTER d.symbol == @symbol AND d.series == @series AND d.ord >= @from "
+    "AND d.ord <= @to SORT d.ord RETURN d";
+constexpr std::string_view kTelemetryAql =
+    "FOR d IN @@collection FILTER d.queue_id == @queue_id SORT d.timestamp, d._key RETURN d";
+constexpr std::string_view kWorkflowsAql =
+    "FOR d IN @@collection SORT d.created_at, d._key RETURN d";
+
+StoreError err(StoreErrc code, std::string message) {
+  return StoreError{code, "arango: " + std::move(message)};
+}
+
+StoreError from_arango(StoreErrc code, const ArangoError& e) {
+  return err(code, e.message);
+}
+
+bool legal_key_char(unsigned char c) {
+  if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
+  return std::strchr("-:.@()+,=;$!*'", c) != nullptr && c != 0;
+}
+
+std::uint64_t fnv1a(std::string_view text) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (char c : text) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string finish_key(std::string key) {
+  if (key.size() <= kMaxKeyBytes) return key;
+  char hex[17];
+  auto [end, ec] = std::to_chars(hex, hex + 16, fnv1a(key), 16);
+  (void)ec;
+  key.resize(200);
+  key += "_h";
+  key.append(hex, end);
+  return key;
+}
+
+// A 64-bit id as a fixed-width string whose lexicographic order is the numeric order.
+std::string ord(std::int64_t id) {
+  const std::uint64_t biased = static_cast<std::uint64_t>(id) ^ (1ULL << 63);
+  std::string digits = std::to_string(biased);
+  return std::string(20 - digits.size(), '0') + digits;
+}
+
+std::string double_text(double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  return std::string(buf, end);
+}
+
+std::string symbol_key(const Symbol& s) {
+  return ArangoStore::key_part(s.view());
+}
+
+// --- decoding -------------------------------------------------------------------------------
+
+using Element = simdjson::dom::element;
+using Ok = Result<void, std::string>;
+
+struct Reader {
+  Element doc;
+  std::string error;  // first problem
+
+  bool fail(std::string_view field, std::string_view why) {
+    if (error.empty()) error = "field '" + std::string(field) + "': " + std::string(why);
+    return false;
+  }
+  std::string_view str(const char* field) {
+    std::string_view v;
+    if (doc[field].get_string().get(v) != simdjson::SUCCESS) fail(field, "not a string");
+    return v;
+  }
+  std::int64_t int64(const char* field) {
+    std::int64_t v = 0;
+    if (doc[field].get_int64().get(v) != simdjson::SUCCESS) fail(field, "not a 64-bit integer");
+    return v;
+  }
+  std::int64_t id(const char* field) {  // a decimal string
+    std::string_view text = str(field);
+    std::int64_t v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || p != text.data() + text.size()) fail(field, "not an integer string");
+    return v;
+  }
+  double number(const char* field) {
+    double v = 0;
+    if (doc[field].get_double().get(v) != simdjson::SUCCESS) fail(field, "not a number");
+    return v;
+  }
+  bool boolean(const char* field) {
+    bool v = false;
+    if (doc[field].get_bool().get(v) != simdjson::SUCCESS) fail(field, "not a boolean");
+    return v;
+  }
+  std::optional<bool> optional_bool(const char* field) {
+    Element e;
+    if (doc[field].get(e) != simdjson::SUCCESS || e.is_null()) return std::nullopt;
+    return boolean(field);
+  }
+  Decimal decimal(const char* field) {
+    std::string_view text = str(field);
+    auto parsed = Decimal::parse(text);
+    if (!parsed) {
+      fail(field, "not a decimal");
+      return Decimal();
+    }
+    return *parsed;
+  }
+  Symbol symbol() {
+    auto s = Symbol::parse(str("symbol"));
+    if (!s) {
+      fail("symbol", "not a symbol");
+      return Symbol();
+    }
+    return *s;
+  }
+  std::vector<PriceLevel> levels(const char* field) {
+    std::vector<PriceLevel> out;
+    Element e;
+    if (doc[field].get(e) != simdjson::SUCCESS) {
+      fail(field, "missing");
+      return out;
+    }
+    if (!parse_levels_json(simdjson::minify(e), &out)) fail(field, "not [[price,qty],...]");
+    return out;
+  }
+  Ok done() {
+    if (!error.empty()) return unexpected(error);
+    return {};
+  }
+};
+
+// --- encoding -------------------------------------------------------------------------------
+
+void market_head(JsonWriter& w, const std::string& key, std::string_view kind_series,
+                 const Symbol& symbol, TimestampUs time, std::int64_t id) {
+  w.begin_object()
+      .field("_key", key)
+      .field("symbol", symbol.view())
+      .field("series", kind_series)
+      .field("time", time)
+      .field("ord", ord(id));
+}
+
+}  // namespace
+
+// --- URLs -----------------------------------------------------------------------------------
+
+bool ArangoStore::is_arango_url(const std::string& url) {
+  for (std::string_view s : kSchemes) {
+    if (url.starts_with(s)) return true;
+  }
+  return false;
+}
+
+namespace {
+
+std::string percent_decode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size()) {
+      int v = 0;
+      auto [p, ec] = std::from_chars(text.data() + i + 1, text.data() + i + 3, v, 16);
+      if (ec == std::errc() && p == text.data() + i + 3) {
+        out += static_cast<char>(v);
+        i += 2;
+        continue;
+      }
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+struct UrlParts {
+  std::string_view scheme, userinfo, hostport, path, query;
+};
+
+UrlParts split_url(std::string_view url) {
+  UrlParts p;
+  const std::size_t scheme_end = url.find("://");
+  p.scheme = url.substr(0, scheme_end + 3);
+  std::string_view rest = url.substr(scheme_end + 3);
+  const std::size_t q = rest.find('?');
+  if (q != std::string_view::npos) {
+    p.query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  const std::size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) p.path = rest.substr(slash + 1);
+  const std::size_t at = authority.rfind('@');
+  if (at != std::string_view::npos) {
+    p.userinfo = authority.substr(0, at);
+    p.hostport = authority.substr(at + 1);
+  } else {
+    p.hostport = authority;
+  }
+  return p;
+}
+
+}  // namespace
+
+std::string ArangoStore::redact_url(const std::string& url) {
+  if (!is_arango_url(url)) return url;
+  const UrlParts p = split_url(url);
+  if (p.userinfo.empty()) return url;
+  const std::size_t colon = p.userinfo.find(':');
+  if (colon == std::string_view::npos) return url;
+  std::string out(p.scheme);
+  out += p.userinfo.substr(0, colon);
+  out += ":***@";
+  out += url.substr(static_cast<std::size_t>(p.hostport.data() - url.data()));
+  return out;
+}
+
+StoreResult<ArangoStoreOptions> ArangoStore::parse_url(const std::string& url) {
+  if (!is_arango_url(url)) {
+    return unexpected(err(StoreErrc::kConfig, "not an arango:// URL"));
+  }
+  const UrlParts p = split_url(url);
+  ArangoStoreOptions options;
+  options.client = ArangoConfig::from_env();
+  if (p.hostport.empty()) {
+    return unexpected(err(StoreErrc::kConfig, "store URL '" + redact_url(url) + "' names no host"));
+  }
+  std::string hostport(p.hostport);
+  const bool has_port = hostport.starts_with('[') ? hostport.find("]:") != std::string::npos
+                                                  : hostport.find(':') != std::string::npos;
+  if (!has_port) hostport += ":8529";
+  options.client.url = "http://" + hostport;
+  if (!p.userinfo.empty()) {
+    const std::size_t colon = p.userinfo.find(':');
+    options.client.user = percent_decode(p.userinfo.substr(0, colon));
+    options.client.password =
+        colon == std::string_view::npos ? "" : percent_decode(p.userinfo.substr(colon + 1));
+  }
+  if (!p.path.empty()) options.client.database = percent_decode(p.path);
+  std::string_view query = p.query;
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const std::size_t eq = pair.find('=');
+    const std::string_view name = pair.substr(0, eq);
+    const std::string value =
+        eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1));
+    if (name == "collection") {
+      options.collection_name = value;
+    } else if (name == "cursor_next") {
+      if (value != "POST" && value != "PUT") {
+        return unexpected(err(StoreErrc::kConfig, "cursor_next must be POST or PUT"));
+      }
+      options.client.cursor_next_method = value;
+    } else if (name == "batch_size" || name == "write_chunk") {
+      std::size_t n = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || ptr != value.data() + value.size() || n == 0) {
+        return unexpected(err(StoreErrc::kConfig, "bad " + std::string(name) + " in store URL"));
+      }
+      (name == "batch_size" ? options.batch_size : options.write_chunk) = n;
+    } else {
+      return unexpected(err(StoreErrc::kConfig, "unknown parameter '" + std::string(name) +
+                                                    "' in store URL '" + redact_url(url) + "'"));
+    }
+  }
+  if (auto checked = runtime::parse_http_url(options.client.url); !checked) {
+    return unexpected(
+        err(StoreErrc::kConfig, "store URL '" + redact_url(url) + "': " + checked.error()));
+  }
+  return options;
+}
+
+// --- naming ---------------------------------------------------------------------------------
+
+std::string ArangoStore::key_part(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (legal_key_char(c)) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string ArangoStore::collection_for(const Symbol& symbol, std::string_view kind) {
+  std::string name = symbol.lower();
+  const bool letter = !name.empty() && name[0] >= 'a' && name[0] <= 'z';
+  if (!letter) name = "sf_" + name;
+  name += '_';
+  name += kind;
+  return name;
+}
+
+std::string ArangoStore::market_collection(const Symbol& symbol, std::string_view kind) const {
+  if (!options_.collection_name.empty()) return options_.collection_name;
+  return collection_for(symbol, kind);
+}
+
+// --- lifecycle ------------------------------------------------------------------------------
+
+ArangoStore::ArangoStore(ArangoStoreOptions options, std::unique_ptr<ArangoClient> client)
+    : options_(std::move(options)), client_(std::move(client)) {}
+
+StoreResult<std::unique_ptr<ArangoStore>> ArangoStore::open(ArangoStoreOptions options) {
+  auto client = ArangoClient::create(options.client);
+  if (!client) return unexpected(from_arango(StoreErrc::kConfig, client.error()));
+  std::unique_ptr<ArangoStore> store(new ArangoStore(std::move(options), std::move(*client)));
+  if (auto db = store->client_->ensure_database(); !db) {
+    return unexpected(from_arango(StoreErrc::kOpen, db.error()));
+  }
+  if (auto meta = store->ensure_collection(std::string(kMetaCollection), Coll::kMeta); !meta) {
+    return unexpected(StoreError{StoreErrc::kOpen, meta.error().message});
+  }
+  auto version = store->schema_version();
+  if (!version) return unexpected(StoreError{StoreErrc::kOpen, version.error().message});
+  if (*version == 0) {
+    JsonWriter w;
+    w.begin_array()
+        .begin_object()
+        .field("_key", "schema")
+        .field("version", kSchemaVersion)
+        .end_object()
+        .end_array();
+    // ignore: a second process that wrote it first wins, with the same content.
+    auto written = store->client_->insert_documents(std::string(kMetaCollection), w.view(),
+                                                    OverwriteMode::kIgnore);
+    if (!written) return unexpected(from_arango(StoreErrc::kMigration, written.error()));
+  } else if (*version > kSchemaVersion) {
+    return unexpected(err(StoreErrc::kMigration,
+                          "database is at schema version " + std::to_string(*version) +
+                              ", newer than this build's " + std::to_string(kSchemaVersion)));
+  }
+  return store;
+}
+
+StoreResult<int> ArangoStore::schema_version() {
+  auto doc = client_->get_document(std::string(kMetaCollection), "schema");
+  if (!doc) return unexpected(from_arango(StoreErrc::kRead, doc.error()));
+  if (!doc->has_value()) return 0;
+  simdjson::dom::parser parser;
+  std::int64_t version = 0;
+  if (parser.parse(**doc)["version"].get_int64().get(version) != simdjson::SUCCESS) {
+    return unexpected(err(StoreErrc::kCorrupt, "sf_meta/schema has no integer version"));
+  }
+  return static_cast<int>(version);
+}
+
+StoreResult<void> ArangoStore::ensure_collection(const std::string& name, Coll type) {
+  {
+    std::lock_guard lock(ensured_mutex_);
+    if (ensured_.contains(name)) return {};
+  }
+  if (auto created = client_->create_collection(name); !created) {
+    return unexpected(from_arango(StoreErrc::kWrite, created.error()));
+  }
+  std::vector<std::vector<std::string>> indexes;
+  switch (type) {
+    case Coll::kMarket:
+      indexes = {{"symbol", "series", "time"}, {"symbol", "series", "ord"}};
+      break;
+    case Coll::kTelemetry:
+      indexes = {{"queue_id", "timestamp"}};
+      break;
+    case Coll::kWorkflows:
+      indexes = {{"created_at"}};
+      break;
+    case Coll::kMeta:
+      break;
+  }
+  for (const auto& fields : indexes) {
+    if (auto index = client_->ensure_persistent_index(name, fields, false); !index) {
+      return unexpected(from_arango(StoreErrc::kWrite, index.error()));
+    }
+  }
+  std::lock_guard lock(ensured_mutex_);
+  ensured_.insert(name);
+  return {};
+}
+
+// --- writes ---------------------------------------------------------------------------------
+
+StoreResult<std::size_t> ArangoStore::write(const std::string& collection, Coll type,
+                                            std::vector<Doc> docs) {
+  const std::size_t total = docs.size();
+  if (docs.empty()) return std::size_t{0};
+  if (auto ensured = ensure_collection(collection, type); !ensured) {
+    return unexpected(ensured.error());
+  }
+  // The last occurrence of a key wins; one request never carries a key twice.
+  std::unordered_map<std::string_view, std::size_t> last;
+  last.reserve(docs.size());
+  for (std::size_t i = 0; i < docs.size(); ++i) last[docs[i].key] = i;
+  std::string body;
+  std::size_t in_body = 0;
+  auto flush = [&]() -> StoreResult<void> {
+    if (in_body == 0) return {};
+    auto imported = client_->import_documents(collection, body, OnDuplicate::kReplace, in_body);
+    if (!imported && imported.error().http_status == 404 &&
+        (imported.error().error_num == arango_errnum::kDataSourceNotFound ||
+         imported.error().error_num == arango_errnum::kDatabaseNotFound)) {
+      // Dropped behind our back (the cache said it existed): create it again, retry once.
+      {
+        std::lock_guard lock(ensured_mutex_);
+        ensured_.clear();
+      }
+      if (imported.error().error_num == arango_errnum::kDatabaseNotFound) {
+        if (auto db = client_->ensure_database(); !db) {
+          return unexpected(from_arango(StoreErrc::kWrite, db.error()));
+        }
+      }
+      if (auto ensured = ensure_collection(collection, type); !ensured) {
+        return unexpected(ensured.error());
+      }
+      imported = client_->import_documents(collection, body, OnDuplicate::kReplace, in_body);
+    }
+    if (!imported) return unexpected(from_arango(StoreErrc::kWrite, imported.error()));
+    body.clear();
+    in_body = 0;
+    return {};
+  };
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    if (last[docs[i].key] != i) continue;
+    body += docs[i].json;
+    body += '\n';
+    if (++in_body >= options_.write_chunk) {
+      if (auto f = flush(); !f) return unexpected(f.error());
+    }
+  }
+  if (auto f = flush(); !f) return unexpected(f.error());
+  return total;
+}
+
+StoreResult<std::size_t> ArangoStore::upsert_trades(std::span<const Trade> batch) {
+  std::unordered_map<std::string, std::vector<Doc>> by_collection;
+  for (const Trade& t : batch) {
+    Doc doc;
+    doc.key = finish_key(symbol_key(t.symbol) + "_trade_" + std::to_string(t.trade_id));
+    JsonWriter w(doc.json);
+    market_head(w, doc.key, "trade", t.symbol, t.trade_time, t.trade_id);
+    w.field("trade_id", std::to_string(t.trade_id))
+        .field("price", t.price.to_string())
+        .field("quantity", t.quantity.to_string())
+        .field("trade_time", t.trade_time)
+        .field("event_time", t.event_time)
+        .field("receive_time", t.receive_time)
+        .field("is_buyer_maker", t.is_buyer_maker)
+        .key("is_best_match");
+    if (t.is_best_match) {
+      w.value(*t.is_best_match);
+    } else {
+      w.null();
+    }
+    w.end_object();
+    by_collection[market_collection(t.symbol, "trades")].push_back(std::move(doc));
+  }
+  for (auto& [collection, docs] : by_collection) {
+    if (auto r = write(collection, Coll::kMarket, std::move(docs)); !r) return r;
+  }
+  return batch.size();
+}
+
+StoreResult<std::size_t> ArangoStore::upsert_agg_trades(std::span<const AggTrade> batch) {
+  std::unordered_map<std::string, std::vector<Doc>> by_collection;
+  for (const AggTrade& t : batch) {
+    Doc doc;
+    doc.key = finish_key(symbol_key(t.symbol) + "_agg_" + std::to_string(t.agg_trade_id));
+    JsonWriter w(doc.json);
+    market_head(w, doc.key, "agg_trade", t.symbol, t.trade_time, t.agg_trade_id);
+    w.field("agg_trade_id", std::to_string(t.agg_trade_id))
+        .field("price", t.price.to_string())
+        .field("quantity", t.quantity.to_string())
+        .field("first_trade_id", std::to_string(t.first_trade_id))
+        .field("last_trade_id", std::to_string(t.last_trade_id))
+        .field("trade_time", t.trade_time)
+        .field("event_time", t.event_time)
+        .field("receive_time", t.receive_time)
+        .field("is_buyer_maker", t.is_buyer_maker)
+        .key("is_best_match");
+    if (t.is_best_match) {
+      w.value(*t.is_best_match);
+    } else {
+      w.null();
+    }
+    w.end_object();
+    by_collection[market_collection(t.symbol, "agg_trades")].push_back(std::move(doc));
+  }
+  for (auto& [collection, docs] : by_collection) {
+    if (auto r = write(collection, Coll::kMarket, std::move(docs)); !r) return r;
+  }
+  return batch.size();
+}
+
+StoreResult<std::size_t> ArangoStore::upsert_candles(std::span<const Candle> batch) {
+  std::unordered_map<std::string, std::vector<Doc>> by_collection;
+  for (const Candle& c : batch) {
+    const std::string iv(interval_name(c.interval));
+    Doc doc;
+    doc.key = finish_key(symbol_key(c.symbol) + "_candle_" + key_part(iv) + "_" +
+                         std::to_string(c.open_time));
+    JsonWriter w(doc.json);
+    market_head(w, doc.key, "candle/" + iv, c.symbol, c.open_time, 0);
+    w.field("interval", iv)
+        .field("open_time", c.open_time)
+        .field("open", c.open.to_string())
+        .field("high", c.high.to_string())
+        .field("low", c.low.to_string())
+        .field("close", c.close.to_string())
+        .field("volume", c.volume.to_string())
+        .field("close_time", c.close_time)
+        .field("quote_asset_volume", c.quote_asset_volume.to_string())
+        .field("number_of_trades", c.number_of_trades)
+        .field("taker_buy_base_asset_volume", c.taker_buy_base_asset_volume.to_string())
+        .field("taker_buy_quote_asset_volume", c.taker_buy_quote_asset_volume.to_string())
+        .field("ignore", c.ignore.to_string())
+        .field("first_trade_id", std::to_string(c.first_trade_id))
+        .field("last_trade_id", std::to_string(c.last_trade_id))
+        .field("is_closed", c.is_closed)
+        .field("event_time", c.event_time)
+        .field("receive_time", c.receive_time)
+        .end_object();
+    by_collection[market_collection(c.symbol, "candles_" + iv)].push_back(std::move(doc));
+  }
+  for (auto& [collection, docs] : by_collection) {
+    if (auto r = write(collection, Coll::kMarket, std::move(docs)); !r) return r;
+  }
+  return batch.size();
+}
+
+StoreResult<std::size_t> ArangoStore::upsert_depth_snapshots(std::span<const DepthSnapshot> batch) {
+  std::unordered_map<std::string, std::vector<Doc>> by_collection;
+  for (const DepthSnapshot& d : batch) {
+    Doc doc;
+    doc.key = finish_key(symbol_key(d.symbol) + "_depth_" + std::to_string(d.last_update_id));
+    std::string bids;
+    std::string asks;
+    append_levels_json(d.bids, &bids);
+    append_levels_json(d.asks, &asks);
+    JsonWriter w(doc.json);
+    market_head(w, doc.key, "depth", d.symbol, d.receive_time, d.last_update_id);
+    w.field("last_update_id", std::to_string(d.last_update_id))
+        .field_raw("bids", bids)
+        .field_raw("asks", asks)
+        .field("is_partial", d.is_partial)
+        .field("event_time", d.event_time)
+        .field("receive_time", d.receive_time)
+        .end_object();
+    by_collection[market_collection(d.symbol, "depth_snapshots")].push_back(std::move(doc));
+  }
+  for (auto& [collection, docs] : by_collection) {
+    if (auto r = write(collection, Coll::kMarket, std::move(docs)); !r) return r;
+  }
+  return batch.size();
+}
+
+StoreResult<std::size_t> ArangoStore::upsert_indicators(std::span<const IndicatorValue> batch) {
+  std::unordered_map<std::string, std::vector<Doc>> by_collection;
+  for (const IndicatorValue& v : batch) {
+    const std::string iv(interval_name(v.interval));
+    Doc doc;
+    doc.key = finish_key(symbol_key(v.symbol) + "_indicator_" + key_part(iv) + "_" +
+                         key_part(v.name) + "_" + std::to_string(v.open_time));
+    JsonWriter w(doc.json);
+    market_head(w, doc.key, "indicator/" + iv + "/" + v.name, v.symbol, v.open_time, 0);
+    w.field("interval", iv).field("name", v.name).field("open_time", v.open_time);
+    if (std::isfinite(v.value)) {
+      w.field("value", v.value);
+    } else {
+      w.field_null("value").field("value_special",
+                                  std::isnan(v.value) ? "nan" : (v.value > 0 ? "inf" : "-inf"));
+    }
+    w.end_object();
+    by_collection[market_collection(v.symbol, "indicators_" + iv)].push_back(std::move(doc));
+  }
+  for (auto& [collection, docs] : by_collection) {
+    if (auto r = write(collection, Coll::kMarket, std::move(docs)); !r) return r;
+  }
+  return batch.size();
+}
+
+StoreResult<std::size_t> ArangoStore::append_telemetry(std::span<const TelemetryEvent> batch) {
+  std::vector<Doc> docs;
+  docs.reserve(batch.size());
+  for (const TelemetryEvent& e : batch) {
+    Doc doc;
+    doc.key = finish_key(key_part(e.queue_id) + "_" + key_part(e.producer) + "_" +
+                         key_part(double_text(e.timestamp)) + "_" + key_part(e.status));
+    JsonWriter w(doc.json);
+    w.begin_object()
+        .field("_key", doc.key)
+        .field("queue_id", e.queue_id)
+        .field("producer", e.producer)
+        .field("symbol", e.symbol)
+        .field("type", e.type)
+        .field("status", e.status)
+        .field("message", e.message)
+        .field("records_written", e.records_written)
+        .field("finished", e.finished)
+        .field("timestamp", e.timestamp)
+        .field("extra", e.extra)
+        .end_object();
+    docs.push_back(std::move(doc));
+  }
+  return write(std::string(kTelemetryCollection), Coll::kTelemetry, std::move(docs));
+}
+
+StoreResult<void> ArangoStore::upsert_workflow(const WorkflowState& state) {
+  Doc doc;
+  doc.key = finish_key(key_part(state.queue_id));
+  JsonWriter w(doc.json);
+  w.begin_object()
+      .field("_key", doc.key)
+      .field("queue_id", state.queue_id)
+      .field("status", state.status)
+      .field("definition", state.definition)
+      .field("created_at", state.created_at)
+      .field("updated_at", state.updated_at)
+      .end_object();
+  std::vector<Doc> docs;
+  docs.push_back(std::move(doc));
+  auto r = write(std::string(kWorkflowsCollection), Coll::kWorkflows, std::move(docs));
+  if (!r) return unexpected(r.error());
+  return {};
+}
+
+// --- reads ----------------------------------------------------------------------------------
+
+StoreResult<std::size_t> ArangoStore::query(std::string_view aql, std::string_view bind_vars,
+                                            const ArangoClient::DocumentCallback& on_document) {
+  auto r = client_->query(aql, bind_vars, options_.batch_size, on_document);
+  if (r) return *r;
+  const ArangoError& e = r.error();
+  if (e.http_status == 404 && e.error_num == arango_errnum::kDataSourceNotFound) {
+    return std::size_t{0};  // never written: nothing to read
+  }
+  if (e.http_status == 0 && e.message.starts_with("decoding")) {
+    return unexpected(err(StoreErrc::kCorrupt, e.message));
+  }
+  return unexpected(from_arango(StoreErrc::kRead, e));
+}
+
+namespace {
+
+std::string time_range_vars(const std::string& collection, const Symbol& symbol,
+                            std::string_view series, TimeRange range) {
+  JsonWriter w;
+  w.begin_object()
+      .field("@collection", collection)
+      .field("symbol", symbol.view())
+      .field("series", series)
+      .field("from", range.from)
+      .field("to", range.to)
+      .end_object();
+  return w.take();
+}
+
+}  // namespace
+
+StoreResult<std::vector<Trade>> ArangoStore::trades(const Symbol& symbol, TimeRange range) {
+  std::vector<Trade> out;
+  auto r = query(kTimeRangeAql,
+                 time_range_vars(market_collection(symbol, "trades"), symbol, "trade", range),
+                 [&](Element doc) -> Ok {
+                   Reader rd{doc, {}};
+                   Trade t{.symbol = rd.symbol(),
+                           .trade_id = rd.id("trade_id"),
+                           .price = rd.decimal("price"),
+                           .quantity = rd.decimal("quantity"),
+                           .trade_time = rd.int64("trade_time"),
+                           .event_time = rd.int64("event_time"),
+                           .receive_time = rd.int64("receive_time"),
+                           .is_buyer_maker = rd.boolean("is_buyer_maker"),
+                           .is_best_match = rd.optional_bool("is_best_match")};
+                   if (auto ok = rd.done(); !ok) return ok;
+                   out.push_back(std::move(t));
+                   return {};
+                 });
+  if (!r) return unexpected(r.error());
+  return out;
+}
+
+StoreResult<std::vector<AggTrade>> ArangoStore::agg_trades(const Symbol& symbol, TimeRange range) {
+  std::vector<AggTrade> out;
+  auto r =
+      query(kTimeRangeAql,
+            time_range_vars(market_collection(symbol, "agg_trades"), symbol, "agg_trade", range),
+            [&](Element doc) -> Ok {
+              Reader rd{doc, {}};
+              AggTrade t{.symbol = rd.symbol(),
+                         .agg_trade_id = rd.id("agg_trade_id"),
+                         .price = rd.decimal("price"),
+                         .quantity = rd.decimal("quantity"),
+                         .first_trade_id = rd.id("first_trade_id"),
+                         .last_trade_id = rd.id("last_trade_id"),
+                         .trade_time = rd.int64("trade_time"),
+                         .event_time = rd.int64("event_time"),
+                         .receive_time = rd.int64("receive_time"),
+                         .is_buyer_maker = rd.boolean("is_buyer_maker"),
+                         .is_best_match = rd.optional_bool("is_best_match")};
+              if (auto ok = rd.done(); !ok) return ok;
+              out.push_back(std::move(t));
+              return {};
+            });
+  if (!r) return unexpected(r.error());
+  return out;
+}
+
+StoreResult<std::vector<Candle>> ArangoStore::candles(const Symbol& symbol, Interval interval,
+                                                      TimeRange range) {
+  const std::string iv(interval_name(interval));
+  std::vector<Candle> out;
+  auto r = query(
+      kTimeRangeAql,
+      time_range_vars(market_collection(symbol, "candles_" + iv), symbol, "candle/" + iv, range),
+      [&](Element doc) -> Ok {
+        Reader rd{doc, {}};
+        Candle c{.symbol = rd.symbol(),
+                 .interval = interval,
+                 .open_time = rd.int64("open_time"),
+                 .open = rd.decimal("open"),
+                 .high = rd.decimal("high"),
+                 .low = rd.decimal("low"),
+                 .close = rd.decimal("close"),
+                 .volume = rd.decimal("volume"),
+                 .close_time = rd.int64("close_time"),
+                 .quote_asset_volume = rd.decimal("quote_asset_volume"),
+                 .number_of_trades = rd.int64("number_of_trades"),
+                 .taker_buy_base_asset_volume = rd.decimal("taker_buy_base_asset_volume"),
+                 .taker_buy_quote_asset_volume = rd.decimal("taker_buy_quote_asset_volume"),
+                 .ignore = rd.decimal("ignore"),
+                 .first_trade_id = rd.id("first_trade_id"),
+                 .last_trade_id = rd.id("last_trade_id"),
+                 .is_closed = rd.boolean("is_closed"),
+                 .event_time = rd.int64("event_time"),
+                 .receive_time = rd.int64("receive_time")};
+        if (auto ok = rd.done(); !ok) return ok;
+        out.push_back(std::move(c));
+        return {};
+      });
+  if (!r) return unexpected(r.error());
+  return out;
+}
+
+StoreResult<std::vector<DepthSnapshot>> ArangoStore::depth_snapshots(const Symbol& symbol,
+                                                                     std::int64_t from_id,
+                                                                     std::int64_t to_id) {
+  JsonWriter vars;
+  vars.begin_object()
+      .field("@collection", market_collection(symbol, "depth_snapshots"))
+      .field("symbol", symbol.view())
+      .field("series", "depth")
+      .field("from", ord(from_id))
+      .field("to", ord(to_id))
+      .end_object();
+  std::vector<DepthSnapshot> out;
+  auto r = query(kIdRangeAql, vars.view(), [&](Element doc) -> Ok {
+    Reader rd{doc, {}};
+    DepthSnapshot d{.symbol = rd.symbol(),
+                    .last_update_id = rd.id("last_update_id"),
+                    .bids = rd.levels("bids"),
+                    .asks = rd.levels("asks"),
+                    .is_partial = rd.boolean("is_partial"),
+                    .event_time = rd.int64("event_time"),
+                    .receive_time = rd.int64("receive_time")};
+    if (auto ok = rd.done(); !ok) return ok;
+    out.push_back(std::move(d));
+    return {};
+  });
+  if (!r) return unexpected(r.error());
+  return out;
+}
+
+StoreResult<std::vector<IndicatorValue>> ArangoStore::indicators(const Symbol& symbol,
+                                                                 Interval interval,
+                                                                 const std::string& name,
+                                                                 TimeRange range) {
+  const std::string iv(interval_name(interval));
+  std::vector<IndicatorValue> out;
+  auto r = query(kTimeRangeAql,
+                 time_range_vars(market_collection(symbol, "indicators_" + iv), symbol,
+                                 "indicator/" + iv + "/" + name, range),
+                 [&](Element doc) -> Ok {
+                   Reader rd{doc, {}};
+                   IndicatorValue v{.symbol = rd.symbol(),
+                                    .interval = interval,
+                                    .name = std::string(rd.str("name")),
+                                    .open_time = rd.int64("open_time"),
+                                    .value = 0};
+                   Element value;
+                   if (doc["value"].get(value) == simdjson::SUCCESS && value.is_null()) {
+                     const std::string_view special = rd.str("value_special");
+                     if (special == "inf") {
+                       v.value = std::numeric_limits<double>::infinity();
+                     } else if (special == "-inf") {
+                       v.value = -std::numeric_limits<double>::infinity();
+                     } else {
+                       v.value = std::numeric_limits<double>::quiet_NaN();
+                     }
+                   } else {
+                     v.value = rd.number("value");
+                   }
+                   if (auto ok = rd.done(); !ok) return ok;
+                   out.push_back(std::move(v));
+                   return {};
+                 });
+  if (!r) return unexpected(r.error());
+  return out;
+}
+
+namespace {
+
+Result<TelemetryEvent, std::string> read_telemetry(Element doc) {
+  Reader rd{doc, {}};
+  TelemetryEvent e{.queue_id = std::string(rd.str("queue_id")),
+                   .producer = std::string(rd.str("producer")),
+                   .symbol = std::string(rd.str("symbol")),
+                   .type = std::string(rd.str("type")),
+                   .status = std::string(rd.str("status")),
+                   .message = std::string(rd.str("message")),
+                   .records_written = rd.int64("records_written"),
+                   .finished = rd.boolean("finished"),
+                   .timestamp = rd.number("timestamp"),
+                   .extra = std::string(rd.str("extra"))};
+  if (auto ok = rd.done(); !ok) return unexpected(ok.error());
+  return e;
+}
+
+Result<WorkflowState, std::string> read_workflow(Element doc) {
+  Reader rd{doc, {}};
+  WorkflowState w{.queue_id = std::string(rd.str("queue_id")),
+                  .status = std::string(rd.str("status")),
+                  .definition = std::string(rd.str("definition")),
+                  .created_at = rd.number("created_at"),
+                  .updated_at = rd.number("updated_at")};
+  if (auto ok = rd.done(); !ok) return unexpected(ok.error());
+  return w;
+}
+
+}  // namespace
+
+StoreResult<std::vector<TelemetryEvent>> ArangoStore::telemetry(const std::string& queue_id) {
+  JsonWriter vars;
+  vars.begin_object()
+      .field("@collection", kTelemetryCollection)
+      .field("queue_id", queue_id)
+      .end_object();
+  std::vector<TelemetryEvent> out;
+  auto r = query(kTelemetryAql, vars.view(), [&](Element doc) -> Ok {
+    auto e = read_telemetry(doc);
+    if (!e) return unexpected(e.error());
+    out.push_back(std::move(*e));
+    return {};
+  });
+  if (!r) return unexpected(r.error());
+  return out;
+}
+
+StoreResult<std::optional<WorkflowState>> ArangoStore::workflow(const std::string& queue_id) {
+  auto doc =
+      client_->get_document(std::string(kWorkflowsCollection), finish_key(key_part(queue_id)));
+  if (!doc) return unexpected(from_arango(StoreErrc::kRead, doc.error()));
+  if (!doc->has_value()) return std::optional<WorkflowState>();
+  simdjson::dom::parser parser;
+  Element element;
+  if (parser.parse(**doc).get(element) != simdjson::SUCCESS) {
+    return unexpected(err(StoreErrc::kCorrupt, "workflow document is not JSON"));
+  }
+  auto w = read_workflow(element);
+  if (!w) return unexpected(err(StoreErrc::kCorrupt, "workflow document: " + w.error()));
+  return std::optional<WorkflowState>(std::move(*w));
+}
+
+StoreResult<std::vector<WorkflowState>> ArangoStore::workflows() {
+  JsonWriter vars;
+  vars.begin_object().field("@collection", kWorkflowsCollection).end_object();
+  std::vector<WorkflowState> out;
+  auto r = query(kWorkflowsAql, vars.view(), [&](Element doc) -> Ok {
+    auto w = read_workflow(doc);
+    if (!w) return unexpected(w.error());
+    out.push_back(std::move(*w));
+    return {};
+  });
+  if (!r) return unexpected(r.error());
+  return out;
+}
+
+}  // namespace sf::store
