@@ -11,6 +11,7 @@
 #include "tools/ctl.h"
 #include "tools/indicators.h"
 #include "tools/normalize.h"
+#include "tools/workflow_cli.h"
 
 namespace sf::app {
 
@@ -24,6 +25,8 @@ std::span<const Command> commands() {
        &tools::candles_main},
       {"indicators", "kline CSV -> indicator columns (SMA EMA RSI MACD BBANDS ATR VWAP OBV RV)",
        &tools::indicators_main},
+      {"workflow", "start/list/show/stop workflows and follow their events (queue-manager API)",
+       &tools::workflow_main},
       {"ctl", "send ping/stop to a queue's workers; print ping round trips", &tools::ctl_main},
       {"loader-producer", "historical data (REST or data.binance.vision) onto the bus, resumable",
        &services::loader_producer_main},

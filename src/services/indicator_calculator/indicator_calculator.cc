@@ -211,12 +211,7 @@ std::function<runtime::WorkResult(runtime::WorkerContext&)> calculator_body(
   };
 }
 
-int indicator_calculator_main(int argc, char** argv) {
-  runtime::ConfigParser parser(
-      "streamforge indicator-calculator",
-      "Trades or candles from the bus -> candles of INTERVAL and indicators (INDICATORS_CONFIG), "
-      "published to the bus.");
-  runtime::add_worker_options(parser);
+void add_calculator_options(runtime::ConfigParser& parser) {
   parser.add({.name = "INDICATORS_CONFIG",
               .default_value = "",
               .help = "JSON list of {name, params} (docs/analytics.md); empty: all defaults"});
@@ -235,6 +230,52 @@ int indicator_calculator_main(int argc, char** argv) {
   parser.add({.name = "FINISH_WHEN",
               .default_value = "never",
               .help = "never (run until stopped) or end-of-topic"});
+}
+
+Result<CalculatorOptions, std::string> calculator_options_from(const runtime::Config& config) {
+  CalculatorOptions o;
+  o.topics = split_topics(config.get_string("KAFKA_TOPIC"));
+  if (o.topics.empty()) {
+    return unexpected(std::string("KAFKA_TOPIC is required"));
+  }
+  const auto iv = config.get_string("INTERVAL");
+  auto interval = parse_interval(iv.empty() ? "1m" : iv);
+  if (!interval) {
+    return unexpected("invalid INTERVAL '" + iv + "'");
+  }
+  o.interval = *interval;
+  o.indicators_config = config.get_string("INDICATORS_CONFIG");
+  if (auto check = analytics::IndicatorSet::from_json(o.indicators_config); !check) {
+    return unexpected(check.error());
+  }
+  o.candles_topic = config.get_string("CANDLES_TOPIC");
+  o.indicators_topic = config.get_string("INDICATORS_TOPIC");
+  const auto queue_id = config.get_string("QUEUE_ID");
+  o.group = config.get_string("CONSUMER_GROUP");
+  if (o.group.empty())
+    o.group = "indicator-calculator-" + (queue_id.empty() ? "default" : queue_id);
+  const auto empty = config.get_string("EMPTY_CANDLES");
+  if (empty != "flat" && empty != "skip") {
+    return unexpected(std::string("EMPTY_CANDLES must be flat or skip"));
+  }
+  o.empty_candles =
+      empty == "flat" ? analytics::EmptyBuckets::kFlat : analytics::EmptyBuckets::kSkip;
+  const auto finish = config.get_string("FINISH_WHEN");
+  if (finish != "never" && finish != "end-of-topic") {
+    return unexpected(std::string("FINISH_WHEN must be never or end-of-topic"));
+  }
+  o.finish_at_end_of_topic = finish == "end-of-topic";
+
+  return o;
+}
+
+int indicator_calculator_main(int argc, char** argv) {
+  runtime::ConfigParser parser(
+      "streamforge indicator-calculator",
+      "Trades or candles from the bus -> candles of INTERVAL and indicators (INDICATORS_CONFIG), "
+      "published to the bus.");
+  runtime::add_worker_options(parser);
+  add_calculator_options(parser);
   int code = 0;
   auto config = runtime::parse_or_exit(parser, argc, argv, &code);
   if (!config) return code;
@@ -242,44 +283,11 @@ int indicator_calculator_main(int argc, char** argv) {
     std::cerr << r.error() << '\n';
     return 2;
   }
-  CalculatorOptions o;
-  o.topics = split_topics(config->get_string("KAFKA_TOPIC"));
-  if (o.topics.empty()) {
-    std::cerr << "indicator-calculator: KAFKA_TOPIC is required\n";
+  auto o = calculator_options_from(*config);
+  if (!o) {
+    std::cerr << "indicator-calculator: " << o.error() << '\n';
     return 2;
   }
-  const auto iv = config->get_string("INTERVAL");
-  auto interval = parse_interval(iv.empty() ? "1m" : iv);
-  if (!interval) {
-    std::cerr << "indicator-calculator: invalid INTERVAL '" << iv << "'\n";
-    return 2;
-  }
-  o.interval = *interval;
-  o.indicators_config = config->get_string("INDICATORS_CONFIG");
-  if (auto check = analytics::IndicatorSet::from_json(o.indicators_config); !check) {
-    std::cerr << "indicator-calculator: " << check.error() << '\n';
-    return 2;
-  }
-  o.candles_topic = config->get_string("CANDLES_TOPIC");
-  o.indicators_topic = config->get_string("INDICATORS_TOPIC");
-  const auto queue_id = config->get_string("QUEUE_ID");
-  o.group = config->get_string("CONSUMER_GROUP");
-  if (o.group.empty())
-    o.group = "indicator-calculator-" + (queue_id.empty() ? "default" : queue_id);
-  const auto empty = config->get_string("EMPTY_CANDLES");
-  if (empty != "flat" && empty != "skip") {
-    std::cerr << "indicator-calculator: EMPTY_CANDLES must be flat or skip\n";
-    return 2;
-  }
-  o.empty_candles =
-      empty == "flat" ? analytics::EmptyBuckets::kFlat : analytics::EmptyBuckets::kSkip;
-  const auto finish = config->get_string("FINISH_WHEN");
-  if (finish != "never" && finish != "end-of-topic") {
-    std::cerr << "indicator-calculator: FINISH_WHEN must be never or end-of-topic\n";
-    return 2;
-  }
-  o.finish_at_end_of_topic = finish == "end-of-topic";
-
   std::atomic<runtime::Worker*> active{nullptr};
   runtime::install_stop_signals([&](int sig) {
     if (auto* w = active.load()) w->request_stop("signal " + std::to_string(sig));
@@ -297,7 +305,7 @@ int indicator_calculator_main(int argc, char** argv) {
   runtime::Worker worker(**bus, runtime::worker_settings_from(*config, std::string(kService)));
   active = &worker;
   if (*health) (*health)->set_ready(true);
-  const int rc = worker.run(calculator_body(o));
+  const int rc = worker.run(calculator_body(*o));
   active = nullptr;
   if (*health) (*health)->stop();
   return rc;

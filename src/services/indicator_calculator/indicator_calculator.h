@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "analytics/candles.h"
+#include "runtime/config.h"
 #include "runtime/worker.h"
 
 namespace sf::services {
@@ -60,6 +61,10 @@ struct CalculatorStats {
 // The body for runtime::Worker. Fails at once (error) on an invalid INDICATORS_CONFIG.
 std::function<runtime::WorkResult(runtime::WorkerContext&)> calculator_body(
     CalculatorOptions options, CalculatorStats* stats = nullptr);
+
+// The service's own options and its CalculatorOptions from a parsed configuration.
+void add_calculator_options(runtime::ConfigParser& parser);
+Result<CalculatorOptions, std::string> calculator_options_from(const runtime::Config& config);
 
 // `streamforge indicator-calculator [options]`.
 int indicator_calculator_main(int argc, char** argv);

@@ -744,11 +744,7 @@ std::function<runtime::WorkResult(runtime::WorkerContext&)> loader_ws_body(
   };
 }
 
-int loader_ws_main(int argc, char** argv) {
-  runtime::ConfigParser parser(
-      "streamforge loader-ws",
-      "Live Binance WebSocket data onto the bus, deduplicated and gap-repaired.");
-  runtime::add_worker_options(parser);
+void add_loader_ws_options(runtime::ConfigParser& parser) {
   binance::add_rest_client_options(parser);
   parser.add({.name = "BINANCE_WS_URL",
               .default_value = "wss://data-stream.binance.vision",
@@ -774,6 +770,38 @@ int loader_ws_main(int argc, char** argv) {
        .default_value = "true",
        .help =
            "fetch missing ids from REST historicalTrades / aggTrades (false: gap records only)"});
+}
+
+Result<LoaderWsOptions, std::string> loader_ws_options_from(const runtime::Config& config) {
+  LoaderWsOptions options;
+  options.type = config.get_string("TYPE");
+  if (!is_loader_ws_type(options.type)) {
+    return unexpected("TYPE '" + options.type + "' is not " + std::string(kTypes));
+  }
+  auto symbols = parse_symbol_list(config.get_string("SYMBOL"));
+  if (!symbols) {
+    return unexpected(symbols.error());
+  }
+  options.symbols = *symbols;
+  options.topic = config.get_string("KAFKA_TOPIC");
+  options.rest = binance::rest_client_options(config);
+  options.ws.base_url = config.get_string("BINANCE_WS_URL");
+  options.rest_repair = config.get_string("GAP_REPAIR") != "false";
+  options.book_ticker_check = config.get_string("BOOK_TICKER_CHECK") != "false";
+  options.depth_limit = static_cast<int>(config.get_int("DEPTH_LIMIT"));
+  options.top_levels =
+      static_cast<std::size_t>(std::max<std::int64_t>(1, config.get_int("TOP_LEVELS")));
+  options.snapshot_interval = std::chrono::milliseconds(config.get_int("SNAPSHOT_INTERVAL_MS"));
+
+  return options;
+}
+
+int loader_ws_main(int argc, char** argv) {
+  runtime::ConfigParser parser(
+      "streamforge loader-ws",
+      "Live Binance WebSocket data onto the bus, deduplicated and gap-repaired.");
+  runtime::add_worker_options(parser);
+  add_loader_ws_options(parser);
   int code = 0;
   auto config = runtime::parse_or_exit(parser, argc, argv, &code);
   if (!config) return code;
@@ -781,28 +809,11 @@ int loader_ws_main(int argc, char** argv) {
     std::cerr << r.error() << '\n';
     return 2;
   }
-  LoaderWsOptions options;
-  options.type = config->get_string("TYPE");
-  if (!is_loader_ws_type(options.type)) {
-    std::cerr << "loader-ws: TYPE '" << options.type << "' is not " << kTypes << '\n';
+  auto options = loader_ws_options_from(*config);
+  if (!options) {
+    std::cerr << "loader-ws: " << options.error() << '\n';
     return 2;
   }
-  auto symbols = parse_symbol_list(config->get_string("SYMBOL"));
-  if (!symbols) {
-    std::cerr << "loader-ws: " << symbols.error() << '\n';
-    return 2;
-  }
-  options.symbols = *symbols;
-  options.topic = config->get_string("KAFKA_TOPIC");
-  options.rest = binance::rest_client_options(*config);
-  options.ws.base_url = config->get_string("BINANCE_WS_URL");
-  options.rest_repair = config->get_string("GAP_REPAIR") != "false";
-  options.book_ticker_check = config->get_string("BOOK_TICKER_CHECK") != "false";
-  options.depth_limit = static_cast<int>(config->get_int("DEPTH_LIMIT"));
-  options.top_levels =
-      static_cast<std::size_t>(std::max<std::int64_t>(1, config->get_int("TOP_LEVELS")));
-  options.snapshot_interval = std::chrono::milliseconds(config->get_int("SNAPSHOT_INTERVAL_MS"));
-
   std::atomic<runtime::Worker*> active{nullptr};
   runtime::install_stop_signals([&](int sig) {
     if (auto* w = active.load()) w->request_stop("signal " + std::to_string(sig));
@@ -821,7 +832,7 @@ int loader_ws_main(int argc, char** argv) {
   runtime::Worker worker(**bus, settings);
   active = &worker;
   if (*health) (*health)->set_ready(true);
-  int rc = worker.run(loader_ws_body(options));
+  int rc = worker.run(loader_ws_body(*options));
   active = nullptr;
   return rc;
 }

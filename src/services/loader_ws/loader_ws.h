@@ -75,6 +75,7 @@
 #include "core/symbol.h"
 #include "exchange/binance/rest/rest_client.h"
 #include "exchange/binance/ws/ws_client.h"
+#include "runtime/config.h"
 #include "runtime/worker.h"
 
 namespace sf::services {
@@ -135,6 +136,10 @@ bool is_loader_ws_type(std::string_view type);
 Result<std::vector<Symbol>, std::string> parse_symbol_list(const std::string& text);
 
 std::function<runtime::WorkResult(runtime::WorkerContext&)> loader_ws_body(LoaderWsOptions options);
+
+// The service's own options and its LoaderWsOptions from a parsed configuration.
+void add_loader_ws_options(runtime::ConfigParser& parser);
+Result<LoaderWsOptions, std::string> loader_ws_options_from(const runtime::Config& config);
 
 // `streamforge loader-ws [options]`.
 int loader_ws_main(int argc, char** argv);

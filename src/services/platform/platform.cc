@@ -17,6 +17,7 @@
 #include "runtime/metrics.h"
 #include "runtime/service.h"
 #include "runtime/signals.h"
+#include "services/queue_manager/launchers.h"
 
 namespace sf::services {
 namespace {
@@ -31,9 +32,9 @@ struct HostedWorker {
 };
 
 // Parses a JSON object body; only `allowed` keys may appear.
-Result<simdjson::dom::object, std::string> parse_body(simdjson::dom::parser& parser,
-                                                      const std::string& body,
-                                                      std::initializer_list<std::string_view> allowed) {
+Result<simdjson::dom::object, std::string> parse_body(
+    simdjson::dom::parser& parser, const std::string& body,
+    std::initializer_list<std::string_view> allowed) {
   simdjson::dom::element root;
   if (auto ec = parser.parse(body).get(root))
     return unexpected(std::string("malformed JSON body: ") + simdjson::error_message(ec));
@@ -59,6 +60,8 @@ struct Platform::Impl {
   std::atomic<std::int64_t> recorded{0};
   std::mutex workers_mu;
   std::list<HostedWorker> workers;
+  std::unique_ptr<qm::InProcessLauncher> launcher;
+  std::unique_ptr<qm::QueueManager> qm;
 
   void record_telemetry(std::unique_ptr<bus::Consumer> consumer) {
     auto& recorded_total = metrics::default_registry().counter(
@@ -88,7 +91,8 @@ struct Platform::Impl {
               .end_object();
           (void)bus->publish(options.topics.events + ".dlq", m.key, dlq);
           rejected_total.inc();
-          log::warn(kLogger, "telemetry record dead-lettered", {{"reason", e.error()}, {"offset", m.offset}});
+          log::warn(kLogger, "telemetry record dead-lettered",
+                    {{"reason", e.error()}, {"offset", m.offset}});
           continue;
         }
         batch.push_back(std::move(e).value());
@@ -111,7 +115,8 @@ struct Platform::Impl {
 
   runtime::HttpResponse control(const runtime::HttpRequest& req) {
     simdjson::dom::parser parser;
-    auto body = parse_body(parser, req.body, {"command", "queue_id", "target", "expect_pong", "timeout_ms"});
+    auto body = parse_body(parser, req.body,
+                           {"command", "queue_id", "target", "expect_pong", "timeout_ms"});
     if (!body) return runtime::HttpResponse::error(400, body.error());
     std::string_view command, queue_id, target;
     bool expect_pong = false;
@@ -130,7 +135,8 @@ struct Platform::Impl {
     if (e.error() == simdjson::SUCCESS && e.get_bool().get(expect_pong))
       return runtime::HttpResponse::error(400, "field 'expect_pong': must be a boolean");
     auto to = obj["timeout_ms"];
-    if (to.error() == simdjson::SUCCESS && (to.get_int64().get(timeout_ms) || timeout_ms <= 0 || timeout_ms > 60000))
+    if (to.error() == simdjson::SUCCESS &&
+        (to.get_int64().get(timeout_ms) || timeout_ms <= 0 || timeout_ms > 60000))
       return runtime::HttpResponse::error(400, "field 'timeout_ms': integer in 1..60000");
 
     if (command == "ping" && expect_pong) {
@@ -185,12 +191,16 @@ struct Platform::Impl {
       return v.error() != simdjson::SUCCESS || v.get_bool().get(*out) == simdjson::SUCCESS;
     };
     double interval_s = 5;
-    if (!read_double("exit_after", &o.exit_after_s)) return runtime::HttpResponse::error(400, "field 'exit_after': number");
-    if (!read_double("fail_after", &o.fail_after_s)) return runtime::HttpResponse::error(400, "field 'fail_after': number");
+    if (!read_double("exit_after", &o.exit_after_s))
+      return runtime::HttpResponse::error(400, "field 'exit_after': number");
+    if (!read_double("fail_after", &o.fail_after_s))
+      return runtime::HttpResponse::error(400, "field 'fail_after': number");
     if (!read_double("telemetry_interval", &interval_s) || interval_s <= 0 || interval_s > 3600)
       return runtime::HttpResponse::error(400, "field 'telemetry_interval': number in (0, 3600]");
-    if (!read_bool("simulate_loading", &o.simulate_loading)) return runtime::HttpResponse::error(400, "field 'simulate_loading': boolean");
-    if (!read_bool("exit_on_ping", &o.exit_on_ping)) return runtime::HttpResponse::error(400, "field 'exit_on_ping': boolean");
+    if (!read_bool("simulate_loading", &o.simulate_loading))
+      return runtime::HttpResponse::error(400, "field 'simulate_loading': boolean");
+    if (!read_bool("exit_on_ping", &o.exit_on_ping))
+      return runtime::HttpResponse::error(400, "field 'exit_on_ping': boolean");
     s.telemetry_interval = std::chrono::milliseconds(static_cast<std::int64_t>(interval_s * 1000));
     std::string queue_id = s.queue_id;
     std::string producer = self.start_dummy(std::move(s), o);
@@ -237,9 +247,15 @@ Result<std::unique_ptr<Platform>, std::string> Platform::start(const PlatformOpt
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   auto store = store::open_store(options.store_url);
-  if (!store) return unexpected("cannot open store " + store::redact_store_url(options.store_url) + ": " + store.error().message);
+  if (!store)
+    return unexpected("cannot open store " + store::redact_store_url(options.store_url) + ": " +
+                      store.error().message);
   impl->store = std::move(store).value();
-  impl->bus = std::make_unique<bus::InProcBus>();
+  // Closed consumer groups keep their unread messages for an hour: a workflow stage that starts
+  // after another has read its input still finds it (queue-manager registers the groups).
+  bus::InProcBusOptions bus_options;
+  bus_options.inactive_group_retention = std::chrono::hours(1);
+  impl->bus = std::make_unique<bus::InProcBus>(bus_options);
   auto consumer = impl->bus->subscribe({.topics = {options.topics.events},
                                         .group = "platform-telemetry-recorder",
                                         .start = bus::StartFrom::kEarliest,
@@ -247,9 +263,8 @@ Result<std::unique_ptr<Platform>, std::string> Platform::start(const PlatformOpt
   if (!consumer) return unexpected("cannot subscribe to telemetry: " + consumer.error().message);
   std::unique_ptr<Platform> platform(new Platform(std::move(impl)));
   Impl* p = platform->impl_.get();
-  p->recorder = std::thread([p, c = std::move(consumer).value()]() mutable {
-    p->record_telemetry(std::move(c));
-  });
+  p->recorder = std::thread(
+      [p, c = std::move(consumer).value()]() mutable { p->record_telemetry(std::move(c)); });
 
   runtime::HttpServerOptions http;
   http.bind_address = options.host;
@@ -257,17 +272,31 @@ Result<std::unique_ptr<Platform>, std::string> Platform::start(const PlatformOpt
   p->http = std::make_unique<runtime::HttpServer>(http);
   Platform* self = platform.get();
   p->http->route("POST", "/api/v1/control", [p](const auto& r) { return p->control(r); });
-  p->http->route("POST", "/api/v1/dummy", [p, self](const auto& r) { return p->start_dummy_route(*self, r); });
+  p->http->route("POST", "/api/v1/dummy",
+                 [p, self](const auto& r) { return p->start_dummy_route(*self, r); });
   p->http->route("GET", "/api/v1/workers", [p](const auto&) { return p->list_workers(); });
-  p->http->route("GET", "/api/v1/queues/{id}/telemetry", [p](const auto& r) { return p->queue_telemetry(r); });
+  p->http->route("GET", "/api/v1/queues/{id}/telemetry",
+                 [p](const auto& r) { return p->queue_telemetry(r); });
+  if (options.queue_manager) {
+    p->launcher = std::make_unique<qm::InProcessLauncher>(*p->bus, qm::Embedded{p->store.get()});
+    qm::QueueManagerOptions qo = options.qm_options;
+    qo.topics = options.topics;
+    p->qm = std::make_unique<qm::QueueManager>(*p->bus, *p->store, *p->launcher, qo);
+    if (auto s = p->qm->start(); !s) return unexpected("cannot start queue-manager: " + s.error());
+    p->qm->install_routes(*p->http);
+  }
   if (auto s = p->http->start(); !s) return unexpected("cannot start HTTP server: " + s.error());
   p->http->set_ready(true);
   log::info(kLogger, "platform started",
-            {{"url", p->http->base_url()}, {"store", store::redact_store_url(options.store_url)}, {"bus", p->bus->kind()}});
+            {{"url", p->http->base_url()},
+             {"store", store::redact_store_url(options.store_url)},
+             {"bus", p->bus->kind()}});
   return platform;
 }
 
 Platform::~Platform() {
+  if (impl_->qm) impl_->qm->shutdown();
+  impl_->launcher.reset();  // stops and joins the stages still running
   stop_workers();
   impl_->http->stop();
   wait_recorded(std::chrono::seconds(5));
@@ -322,23 +351,53 @@ bool Platform::wait_recorded(std::chrono::milliseconds timeout) {
   return false;
 }
 
-int Platform::port() const { return impl_->http->port(); }
-std::string Platform::base_url() const { return impl_->http->base_url(); }
-bus::Bus& Platform::bus() { return *impl_->bus; }
-store::Store& Platform::store() { return *impl_->store; }
+int Platform::port() const {
+  return impl_->http->port();
+}
+std::string Platform::base_url() const {
+  return impl_->http->base_url();
+}
+bus::Bus& Platform::bus() {
+  return *impl_->bus;
+}
+store::Store& Platform::store() {
+  return *impl_->store;
+}
+
+qm::QueueManager* Platform::queue_manager() {
+  return impl_->qm.get();
+}
+
+// What every stage inherits from the environment of `streamforge run` (API URLs, credentials).
+static std::map<std::string, std::string> stage_base_env() {
+  std::map<std::string, std::string> env;
+  for (const char* name : {"BINANCE_API_URL", "BINANCE_WS_URL", "BINANCE_VISION_URL",
+                           "BINANCE_API_KEY", "VISION_CACHE_DIR", "LOG_LEVEL", "ARANGO_URL",
+                           "ARANGO_DB", "ARANGO_USER", "ARANGO_PASSWORD"})
+    if (const char* v = std::getenv(name); v && *v) env[name] = v;
+  return env;
+}
 
 int run_main(int argc, char** argv) {
   runtime::ConfigParser parser(
       "streamforge run",
       "Runs the platform in one process (in-process bus, embedded store) with its HTTP API.");
-  parser.add({.name = "PORT", .type = runtime::OptionType::kInt, .default_value = "8080",
+  parser.add({.name = "PORT",
+              .type = runtime::OptionType::kInt,
+              .default_value = "8080",
               .help = "API port on 127.0.0.1 (0: any free port)"});
   parser.add({.name = "HOST", .default_value = "127.0.0.1", .help = "API address"});
-  parser.add({.name = "SF_STORE", .default_value = "sqlite:./data/streamforge.db",
+  parser.add({.name = "SF_STORE",
+              .default_value = "sqlite:./data/streamforge.db",
               .help = "store URL: sqlite:PATH or postgres://... (POSTGRES_DSN also selects one)"});
-  parser.add({.name = "DEMO", .type = runtime::OptionType::kBool, .default_value = "false",
+  parser.add({.name = "DEMO",
+              .type = runtime::OptionType::kBool,
+              .default_value = "false",
               .help = "run a demo test-flow (dummy-service), print what happened, exit"});
   parser.add({.name = "LOG_LEVEL", .default_value = "info", .help = "debug, info, warn or error"});
+  parser.add({.name = "SF_API_TOKEN",
+              .default_value = "",
+              .help = "bearer token required by mutating API routes (required off loopback)"});
   // --store is the documented flag for SF_STORE.
   std::vector<std::string> args(argv, argv + argc);
   for (auto& a : args) {
@@ -372,6 +431,14 @@ int run_main(int argc, char** argv) {
   }
   options.host = config->get_string("HOST");
   options.port = static_cast<int>(config->get_int("PORT"));
+  options.qm_options.base_env = stage_base_env();
+  options.qm_options.api_token = config->get_string("SF_API_TOKEN");
+  if (options.host != "127.0.0.1" && options.host != "localhost" && options.host != "::1" &&
+      options.qm_options.api_token.empty()) {
+    std::cerr << "streamforge run: refusing to serve the API on " << options.host
+              << " without SF_API_TOKEN (bearer token for mutating routes)\n";
+    return 2;
+  }
   auto platform = Platform::start(options);
   if (!platform) {
     log::error(kLogger, "cannot start", {{"error", platform.error()}});
@@ -380,8 +447,8 @@ int run_main(int argc, char** argv) {
   }
   auto& p = **platform;
   std::cout << "StreamForge is running: API " << p.base_url() << "  (health: " << p.base_url()
-            << "/health/ready, metrics: " << p.base_url() << "/metrics)\nstore: "
-            << store::redact_store_url(options.store_url) << "\n"
+            << "/health/ready, metrics: " << p.base_url()
+            << "/metrics)\nstore: " << store::redact_store_url(options.store_url) << "\n"
             << std::flush;
   if (!config->get_bool("DEMO")) {
     std::unique_lock lock(mu);
@@ -397,14 +464,18 @@ int run_main(int argc, char** argv) {
   s.type = "dummy";
   s.telemetry_interval = std::chrono::milliseconds(500);
   const std::string queue_id = s.queue_id;
-  std::cout << "demo: starting dummy-service for queue " << queue_id << " (3 s of simulated loading)\n";
-  p.start_dummy(s, {.simulate_loading = true, .fail_after_s = -1, .exit_after_s = 3, .exit_on_ping = false});
+  std::cout << "demo: starting dummy-service for queue " << queue_id
+            << " (3 s of simulated loading)\n";
+  p.start_dummy(
+      s, {.simulate_loading = true, .fail_after_s = -1, .exit_after_s = 3, .exit_on_ping = false});
   auto pong = runtime::ping(p.bus(), options.topics, queue_id, "", std::chrono::seconds(5));
   if (pong)
-    std::cout << "demo: ping -> pong from " << pong->pong.producer << " in " << pong->rtt_ms << " ms\n";
+    std::cout << "demo: ping -> pong from " << pong->pong.producer << " in " << pong->rtt_ms
+              << " ms\n";
   else
     std::cout << "demo: ping failed: " << pong.error() << '\n';
-  if (!p.wait_workers(std::chrono::seconds(30))) std::cout << "demo: worker did not finish in 30 s\n";
+  if (!p.wait_workers(std::chrono::seconds(30)))
+    std::cout << "demo: worker did not finish in 30 s\n";
   p.wait_recorded(std::chrono::seconds(5));
   auto events = p.store().telemetry(queue_id);
   if (!events) {
@@ -419,8 +490,8 @@ int run_main(int argc, char** argv) {
               << (e.message.empty() ? "" : "  " + e.message) << '\n';
     if (e.status != "pong") last = e.status;
   }
-  std::cout << "demo: final status " << last << ". Telemetry is in " << store::redact_store_url(options.store_url)
-            << " (table telemetry).\n";
+  std::cout << "demo: final status " << last << ". Telemetry is in "
+            << store::redact_store_url(options.store_url) << " (table telemetry).\n";
   return last == "finished" ? 0 : 1;
 }
 

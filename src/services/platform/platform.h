@@ -1,7 +1,9 @@
 // The embedded platform: `streamforge run` hosts every service in one process on the in-process
 // bus and the embedded store (SQLite), so one command runs StreamForge on a fresh machine.
 //
-// Today it hosts: the telemetry recorder (queue-events -> store, bad records -> queue-events.dlq),
+// It hosts queue-manager (services/queue_manager: workflows from workflows/*.json, every stage
+// on the in-process launcher; its API: POST/GET /queues ..., docs/queue-manager.md), the telemetry
+// recorder (queue-events -> store, bad records -> queue-events.dlq),
 // in-process workers (dummy-service), and an HTTP API on 127.0.0.1:
 //   GET  /health/live, /health/ready, /metrics
 //   POST /api/v1/control                 {"command":"stop"|"ping","queue_id",...}
@@ -18,6 +20,7 @@
 #include "core/result.h"
 #include "runtime/control_client.h"
 #include "services/dummy/dummy_service.h"
+#include "services/queue_manager/queue_manager.h"
 #include "store/store.h"
 
 namespace sf::services {
@@ -27,6 +30,8 @@ struct PlatformOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port
   runtime::Topics topics;
+  bool queue_manager = true;           // host queue-manager (in-process launcher) and its API
+  qm::QueueManagerOptions qm_options;  // its templates, stage environment, self-healing
 };
 
 class Platform {
@@ -47,6 +52,8 @@ class Platform {
   std::string base_url() const;
   bus::Bus& bus();
   store::Store& store();
+  // The hosted queue-manager (nullptr when options.queue_manager is false).
+  qm::QueueManager* queue_manager();
 
  private:
   struct Impl;
