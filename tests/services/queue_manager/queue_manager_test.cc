@@ -1,0 +1,314 @@
+// queue-manager inside the embedded platform (`streamforge run`): workflows through its HTTP API,
+// end to end over exchange-sim and the shared Binance data; stop; self-healing; API robustness
+// and auth.
+#include "services/queue_manager/queue_manager.h"
+
+// GCC 12 reports a false -Wrestrict in std::string concatenation at -O3 (GCC bug 105329).
+#pragma GCC diagnostic ignored "-Wrestrict"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "exchange/binance/parse.h"
+#include "runtime/http_client.h"
+#include "services/exchange_sim/exchange_sim.h"
+#include "services/platform/platform.h"
+#include "test_support.h"
+
+namespace sf::services {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+std::string field(const std::string& json, const char* key) {
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  std::string_view v;
+  if (p.parse(json).get(doc) || doc[key].get_string().get(v)) return {};
+  return std::string(v);
+}
+
+class QueueManagerTest : public ::testing::Test {
+ protected:
+  void start_platform(qm::QueueManagerOptions qo = {}) {
+    db_ = fs::temp_directory_path() /
+          ("sf_qm_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++) + ".db");
+    PlatformOptions o;
+    o.store_url = "sqlite:" + db_.string();
+    o.port = 0;
+    if (qo.workflows_dir.empty()) qo.workflows_dir = std::string(SF_REPO_ROOT) + "/workflows";
+    qo.telemetry_interval = "0.2";
+    if (sim_) qo.base_env["BINANCE_API_URL"] = sim_->rest_base_url();
+    o.qm_options = qo;
+    auto p = Platform::start(o);
+    ASSERT_TRUE(p.ok()) << p.error();
+    platform_ = std::move(*p);
+  }
+  void TearDown() override {
+    platform_.reset();
+    if (!db_.empty()) {
+      fs::remove(db_);
+      fs::remove(db_.string() + "-wal");
+      fs::remove(db_.string() + "-shm");
+    }
+  }
+
+  runtime::HttpResponse call(const std::string& method, const std::string& path,
+                             const std::string& body = {}, const std::string& token = {}) {
+    runtime::HttpHeaders h;
+    if (!body.empty()) h.set("Content-Type", "application/json");
+    if (!token.empty()) h.set("Authorization", "Bearer " + token);
+    auto r = client_.request(method, platform_->base_url() + path, body, h, 30s);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error());
+    return r.ok() ? *r : runtime::HttpResponse{};
+  }
+
+  // Polls GET /queues/{id} until the workflow has one of the terminal statuses.
+  std::string wait_status(const std::string& id, std::chrono::seconds timeout,
+                          std::initializer_list<const char*> wanted = {"finished", "failed",
+                                                                       "interrupted"}) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string status;
+    while (std::chrono::steady_clock::now() < deadline) {
+      status = field(call("GET", "/queues/" + id).body, "status");
+      for (const char* w : wanted)
+        if (status == w) return status;
+      std::this_thread::sleep_for(100ms);
+    }
+    return status;
+  }
+
+  static inline int counter_ = 0;
+  fs::path db_;
+  std::unique_ptr<exchange_sim::ExchangeSim> sim_;
+  std::unique_ptr<Platform> platform_;
+  runtime::HttpClient client_;
+};
+
+TEST_F(QueueManagerTest, HistoricalLoadFinishesAndStoresTheExactCandles) {
+  SF_REQUIRE_SHARED_DATA("klines_btcusdt_2020_htm/BTCUSDT-5m-2020-07-01_2020-07-11.csv");
+  exchange_sim::ExchangeSimOptions so;
+  so.data_dir = sf::testing::shared_data_dir().string();
+  auto sim = exchange_sim::ExchangeSim::start(so);
+  ASSERT_TRUE(sim.ok()) << sim.error();
+  sim_ = std::move(*sim);
+  start_platform();
+
+  auto r = call(
+      "POST", "/queues",
+      R"({"template":"historical-load","symbol":"BTCUSDT","from":"2020-07-01","to":"2020-07-10","interval":"5m"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id = field(r.body, "queue_id");
+  EXPECT_EQ(id.rfind("historical-load-btcusdt-20200701-", 0), 0u) << id;
+  EXPECT_NE(r.body.find("\"output_topic\":\"" + id + "-candles-5m\""), std::string::npos) << r.body;
+  ASSERT_EQ(wait_status(id, 180s), "finished") << call("GET", "/queues/" + id).body;
+
+  // The store holds exactly the 2,592 candles of the CSV rows in range, field for field.
+  const Symbol btc = *Symbol::parse("BTCUSDT");
+  auto stored = platform_->store().candles(btc, Interval::k5m, {});
+  ASSERT_TRUE(stored.ok());
+  std::ifstream in(sf::testing::shared_data_dir() /
+                   "klines_btcusdt_2020_htm/BTCUSDT-5m-2020-07-01_2020-07-11.csv");
+  std::vector<std::string> want;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto c = binance::parse_kline_csv(line, btc, Interval::k5m);
+    if (!c || c->open_time >= 1594339200000000) continue;  // 2020-07-10
+    want.push_back(std::to_string(c->open_time) + c->open.to_string() + c->high.to_string() +
+                   c->low.to_string() + c->close.to_string() + c->volume.to_string() +
+                   c->quote_asset_volume.to_string() + std::to_string(c->number_of_trades));
+  }
+  ASSERT_EQ(want.size(), 2592u);
+  ASSERT_EQ(stored->size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const auto& c = (*stored)[i];
+    ASSERT_EQ(std::to_string(c.open_time) + c.open.to_string() + c.high.to_string() +
+                  c.low.to_string() + c.close.to_string() + c.volume.to_string() +
+                  c.quote_asset_volume.to_string() + std::to_string(c.number_of_trades),
+              want[i])
+        << "candle " << i;
+  }
+  // The indicators stage ran over the candles and its output was persisted.
+  auto rsi = platform_->store().indicators(btc, Interval::k5m, "rsi_14", {});
+  ASSERT_TRUE(rsi.ok());
+  EXPECT_EQ(rsi->size(), 2592u - 14u);
+  // History: started ... finished, every stage's events included.
+  auto events = call("GET", "/queues/" + id + "/events");
+  EXPECT_EQ(events.status, 200);
+  EXPECT_NE(events.body.find("\"producer\":\"loader-producer__load-candles__a1\""),
+            std::string::npos);
+  EXPECT_NE(events.body.find("\"status\":\"finished\""), std::string::npos);
+}
+
+TEST_F(QueueManagerTest, StopMidRunInterruptsEveryStageWithinFiveSeconds) {
+  start_platform();
+  // The test-flow dummy would load for 60 s.
+  auto r = call("POST", "/queues/start-test-flow", R"({"params":{"seconds":"60"}})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id = field(r.body, "queue_id");
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline &&
+         call("GET", "/queues/" + id).body.find("\"status\":\"running\",\"attempt\"") ==
+             std::string::npos)
+    std::this_thread::sleep_for(50ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(call("POST", "/queues/" + id + "/stop").status, 202);
+  EXPECT_EQ(wait_status(id, 5s), "interrupted");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  auto w = platform_->queue_manager()->workflow(id);
+  ASSERT_TRUE(w);
+  for (const auto& s : w->stages) EXPECT_EQ(s.status, "interrupted") << s.name;
+  // The stage itself reported `interrupted` (the worker contract), not just the manager.
+  platform_->wait_recorded(5s);
+  auto events = platform_->store().telemetry(id);
+  ASSERT_TRUE(events.ok());
+  bool stage_interrupted = false;
+  for (const auto& e : *events)
+    stage_interrupted |= e.producer == "dummy-service__dummy__a1" && e.status == "interrupted";
+  EXPECT_TRUE(stage_interrupted);
+}
+
+TEST_F(QueueManagerTest, AFailingStageIsRestartedThenTheWorkflowFailsWithTheReason) {
+  qm::QueueManagerOptions qo;
+  qo.max_restarts = 2;
+  qo.restart_backoff_s = 0.1;
+  start_platform(qo);
+  // An inline workflow: a dummy that fails after 0.3 s, every time.
+  auto r = call("POST", "/queues",
+                R"({"workflow":{"name":"flaky","stages":[{"name":"flaky","service":"dummy-service",
+      "env":{"TYPE":"dummy","FAIL_AFTER":"0.3"}}]},"queue_id":"flaky-1"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  ASSERT_EQ(wait_status("flaky-1", 30s), "failed");
+  auto w = platform_->queue_manager()->workflow("flaky-1");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->stages[0].attempt, 3);
+  EXPECT_NE(w->message.find("failed after 3 attempts"), std::string::npos) << w->message;
+  auto events = platform_->store().telemetry("flaky-1");
+  ASSERT_TRUE(events.ok());
+  int restarts = 0, errors = 0;
+  for (const auto& e : *events) {
+    restarts += e.producer == "queue-manager" && e.status == "restarting";
+    errors += e.status == "error";
+  }
+  EXPECT_EQ(restarts, 2);
+  EXPECT_EQ(errors, 3);
+}
+
+TEST_F(QueueManagerTest, AShortTestFlowFinishesAndIsListed) {
+  qm::QueueManagerOptions qo;
+  qo.restart_backoff_s = 0.1;
+  start_platform(qo);
+  // test-flow with a half-second dummy: finished, and listed under ?status=finished.
+  auto r = call("POST", "/queues", R"({"template":"test-flow","params":{"seconds":"0.5"}})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(wait_status(field(r.body, "queue_id"), 30s), "finished");
+  auto list = call("GET", "/queues?status=finished");
+  EXPECT_EQ(list.status, 200);
+  EXPECT_NE(list.body.find(field(r.body, "queue_id")), std::string::npos);
+}
+
+TEST_F(QueueManagerTest, BadRequestsGetFourHundredsNamingTheField) {
+  start_platform();
+  struct Case {
+    const char* method;
+    std::string path;
+    std::string body;
+    int status;
+    const char* mentions;
+  };
+  const std::vector<Case> cases = {
+      {"POST", "/queues", "{not json", 400, "JSON"},
+      {"POST", "/queues", "[1,2]", 400, "object"},
+      {"POST", "/queues",
+       R"({"template":"historical-load","symbol":"BTCUSDT","from":"2020-07-01","to":"2020-07-02","colour":"red"})",
+       400, "colour"},
+      {"POST", "/queues", R"({"template":42})", 400, "template"},
+      {"POST", "/queues", R"({"template":"nope"})", 400, "unknown template"},
+      {"POST", "/queues", R"({"template":"historical-load","from":"2020-07-01","to":"2020-07-02"})",
+       400, "symbol"},
+      {"POST", "/queues",
+       R"({"template":"historical-load","symbol":"BTC USDT!","from":"2020-07-01","to":"2020-07-02"})",
+       400, "symbol"},
+      {"POST", "/queues",
+       R"({"template":"historical-load","symbol":"BTCUSDT","from":"July","to":"2020-07-02"})", 400,
+       "from"},
+      {"POST", "/queues", R"({"template":"test-flow","params":{"seconds":3}})", 400,
+       "params.seconds"},
+      {"POST", "/queues", R"({"template":"test-flow","params":{"nope":"1"}})", 400, "nope"},
+      {"POST", "/queues", R"({"template":"test-flow","queue_id":"Bad Id!"})", 400, "queue_id"},
+      {"POST", "/queues",
+       R"({"workflow":{"name":"x","stages":[{"name":"a","service":"dummy-service","inputs":["b"]}]}})",
+       400, "unknown input"},
+      {"POST", "/queues",
+       R"({"workflow":{"name":"x","stages":[{"name":"a","service":"dummy-service","after":["b"]},{"name":"b","service":"dummy-service","after":["a"]}]}})",
+       400, "cycle"},
+      {"GET", "/queues/does-not-exist", "", 404, "no such queue"},
+      {"GET", "/queues/does-not-exist/events", "", 404, "no such queue"},
+      {"POST", "/queues/does-not-exist/stop", "", 404, "no queue"},
+      {"POST", "/queues/stop", "{}", 400, "queue_id"},
+      {"GET", "/queues?colour=red", "", 400, "colour"},
+      {"POST", "/queues", std::string(2 << 20, 'x'), 413, ""},
+  };
+  for (const auto& c : cases) {
+    auto r = call(c.method, c.path, c.body);
+    EXPECT_EQ(r.status, c.status) << c.method << " " << c.path << " " << c.body.substr(0, 200)
+                                  << " -> " << r.body;
+    EXPECT_NE(r.body.find(c.mentions), std::string::npos)
+        << c.body.substr(0, 200) << " -> " << r.body;
+  }
+  // Fuzz: random mutations of a valid body never give a 5xx (and never start a bogus workflow).
+  const std::string valid =
+      R"({"template":"test-flow","symbol":"BTCUSDT","params":{"seconds":"0.1"}})";
+  std::mt19937 rng(12345);
+  int server_errors = 0;
+  for (int i = 0; i < 300; ++i) {
+    std::string body = valid;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const std::size_t pos = rng() % body.size();
+      const std::string head = body.substr(0, pos), tail = body.substr(pos);
+      const char noise[] = "{}[]\",:0a\\";
+      switch (rng() % 3) {
+        case 0:
+          body = head + static_cast<char>(rng() % 256) + (tail.empty() ? "" : tail.substr(1));
+          break;
+        case 1:
+          body = head + (tail.size() > 3 ? tail.substr(3) : "");
+          break;
+        default:
+          body = head + noise[rng() % 10] + tail;
+      }
+      if (body.empty()) body = "x";
+    }
+    auto r = call("POST", "/queues", body);
+    server_errors += r.status >= 500;
+    EXPECT_TRUE(r.status == 201 || (r.status >= 400 && r.status < 500))
+        << body << " -> " << r.status;
+  }
+  EXPECT_EQ(server_errors, 0);
+}
+
+TEST_F(QueueManagerTest, MutatingRoutesNeedTheBearerToken) {
+  qm::QueueManagerOptions qo;
+  qo.api_token = "s3cret-token";
+  start_platform(qo);
+  const std::string body = R"({"template":"test-flow","params":{"seconds":"0.2"}})";
+  EXPECT_EQ(call("POST", "/queues", body).status, 401);
+  EXPECT_EQ(call("POST", "/queues", body, "wrong").status, 403);
+  EXPECT_EQ(call("POST", "/queues/start-test-flow", "{}").status, 401);
+  EXPECT_EQ(call("POST", "/queues/x/stop").status, 401);
+  auto ok = call("POST", "/queues", body, "s3cret-token");
+  EXPECT_EQ(ok.status, 201) << ok.body;
+  // Reads stay open.
+  EXPECT_EQ(call("GET", "/queues").status, 200);
+  EXPECT_EQ(call("GET", "/openapi.json").status, 200);
+  EXPECT_EQ(call("GET", "/workflows").status, 200);
+}
+
+}  // namespace
+}  // namespace sf::services
