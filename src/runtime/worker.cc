@@ -56,8 +56,13 @@ bus::Bus& WorkerContext::bus() {
 }
 
 void WorkerContext::set_ping_hook(std::function<void(const ControlCommand&)> hook) {
-  std::lock_guard lock(worker_.mu_);
-  worker_.ping_hook_ = std::move(hook);
+  std::optional<ControlCommand> missed;
+  {
+    std::lock_guard lock(worker_.mu_);
+    worker_.ping_hook_ = hook;
+    missed.swap(worker_.unhooked_ping_);
+  }
+  if (missed && hook) hook(*missed);
 }
 
 Worker::Worker(bus::Bus& bus, WorkerSettings settings) : bus_(bus), settings_(std::move(settings)) {
@@ -152,6 +157,7 @@ void Worker::control_loop(std::unique_ptr<bus::Consumer> consumer) {
         {
           std::lock_guard lock(mu_);
           hook = ping_hook_;
+          if (!hook) unhooked_ping_ = *cmd;
         }
         if (hook) hook(*cmd);
       }

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -58,7 +59,8 @@ class WorkerContext {
   void report_loading(const std::string& message = {}, const std::string& extra = "{}");
   const WorkerSettings& settings() const;
   bus::Bus& bus();
-  // Called (on the control thread) for each ping addressed to this worker, after the pong.
+  // Called (on the control thread) for each ping addressed to this worker, after the pong. A ping
+  // that came before the hook was set is passed to it at once (on the caller's thread).
   void set_ping_hook(std::function<void(const ControlCommand&)> hook);
 
  private:
@@ -101,6 +103,9 @@ class Worker {
   std::mutex mu_;  // guards stop_reason_, ping_hook_, and the wake-up condition
   std::condition_variable wake_;
   std::function<void(const ControlCommand&)> ping_hook_;
+  // A ping that arrived before the body set its hook (it is announced `started` first): handed
+  // to the hook when it is set, so no ping is lost to that race.
+  std::optional<ControlCommand> unhooked_ping_;
   std::mutex publish_mu_;  // one telemetry event at a time, terminal event last
   bool terminal_sent_ = false;
   std::atomic<std::int64_t> last_publish_ns_{0};  // steady clock: heartbeats fill silences only

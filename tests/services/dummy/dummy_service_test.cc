@@ -42,7 +42,8 @@ Running start(bus::Bus& bus, runtime::WorkerSettings s, DummyOptions o) {
   return r;
 }
 
-void send(bus::Bus& bus, const std::string& command, const std::string& queue_id, double sent_at = 0) {
+void send(bus::Bus& bus, const std::string& command, const std::string& queue_id,
+          double sent_at = 0) {
   ControlCommand c{.command = command, .queue_id = queue_id, .target = "", .sent_at = sent_at};
   ASSERT_TRUE(bus.publish("queue-control", queue_id, encode_command(c)).ok());
 }
@@ -65,7 +66,8 @@ TEST(DummyService, StartedLoadingThenStopGivesInterrupted) {
   send(bus, "stop", "q1");
   ASSERT_EQ(run.exit_code.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(run.exit_code.get(), 0);
-  ASSERT_TRUE(events.wait_until([](const auto& ev) { return has_status(ev, "dummy__a", "interrupted"); }));
+  ASSERT_TRUE(
+      events.wait_until([](const auto& ev) { return has_status(ev, "dummy__a", "interrupted"); }));
   auto mine = events.of("dummy__a");
   ASSERT_GE(mine.size(), 3u);
   EXPECT_EQ(mine.front().status, "started");
@@ -92,7 +94,8 @@ TEST(DummyService, FailAfterGivesErrorAndExitCodeOne) {
   auto run = start(bus, settings("q2", "dummy__b"), {.fail_after_s = 0.2});
   ASSERT_EQ(run.exit_code.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(run.exit_code.get(), 1);
-  ASSERT_TRUE(events.wait_until([](const auto& ev) { return has_status(ev, "dummy__b", "error"); }));
+  ASSERT_TRUE(
+      events.wait_until([](const auto& ev) { return has_status(ev, "dummy__b", "error"); }));
   auto mine = events.of("dummy__b");
   EXPECT_EQ(mine.back().status, "error");
   EXPECT_NE(mine.back().message.find("simulated failure"), std::string::npos);
@@ -104,7 +107,8 @@ TEST(DummyService, ExitAfterGivesFinished) {
   auto run = start(bus, settings("q3", "dummy__c"), {.exit_after_s = 0.2});
   ASSERT_EQ(run.exit_code.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(run.exit_code.get(), 0);
-  ASSERT_TRUE(events.wait_until([](const auto& ev) { return has_status(ev, "dummy__c", "finished"); }));
+  ASSERT_TRUE(
+      events.wait_until([](const auto& ev) { return has_status(ev, "dummy__c", "finished"); }));
   EXPECT_EQ(run.worker->outcome(), runtime::Outcome::kFinished);
 }
 
@@ -112,7 +116,8 @@ TEST(DummyService, PingIsAnsweredWithPongCarryingTheSendTime) {
   bus::InProcBus bus;
   TelemetryCollector events(bus);
   auto run = start(bus, settings("q4", "dummy__d"), {});
-  ASSERT_TRUE(events.wait_until([](const auto& ev) { return has_status(ev, "dummy__d", "started"); }));
+  ASSERT_TRUE(
+      events.wait_until([](const auto& ev) { return has_status(ev, "dummy__d", "started"); }));
   send(bus, "ping", "q4", 1722500000.125);
   send(bus, "ping", "other-queue", 1.0);  // not ours: no pong
   ASSERT_TRUE(events.wait_until([](const auto& ev) { return has_status(ev, "dummy__d", "pong"); }));
@@ -131,13 +136,41 @@ TEST(DummyService, ExitOnPingFinishes) {
   bus::InProcBus bus;
   TelemetryCollector events(bus);
   auto run = start(bus, settings("q5", "dummy__e"), {.exit_on_ping = true});
-  ASSERT_TRUE(events.wait_until([](const auto& ev) { return has_status(ev, "dummy__e", "started"); }));
+  ASSERT_TRUE(
+      events.wait_until([](const auto& ev) { return has_status(ev, "dummy__e", "started"); }));
   send(bus, "ping", "q5", 1.0);
   ASSERT_EQ(run.exit_code.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(run.worker->outcome(), runtime::Outcome::kFinished);
-  ASSERT_TRUE(events.wait_until([](const auto& ev) { return has_status(ev, "dummy__e", "finished"); }));
+  ASSERT_TRUE(
+      events.wait_until([](const auto& ev) { return has_status(ev, "dummy__e", "finished"); }));
   auto mine = events.of("dummy__e");
   EXPECT_EQ(statuses(mine).back(), "finished");
+}
+
+// Regression: `started` goes out before the body runs, so a ping could arrive before the body set
+// its ping hook; the hook must still get it (exit-on-ping once hung under load this way).
+TEST(DummyService, APingBeforeTheBodySetsItsHookStillReachesIt) {
+  bus::InProcBus bus;
+  TelemetryCollector events(bus);
+  runtime::Worker w(bus, settings("q-race", "dummy__race"));
+  std::atomic<bool> pinged_sent{false};
+  std::promise<double> got;
+  auto done = std::async(std::launch::async, [&] {
+    return w.run([&](runtime::WorkerContext& ctx) {
+      while (!pinged_sent) std::this_thread::sleep_for(5ms);
+      std::this_thread::sleep_for(300ms);  // the ping is surely handled before the hook exists
+      ctx.set_ping_hook([&](const ControlCommand& c) { got.set_value(c.sent_at); });
+      return runtime::WorkResult{runtime::Outcome::kFinished, "done", "{}"};
+    });
+  });
+  ASSERT_TRUE(
+      events.wait_until([](const auto& ev) { return has_status(ev, "dummy__race", "started"); }));
+  send(bus, "ping", "q-race", 42.0);
+  pinged_sent = true;
+  auto f = got.get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(f.get(), 42.0);
+  EXPECT_EQ(done.get(), 0);
 }
 
 // The original gave all instances of a queue one consumer group, so only one saw a stop.
@@ -177,7 +210,8 @@ TEST(DummyService, MalformedControlMessagesAreIgnoredNotFatal) {
   bus::InProcBus bus;
   TelemetryCollector events(bus);
   auto run = start(bus, settings("q6", "dummy__f"), {});
-  ASSERT_TRUE(events.wait_until([](const auto& ev) { return has_status(ev, "dummy__f", "started"); }));
+  ASSERT_TRUE(
+      events.wait_until([](const auto& ev) { return has_status(ev, "dummy__f", "started"); }));
   ASSERT_TRUE(bus.publish("queue-control", "q6", "{not json").ok());
   ASSERT_TRUE(bus.publish("queue-control", "q6", R"({"command":42,"queue_id":"q6"})").ok());
   send(bus, "stop", "q6");
