@@ -38,4 +38,8 @@ if [[ "$talib_installed" != "$TALIB_VERSION" ]]; then
   # PyPI ships manylinux wheels with the TA-Lib C library bundled: no compiler needed.
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "ta-lib==$TALIB_VERSION"
 fi
+# kubernetes-validate bundles the Kubernetes OpenAPI schemas (1.25..1.37, strict variants) for the
+# offline Job manifest test (tests/services/queue_manager/k8s/manifest_schema_test.cc).
+"$VENV/bin/python" -c 'import kubernetes_validate' 2>/dev/null ||
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "kubernetes-validate==1.37.0"
 echo "test python: $VENV/bin/python (ccxt $("$VENV/bin/python" -c 'import ccxt; print(ccxt.__version__)'))"

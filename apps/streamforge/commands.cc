@@ -25,6 +25,8 @@ std::span<const Command> commands() {
        &tools::candles_main},
       {"indicators", "kline CSV -> indicator columns (SMA EMA RSI MACD BBANDS ATR VWAP OBV RV)",
        &tools::indicators_main},
+      {"queue-manager", "the workflow orchestrator on its own: local processes or Kubernetes Jobs",
+       &services::queue_manager_main},
       {"workflow", "start/list/show/stop workflows and follow their events (queue-manager API)",
        &tools::workflow_main},
       {"ctl", "send ping/stop to a queue's workers; print ping round trips", &tools::ctl_main},

@@ -94,3 +94,8 @@ class QueueManager {
 };
 
 }  // namespace sf::services::qm
+
+namespace sf::services {
+// `streamforge queue-manager [options]` (queue_manager_main.cc).
+int queue_manager_main(int argc, char** argv);
+}  // namespace sf::services
