@@ -84,7 +84,8 @@ class UpstreamWatch {
   // Reads what has arrived; true once every topic has an upstream `finished`.
   bool poll() {
     if (pending_.empty()) return true;
-    auto msgs = consumer_->poll(std::chrono::milliseconds(0), 1000);
+    // A short wait, not 0: librdkafka hands over fetched events only inside a poll.
+    auto msgs = consumer_->poll(std::chrono::milliseconds(10), 1000);
     if (!msgs) return false;
     for (const auto& m : *msgs) {
       auto e = runtime::decode_telemetry(m.value);
@@ -193,8 +194,12 @@ class Connector {
       }
       const bool may_finish = o_.finish_when == FinishWhen::kEndOfTopic ||
                               (o_.finish_when == FinishWhen::kUpstreamFinished && upstream_done);
-      if (may_finish && msgs->empty() && pending_messages_ == 0 && consumer_->assigned() &&
-          consumer_->lag() == 0) {
+      // An upstream that published nothing leaves nothing to wait for (its topic may not even
+      // have partitions assigned yet).
+      const bool nothing_upstream =
+          upstream_done && stats_.upstream_records.load() == 0 && stats_.consumed.load() == 0;
+      if (may_finish && msgs->empty() && pending_messages_ == 0 &&
+          (nothing_upstream || (consumer_->assigned() && consumer_->lag() == 0))) {
         return finish(runtime::Outcome::kFinished,
                       "persisted " + std::to_string(stats_.written.load()) + " records");
       }

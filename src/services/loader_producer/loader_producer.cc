@@ -318,11 +318,15 @@ Result<LoadPlan, std::string> make_load_plan(const std::string& type, const std:
 
 std::function<runtime::WorkResult(runtime::WorkerContext&)> loader_body(LoaderOptions options) {
   return [o = std::move(options)](runtime::WorkerContext& ctx) -> runtime::WorkResult {
+    // The data topic exists from the start, so consumers are assigned even when nothing is
+    // published (an empty range): they can then see the end of the topic and finish.
+    (void)ctx.bus().create_topic(o.topic, 1);
     const auto id = checkpoint_id(ctx.settings(), o.plan);
     auto resume = read_checkpoint(ctx.bus(), o.checkpoint_topic, ctx.settings().queue_id, id);
     if (resume && resume->done)
-      return {runtime::Outcome::kFinished, "already loaded (checkpoint says done)",
-              "{\"records\":" + std::to_string(resume->records) + "}"};
+      return {
+          runtime::Outcome::kFinished, "already loaded (checkpoint says done)",
+          "{\"records\":" + std::to_string(resume->records) + ",\"topic\":\"" + o.topic + "\"}"};
     Publisher pub(ctx, o, resume.value_or(Checkpoint{}));
     pub.set_resumed(resume.has_value());
     if (resume) {

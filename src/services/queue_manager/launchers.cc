@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -180,8 +181,16 @@ void LocalProcessLauncher::reap_locked(Child& c) {
 RunStatus LocalProcessLauncher::status(const std::string& handle) {
   std::lock_guard lock(mu_);
   auto it = children_.find(handle);
-  if (it == children_.end())
+  if (it == children_.end()) {
+    // A stage started by an earlier queue-manager process: not our child, but its pid tells
+    // whether it still runs (its exit code is not ours to read).
+    if (handle.rfind("pid-", 0) == 0) {
+      const int pid = std::atoi(handle.c_str() + 4);
+      if (pid > 0 && ::kill(pid, 0) == 0) return {RunState::kRunning, std::nullopt, "adopted"};
+      return {RunState::kExited, std::nullopt, "ended while queue-manager was away"};
+    }
     return {RunState::kUnknown, std::nullopt, "not a child of this process"};
+  }
   reap_locked(it->second);
   if (!it->second.exited) return {RunState::kRunning, std::nullopt, it->second.log};
   return {RunState::kExited, it->second.exit_code, it->second.log};
@@ -190,7 +199,12 @@ RunStatus LocalProcessLauncher::status(const std::string& handle) {
 void LocalProcessLauncher::stop(const std::string& handle) {
   std::lock_guard lock(mu_);
   auto it = children_.find(handle);
-  if (it == children_.end() || it->second.exited) return;
+  if (it == children_.end()) {
+    if (handle.rfind("pid-", 0) == 0 && std::atoi(handle.c_str() + 4) > 0)
+      ::kill(std::atoi(handle.c_str() + 4), SIGTERM);  // adopted from an earlier manager
+    return;
+  }
+  if (it->second.exited) return;
   ::kill(it->second.pid, SIGTERM);
   if (it->second.term_sent == std::chrono::steady_clock::time_point{})
     it->second.term_sent = std::chrono::steady_clock::now();

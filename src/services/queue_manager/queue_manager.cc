@@ -329,14 +329,11 @@ struct QueueManager::Impl {
         continue;
       }
       if (w->status == "running" || w->status == "pending") {
-        // Runs of a previous process are not ours to see: their stages count as lost unless
-        // telemetry shows them alive (local processes and Jobs outlive a manager restart).
-        for (auto& s : w->stages) {
-          if (s.status == "starting" || s.status == "running") {
-            s.handle = "lost:" + s.handle;
-            s.last_event_at = now_s();
-          }
-        }
+        // Runs of a previous process: the launcher tells whether they still live (local
+        // processes and Jobs outlive a manager restart; in-process threads do not, and their
+        // stages are restarted by self-healing).
+        for (auto& s : w->stages)
+          if (s.status == "starting" || s.status == "running") s.last_event_at = now_s();
         log::info(kLog, "resuming workflow", {{"queue_id", w->queue_id}});
       }
       workflows.emplace(w->queue_id, std::move(*w));
