@@ -65,7 +65,10 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<sf::bus::Bus> bus;
   if (kafka.empty()) {
-    bus = std::make_unique<sf::bus::InProcBus>();
+    // The whole topic is filled before the connector starts: room for all of it.
+    sf::bus::InProcBusOptions bo;
+    bo.max_retained_bytes_per_topic = 4LL << 30;
+    bus = std::make_unique<sf::bus::InProcBus>(bo);
   } else {
     sf::bus::KafkaBusOptions ko;
     ko.bootstrap_servers = kafka;

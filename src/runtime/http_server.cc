@@ -1,6 +1,7 @@
 #include "runtime/http_server.h"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -9,11 +10,17 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <condition_variable>
+#include <cstdio>
+#include <deque>
 #include <exception>
+#include <future>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -32,6 +39,7 @@ namespace {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
@@ -101,6 +109,8 @@ struct Route {
   std::vector<Segment> segments;
   int literal_count = 0;
   std::shared_ptr<const HttpHandler> handler;
+  std::shared_ptr<const StreamHandler> stream_handler;
+  std::shared_ptr<const WsHandler> ws_handler;
 };
 
 std::vector<Segment> parse_pattern(std::string_view pattern) {
@@ -149,12 +159,196 @@ bool match_route(const Route& route, const std::vector<std::string>& path,
   return i == path.size();
 }
 
+constexpr std::size_t kStreamQueueBytes = 1 << 20;  // write() blocks beyond this
+constexpr std::size_t kWsQueueBytes = 8 << 20;      // send() closes the session beyond this
+
+// The state shared by a stream/WebSocket handler's thread and the connection's coroutines (which
+// run on the connection's strand). The handler thread queues bytes (HTTP) or messages
+// (WebSocket) and wakes the writer by cancelling `signal` on the strand.
+class Channel final : public StreamWriter,
+                      public WebSocketSession,
+                      public std::enable_shared_from_this<Channel> {
+ public:
+  Channel(net::any_io_executor executor, bool websocket)
+      : websocket_(websocket), executor_(std::move(executor)), signal(executor_) {}
+
+  // --- StreamWriter
+  bool send_headers(int status, std::string_view content_type,
+                    const HttpHeaders& headers) override {
+    std::string head;
+    if (status < 100 || status > 999) status = 500;
+    head += "HTTP/1.1 " + std::to_string(status) + " ";
+    head += std::string(http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status))));
+    head += "\r\nServer: streamforge\r\nContent-Type: ";
+    head += content_type;
+    head += "\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n";
+    for (const auto& [name, value] : headers) head += name + ": " + value + "\r\n";
+    head += "\r\n";
+    std::unique_lock lock(mutex_);
+    if (headers_sent_ || closed_) return false;
+    headers_sent_ = true;
+    return push_locked(lock, std::move(head), kStreamQueueBytes, true);
+  }
+
+  bool write(std::string_view chunk) override {
+    if (chunk.empty()) return !closed();
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return false;
+    }
+    if (!headers_sent()) send_headers(200, "application/octet-stream", {});
+    char size[32];
+    const int n = std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
+    std::string framed(size, static_cast<std::size_t>(n));
+    framed += chunk;
+    framed += "\r\n";
+    std::unique_lock lock(mutex_);
+    return push_locked(lock, std::move(framed), kStreamQueueBytes, true);
+  }
+
+  bool closed() const override { return closed_flag_.load(); }
+
+  bool wait_closed(std::chrono::milliseconds timeout) override {
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(lock, timeout, [this] { return closed_; });
+    return closed_;
+  }
+
+  // --- WebSocketSession
+  bool send(std::string_view text) override {
+    std::unique_lock lock(mutex_);
+    if (closed_) return false;
+    if (queued_bytes_ + text.size() > kWsQueueBytes) {
+      lock.unlock();
+      log::warn("http", "websocket client too slow, closing");
+      mark_closed();
+      return false;
+    }
+    return push_locked(lock, std::string(text), kWsQueueBytes, false);
+  }
+
+  std::optional<std::string> receive(std::chrono::milliseconds timeout) override {
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(lock, timeout, [this] { return closed_ || !inbox_.empty(); });
+    if (inbox_.empty()) return std::nullopt;
+    std::string message = std::move(inbox_.front());
+    inbox_.pop_front();
+    return message;
+  }
+
+  // --- the server's side
+  bool headers_sent() {
+    std::lock_guard lock(mutex_);
+    return headers_sent_;
+  }
+
+  // Any thread: the client went away, a write failed or the server stops.
+  void mark_closed() {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return;
+      closed_ = true;
+      closed_flag_ = true;
+    }
+    cv_.notify_all();
+    wake();
+  }
+
+  // Handler thread: the handler returned. `tail` goes out last (the final chunk, or a whole
+  // response when no headers were sent).
+  void finish(std::string tail) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!tail.empty() && !closed_) {
+        queued_bytes_ += tail.size();
+        outbox_.push_back(std::move(tail));
+      }
+      handler_done_ = true;
+    }
+    wake();
+  }
+
+  void deliver(std::string message) {
+    {
+      std::lock_guard lock(mutex_);
+      inbox_.push_back(std::move(message));
+      while (inbox_.size() > 1024) inbox_.pop_front();  // a handler that never reads
+    }
+    cv_.notify_all();
+  }
+
+  struct Pending {
+    std::deque<std::string> items;
+    bool done = false;
+    bool closed = false;
+  };
+  // Strand: takes what is queued.
+  Pending take() {
+    Pending pending;
+    {
+      std::lock_guard lock(mutex_);
+      pending.items.swap(outbox_);
+      queued_bytes_ = 0;
+      pending.done = handler_done_;
+      pending.closed = closed_;
+    }
+    cv_.notify_all();  // writers blocked on a full queue
+    return pending;
+  }
+
+  // Strand only: waits for wake(). Callers check take() first, on the strand, so that a wake()
+  // posted after that check finds this wait pending.
+  net::awaitable<void> wait_for_work() {
+    signal.expires_at(net::steady_timer::time_point::max());
+    beast::error_code ignored;
+    co_await signal.async_wait(net::redirect_error(net::use_awaitable, ignored));
+  }
+
+  bool is_websocket() const { return websocket_; }
+
+ private:
+  bool push_locked(std::unique_lock<std::mutex>& lock, std::string bytes, std::size_t limit,
+                   bool block) {
+    if (block) {
+      cv_.wait(lock, [&] { return closed_ || queued_bytes_ < limit; });
+      if (closed_) return false;
+    }
+    queued_bytes_ += bytes.size();
+    outbox_.push_back(std::move(bytes));
+    lock.unlock();
+    wake();
+    return true;
+  }
+
+  void wake() {
+    net::post(executor_, [self = shared_from_this()] { self->signal.cancel(); });
+  }
+
+  const bool websocket_;
+  net::any_io_executor executor_;
+
+ public:
+  net::steady_timer signal;  // strand only
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::string> outbox_;
+  std::size_t queued_bytes_ = 0;
+  std::deque<std::string> inbox_;
+  bool headers_sent_ = false;
+  bool handler_done_ = false;
+  bool closed_ = false;
+  std::atomic<bool> closed_flag_{false};
+};
+
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
   std::string remote_address;
   std::uint64_t id = 0;
-  bool busy = false;  // handling a request; touched only on the connection's strand
+  bool busy = false;                 // handling a request; touched only on the connection's strand
+  std::shared_ptr<Channel> channel;  // a stream or WebSocket; set under connections_mutex
 };
 
 bool is_protocol_error(const beast::error_code& ec) {
@@ -177,11 +371,15 @@ struct HttpServer::Impl {
 
   void add_route(std::string method, std::string pattern, HttpHandler handler) {
     Route route;
+    route.handler = std::make_shared<const HttpHandler>(std::move(handler));
+    add_route(std::move(method), std::move(pattern), std::move(route));
+  }
+
+  void add_route(std::string method, std::string pattern, Route route) {
     route.method = std::move(method);
     route.segments = parse_pattern(pattern);
     for (const Segment& segment : route.segments) route.literal_count += !segment.is_param;
     route.pattern = std::move(pattern);
-    route.handler = std::make_shared<const HttpHandler>(std::move(handler));
     std::unique_lock lock(routes_mutex);
     for (Route& existing : routes) {
       if (existing.method == route.method && existing.pattern == route.pattern) {
@@ -193,11 +391,20 @@ struct HttpServer::Impl {
   }
 
   struct Dispatched {
+    Dispatched(HttpResponse r, std::string label,
+               std::shared_ptr<const StreamHandler> stream = nullptr,
+               std::shared_ptr<const WsHandler> ws = nullptr)
+        : response(std::move(r)),
+          route_label(std::move(label)),
+          stream_handler(std::move(stream)),
+          ws_handler(std::move(ws)) {}
     HttpResponse response;
     std::string route_label;  // metrics label: the pattern, or "unmatched"
+    std::shared_ptr<const StreamHandler> stream_handler;  // set: not yet handled, stream it
+    std::shared_ptr<const WsHandler> ws_handler;          // set: not yet handled, upgrade
   };
 
-  Dispatched dispatch(HttpRequest& request) {
+  Dispatched dispatch(HttpRequest& request, bool websocket_upgrade) {
     const std::string_view target = request.target;
     if (target.empty() || target.front() != '/') {
       return {HttpResponse::error(400, "bad request target"), "unmatched"};
@@ -228,6 +435,8 @@ struct HttpServer::Impl {
     }
 
     std::shared_ptr<const HttpHandler> handler;
+    std::shared_ptr<const StreamHandler> stream_handler;
+    std::shared_ptr<const WsHandler> ws_handler;
     std::string label = "unmatched";
     std::string allowed;
     {
@@ -251,11 +460,20 @@ struct HttpServer::Impl {
       if (best) {
         match_route(*best, segments, &request.path_params);
         handler = best->handler;
+        stream_handler = best->stream_handler;
+        ws_handler = best->ws_handler;
         label = best->pattern;
       } else if (best_any_method) {
         label = best_any_method->pattern;
       }
     }
+    if (ws_handler) {
+      if (websocket_upgrade) return {HttpResponse{}, label, nullptr, ws_handler};
+      HttpResponse response = HttpResponse::error(426, "websocket upgrade required");
+      response.headers.set("Upgrade", "websocket");
+      return {std::move(response), label};
+    }
+    if (stream_handler) return {HttpResponse{}, label, stream_handler, nullptr};
     if (!handler) {
       if (label == "unmatched") {
         return {
@@ -407,7 +625,12 @@ struct HttpServer::Impl {
       }
       request.body = std::move(beast_request.body());
 
-      Dispatched dispatched = dispatch(request);
+      Dispatched dispatched = dispatch(request, websocket::is_upgrade(beast_request));
+      if (dispatched.stream_handler || dispatched.ws_handler) {
+        co_await serve_stream(connection, std::move(request), std::move(beast_request),
+                              std::move(dispatched), started);
+        co_return;
+      }
       keep_alive = keep_alive && !stopping.load();
       // Counted before the response goes out: a client that reads /metrics right after this
       // response must see this request (the write time is left out of the duration).
@@ -426,6 +649,199 @@ struct HttpServer::Impl {
     }
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream.close();
+  }
+
+  // --- streams and WebSockets --------------------------------------------------------------
+
+  metrics::Gauge& streams_gauge(bool websocket) {
+    return registry->gauge("sf_http_streams_active", "Stream and WebSocket handlers running",
+                           {{"kind", websocket ? "websocket" : "stream"}});
+  }
+
+  // Starts `body` on a thread of its own unless max_streams run already or the server stops.
+  bool start_stream_thread(const std::shared_ptr<Connection>& connection,
+                           const std::shared_ptr<Channel>& channel, std::function<void()> body) {
+    std::lock_guard streams_lock(streams_mutex);
+    for (std::thread& done : finished_stream_threads) done.join();
+    finished_stream_threads.clear();
+    if (stream_threads.size() >= static_cast<std::size_t>(std::max(options.max_streams, 0))) {
+      return false;
+    }
+    {
+      std::lock_guard lock(connections_mutex);
+      if (stopping) return false;
+      connection->channel = channel;
+    }
+    const std::uint64_t id = ++next_stream_id;
+    metrics::Gauge& gauge = streams_gauge(channel->is_websocket());
+    gauge.inc();
+    stream_threads.emplace(id, std::thread([this, id, &gauge, body = std::move(body)] {
+                             body();
+                             gauge.dec();
+                             std::lock_guard lock(streams_mutex);
+                             auto it = stream_threads.find(id);
+                             finished_stream_threads.push_back(std::move(it->second));
+                             stream_threads.erase(it);
+                             streams_done.notify_all();
+                           }));
+    return true;
+  }
+
+  net::awaitable<void> serve_stream(std::shared_ptr<Connection> connection, HttpRequest request,
+                                    http::request<http::string_body> beast_request,
+                                    Dispatched dispatched,
+                                    std::chrono::steady_clock::time_point started) {
+    const bool is_ws = dispatched.ws_handler != nullptr;
+    const unsigned version = beast_request.version();
+    auto channel = std::make_shared<Channel>(connection->stream.get_executor(), is_ws);
+    std::function<void()> body;
+    const std::string method = request.method;
+    if (is_ws) {
+      body = [channel, handler = dispatched.ws_handler, request = std::move(request)] {
+        try {
+          (*handler)(request, *channel);
+        } catch (const std::exception& e) {
+          log::error("http", "websocket handler failed",
+                     {{"path", request.path}, {"error", e.what()}});
+        } catch (...) {
+          log::error("http", "websocket handler failed",
+                     {{"path", request.path}, {"error", "unknown"}});
+        }
+        channel->finish({});
+      };
+    } else {
+      body = [channel, handler = dispatched.stream_handler, request = std::move(request)] {
+        std::string tail;
+        try {
+          (*handler)(request, *channel);
+          tail =
+              channel->headers_sent()
+                  ? "0\r\n\r\n"
+                  : "HTTP/1.1 204 No Content\r\nServer: streamforge\r\nConnection: close\r\n\r\n";
+        } catch (const std::exception& e) {
+          log::error("http", "stream handler failed",
+                     {{"path", request.path}, {"error", e.what()}});
+          if (!channel->headers_sent()) {
+            const std::string error = R"({"error":"internal error"})";
+            tail =
+                "HTTP/1.1 500 Internal Server Error\r\nServer: streamforge\r\nContent-Type: "
+                "application/json\r\nConnection: close\r\nContent-Length: " +
+                std::to_string(error.size()) + "\r\n\r\n" + error;
+          }
+        }
+        // Headers out and then a throw: no final chunk, the client sees a cut stream.
+        channel->finish(std::move(tail));
+      };
+    }
+    beast::error_code ec;
+    if (!start_stream_thread(connection, channel, std::move(body))) {
+      count_request(method, dispatched.route_label, 503, 0);
+      co_await write_response(
+          connection->stream,
+          HttpResponse::error(503, stopping ? "server stopping" : "too many streams"), version,
+          false, ec);
+    } else {
+      count_request(
+          method, dispatched.route_label, is_ws ? 101 : 200,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      if (is_ws) {
+        co_await run_websocket(connection, channel, std::move(beast_request));
+      } else {
+        co_await run_http_stream(connection, channel);
+      }
+      channel->mark_closed();
+    }
+    connection->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    connection->stream.close();
+  }
+
+  // Reads (and drops) what the client sends on a stream, to notice when it goes away.
+  static net::awaitable<void> watch_client(std::shared_ptr<Connection> connection,
+                                           std::shared_ptr<Channel> channel) {
+    char scratch[4096];
+    beast::error_code ec;
+    for (;;) {
+      co_await connection->stream.socket().async_read_some(
+          net::buffer(scratch), net::redirect_error(net::use_awaitable, ec));
+      if (ec) break;
+    }
+    channel->mark_closed();
+  }
+
+  net::awaitable<void> run_http_stream(std::shared_ptr<Connection> connection,
+                                       std::shared_ptr<Channel> channel) {
+    net::co_spawn(connection->stream.get_executor(), watch_client(connection, channel),
+                  net::detached);
+    beast::error_code ec;
+    for (;;) {
+      Channel::Pending pending = channel->take();
+      if (pending.closed) break;
+      if (!pending.items.empty()) {
+        std::vector<net::const_buffer> buffers;
+        for (const std::string& item : pending.items) buffers.push_back(net::buffer(item));
+        connection->stream.expires_after(kWriteTimeout);
+        co_await net::async_write(connection->stream, buffers,
+                                  net::redirect_error(net::use_awaitable, ec));
+        if (ec) break;
+        continue;
+      }
+      if (pending.done) break;
+      co_await channel->wait_for_work();
+    }
+  }
+
+  using WsStream = websocket::stream<beast::tcp_stream&>;
+
+  static net::awaitable<void> ws_writer(std::shared_ptr<Connection> connection,
+                                        std::shared_ptr<WsStream> ws,
+                                        std::shared_ptr<Channel> channel) {
+    beast::error_code ec;
+    for (;;) {
+      Channel::Pending pending = channel->take();
+      if (pending.closed) co_return;
+      for (const std::string& message : pending.items) {
+        ws->text(true);
+        co_await ws->async_write(net::buffer(message), net::redirect_error(net::use_awaitable, ec));
+        if (ec) {
+          channel->mark_closed();
+          co_return;
+        }
+      }
+      if (!pending.items.empty()) continue;
+      if (pending.done) {
+        co_await ws->async_close(websocket::close_code::normal,
+                                 net::redirect_error(net::use_awaitable, ec));
+        co_return;
+      }
+      co_await channel->wait_for_work();
+    }
+    (void)connection;
+  }
+
+  net::awaitable<void> run_websocket(std::shared_ptr<Connection> connection,
+                                     std::shared_ptr<Channel> channel,
+                                     http::request<http::string_body> beast_request) {
+    connection->stream.expires_never();
+    auto ws = std::make_shared<WsStream>(connection->stream);
+    ws->set_option(websocket::stream_base::timeout{.handshake_timeout = std::chrono::seconds(30),
+                                                   .idle_timeout = std::chrono::seconds(60),
+                                                   .keep_alive_pings = true});
+    ws->set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
+      response.set(http::field::server, "streamforge");
+    }));
+    ws->read_message_max(options.max_body_bytes);
+    beast::error_code ec;
+    co_await ws->async_accept(beast_request, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return;
+    net::co_spawn(connection->stream.get_executor(), ws_writer(connection, ws, channel),
+                  net::detached);
+    beast::flat_buffer in;
+    for (;;) {
+      co_await ws->async_read(in, net::redirect_error(net::use_awaitable, ec));
+      if (ec) break;
+      channel->deliver(beast::buffers_to_string(in.data()));
+      in.consume(in.size());
+    }
   }
 
   net::awaitable<void> reject_too_large(std::shared_ptr<Connection> connection,
@@ -579,30 +995,72 @@ struct HttpServer::Impl {
       }
     }
     {
+      std::lock_guard lock(streams_mutex);
+      for (const auto& [id, thread] : stream_threads) {
+        if (thread.get_id() == std::this_thread::get_id()) {
+          throw std::logic_error("HttpServer::stop() called from a stream handler");
+        }
+      }
+    }
+    const auto deadline = std::chrono::steady_clock::now() + options.shutdown_grace;
+    {
       std::lock_guard lock(connections_mutex);
       stopping = true;
-      // Idle connections close now; busy ones close after writing their response.
+      // Idle connections close now; busy ones close after writing their response; streams and
+      // WebSockets end now (their handlers see closed()).
       for (const auto& [id, connection] : connections) {
+        if (connection->channel) connection->channel->mark_closed();
         net::post(connection->stream.get_executor(), [connection] {
-          if (connection->busy) return;
+          if (connection->busy && !connection->channel) return;
           beast::error_code ignored;
           connection->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
           connection->stream.close();
         });
       }
     }
-    net::post(acceptor->get_executor(), [this] {
-      beast::error_code ignored;
-      acceptor->close(ignored);
-    });
+    // Close the listening socket before anything else, and wait for it: a close merely posted
+    // could be dropped by io.stop() below, leaving the port accepting connections nobody serves.
+    {
+      auto closed = std::make_shared<std::promise<void>>();
+      auto done = closed->get_future();
+      net::post(acceptor->get_executor(), [this, closed] {
+        beast::error_code ignored;
+        acceptor->close(ignored);
+        closed->set_value();
+      });
+      done.wait_until(deadline);
+    }
     {
       std::unique_lock lock(connections_mutex);
-      connections_empty.wait_for(lock, options.shutdown_grace,
-                                 [this] { return connections.empty(); });
+      connections_empty.wait_until(lock, deadline, [this] { return connections.empty(); });
+    }
+    {
+      std::unique_lock lock(streams_mutex);
+      streams_done.wait_until(lock, deadline, [this] { return stream_threads.empty(); });
     }
     io.stop();
     for (std::thread& thread : threads) thread.join();
     threads.clear();
+    // The I/O threads are gone: the sockets are ours to close. The acceptor, should the posted
+    // close not have run (every I/O thread stuck in a handler), and the connections still open
+    // after the grace, so that their clients see the end at once.
+    {
+      beast::error_code ignored;
+      acceptor->close(ignored);
+      std::lock_guard lock(connections_mutex);
+      for (const auto& [id, connection] : connections) {
+        connection->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        connection->stream.socket().close(ignored);
+      }
+    }
+    // Stream handlers that ignore closed() delay this.
+    for (;;) {
+      std::unique_lock lock(streams_mutex);
+      for (std::thread& done : finished_stream_threads) done.join();
+      finished_stream_threads.clear();
+      if (stream_threads.empty()) break;
+      streams_done.wait(lock);
+    }
     stopped = true;
   }
 
@@ -632,6 +1090,12 @@ struct HttpServer::Impl {
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;
   std::uint64_t next_connection_id = 0;
   std::atomic<bool> stopping{false};
+
+  std::mutex streams_mutex;
+  std::condition_variable streams_done;
+  std::map<std::uint64_t, std::thread> stream_threads;  // running stream/WebSocket handlers
+  std::vector<std::thread> finished_stream_threads;     // returned, to join
+  std::uint64_t next_stream_id = 0;
 
   std::optional<tcp::acceptor> acceptor;
 };
@@ -663,6 +1127,18 @@ HttpServer::~HttpServer() {
 
 void HttpServer::route(std::string method, std::string pattern, HttpHandler handler) {
   impl_->add_route(std::move(method), std::move(pattern), std::move(handler));
+}
+
+void HttpServer::route_stream(std::string method, std::string pattern, StreamHandler handler) {
+  Route route;
+  route.stream_handler = std::make_shared<const StreamHandler>(std::move(handler));
+  impl_->add_route(std::move(method), std::move(pattern), std::move(route));
+}
+
+void HttpServer::route_websocket(std::string pattern, WsHandler handler) {
+  Route route;
+  route.ws_handler = std::make_shared<const WsHandler>(std::move(handler));
+  impl_->add_route("GET", std::move(pattern), std::move(route));
 }
 
 Result<void, std::string> HttpServer::start() {

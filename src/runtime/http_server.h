@@ -13,6 +13,22 @@
 // slow handler holds one of them. Connections are kept alive between requests. Every request is
 // counted in sf_http_requests_total{method,path,status}, with `path` the route pattern (or
 // "unmatched") so that the label set stays bounded.
+//
+// Long-lived responses (server-sent events, live logs) and WebSockets do not hold an I/O thread:
+//
+//   server.route_stream("GET", "/feed", [](const HttpRequest& req, StreamWriter& out) {
+//     out.send_headers(200, "text/event-stream");
+//     while (!out.closed()) { out.write("data: tick\n\n"); out.wait_closed(1s); }
+//   });
+//   server.route_websocket("/ws", [](const HttpRequest& req, WebSocketSession& ws) {
+//     while (auto text = ws.receive(std::chrono::seconds(1))) ws.send(*text);  // echo
+//   });
+//
+// Each stream or WebSocket handler runs on a thread of its own while the server's I/O threads do
+// the socket work; at most max_streams run at once (beyond that: 503). closed() turns true when
+// the client goes away or the server stops; stop() waits shutdown_grace for handlers to return,
+// then joins them (a handler that never looks at closed() delays the join). Active ones are in
+// the gauge sf_http_streams_active{kind="stream"|"websocket"}.
 #pragma once
 
 #include <chrono>
@@ -20,6 +36,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,9 +59,54 @@ struct HttpServerOptions {
   // How long stop() lets requests in progress finish before cutting them off.
   std::chrono::milliseconds shutdown_grace{std::chrono::seconds(5)};
   metrics::Registry* registry = nullptr;  // nullptr: metrics::default_registry()
+  // Stream and WebSocket handlers running at once; more get 503.
+  int max_streams = 64;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// The response side of a stream route. Thread-safe; used from the handler's thread.
+class StreamWriter {
+ public:
+  // Sends the status line and headers once ("Transfer-Encoding: chunked", "Cache-Control:
+  // no-cache", "Connection: close"). False if already sent or closed.
+  virtual bool send_headers(int status, std::string_view content_type,
+                            const HttpHeaders& headers = {}) = 0;
+  // Sends one chunk (empty ones are skipped); sends 200 application/octet-stream headers first if
+  // none went out. Blocks while more than 1 MiB waits to be written. False once closed().
+  virtual bool write(std::string_view chunk) = 0;
+  // True once the client went away, a write failed or the server is stopping.
+  virtual bool closed() const = 0;
+  // Sleeps until closed() or the timeout; returns closed().
+  virtual bool wait_closed(std::chrono::milliseconds timeout) = 0;
+
+ protected:
+  ~StreamWriter() = default;
+};
+
+// One accepted WebSocket connection (text messages). Thread-safe; used from the handler's thread.
+// Pings from the client are answered and an idle connection is pinged by the server.
+class WebSocketSession {
+ public:
+  // Queues a text message. False once closed() (or when the client lags by more than 8 MiB, which
+  // closes the session).
+  virtual bool send(std::string_view text) = 0;
+  virtual bool closed() const = 0;
+  // The next message from the client, waiting up to `timeout`; nullopt on timeout or when closed
+  // with nothing left to read.
+  virtual std::optional<std::string> receive(std::chrono::milliseconds timeout) = 0;
+  // Sleeps until closed() or the timeout; returns closed().
+  virtual bool wait_closed(std::chrono::milliseconds timeout) = 0;
+
+ protected:
+  ~WebSocketSession() = default;
+};
+
+// When the handler returns, the stream ends (final chunk) / the WebSocket is closed normally. A
+// stream handler that throws before sending headers gets a 500; one that returns without any
+// gets 204.
+using StreamHandler = std::function<void(const HttpRequest&, StreamWriter&)>;
+using WsHandler = std::function<void(const HttpRequest&, WebSocketSession&)>;
 
 class HttpServer {
  public:
@@ -58,14 +120,19 @@ class HttpServer {
   // a last segment {name...} captures the rest of the path. When several patterns match, the one
   // with more literal segments wins. May be called before or after start().
   void route(std::string method, std::string pattern, HttpHandler handler);
+  // A streamed response (chunked), the handler on a thread of its own (see above).
+  void route_stream(std::string method, std::string pattern, StreamHandler handler);
+  // A WebSocket endpoint on GET `pattern`; a request without the upgrade gets 426.
+  void route_websocket(std::string pattern, WsHandler handler);
 
   // Binds and starts serving; returns at once. Fails if the address cannot be bound or the
   // server was already started.
   Result<void, std::string> start();
-  // Stops accepting, closes idle connections, lets requests in progress finish (responses go
-  // out with "Connection: close"), then after at most shutdown_grace drops the remaining
-  // connections and joins the threads. A handler is never interrupted: a stuck one delays the
-  // join. Idempotent; must not be called from a handler (std::logic_error).
+  // Closes the listening socket (new connections are refused from then on), ends streams and
+  // WebSockets (closed() turns true), closes idle connections, lets requests in progress finish
+  // (responses go out with "Connection: close"), then after at most shutdown_grace drops the
+  // remaining connections and joins the threads. A handler is never interrupted: a stuck one delays
+  // the join. Idempotent; must not be called from a handler (std::logic_error).
   void stop();
   bool running() const;
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -44,6 +46,10 @@ ApiError bad_field(const std::string& field, const std::string& what) {
   return ApiError{400, "invalid request", {{field, what}}};
 }
 
+// Server-sent events: a comment this often when nothing else was sent, so that proxies and
+// clients keep the connection.
+constexpr auto kKeepAliveInterval = std::chrono::seconds(15);
+
 }  // namespace
 
 struct QueueManager::Impl {
@@ -58,6 +64,7 @@ struct QueueManager::Impl {
   std::thread engine;
   std::atomic<bool> stopping{false};
   std::atomic<std::int64_t> events_processed{0};
+  std::vector<TelemetryEvent> pending_telemetry;  // guarded by mu; written once per poll batch
   metrics::Counter& restarts = metrics::default_registry().counter(
       "sf_queue_manager_stage_restarts_total", "stages restarted by self-healing");
   metrics::Counter& telemetry_seen = metrics::default_registry().counter(
@@ -66,6 +73,87 @@ struct QueueManager::Impl {
   Impl(bus::Bus& b, store::Store& s, Launcher& l, QueueManagerOptions opts)
       : bus(b), store(s), launcher(l), o(std::move(opts)) {}
 
+  // ------------------------------------------------------------------------------ live updates
+  // What the live routes (install_routes: SSE and WebSocket) are told: every telemetry event
+  // stored for a managed queue and every change of a workflow's state. Each subscriber has a
+  // bounded queue; one that lags by more than kMaxSubscriberQueue notes is dropped (its queue
+  // cleared, `dropped` set) instead of growing without bound.
+  struct Note {
+    bool telemetry = false;  // else a workflow state
+    std::string queue_id;
+    std::string json;    // encode_telemetry(event) / to_json(workflow)
+    std::string status;  // the workflow's status (workflow notes)
+  };
+  struct Subscriber {
+    std::mutex m;
+    std::condition_variable cv;
+    std::deque<Note> queue;
+    bool dropped = false;
+
+    // Waits up to `timeout` for notes; false once dropped.
+    bool take(std::chrono::milliseconds timeout, std::deque<Note>* out) {
+      std::unique_lock lock(m);
+      cv.wait_for(lock, timeout, [this] { return dropped || !queue.empty(); });
+      out->swap(queue);
+      queue.clear();
+      return !dropped;
+    }
+  };
+  static constexpr std::size_t kMaxSubscriberQueue = 4096;
+  std::mutex subscribers_mu;  // after mu
+  std::vector<std::shared_ptr<Subscriber>> subscribers;
+  std::map<std::string, std::string> published_state;  // queue id -> last state sent (under mu)
+
+  // Call with `mu` held, so that what the caller reads under the same lock (stored events, the
+  // workflows) and the notes that follow neither overlap nor leave a gap.
+  std::shared_ptr<Subscriber> subscribe_locked() {
+    auto sub = std::make_shared<Subscriber>();
+    std::lock_guard lock(subscribers_mu);
+    subscribers.push_back(sub);
+    return sub;
+  }
+  void unsubscribe(const std::shared_ptr<Subscriber>& sub) {
+    std::lock_guard lock(subscribers_mu);
+    std::erase(subscribers, sub);
+  }
+  void publish_locked(const Note& note) {
+    std::lock_guard lock(subscribers_mu);
+    for (auto it = subscribers.begin(); it != subscribers.end();) {
+      Subscriber& sub = **it;
+      {
+        std::lock_guard sub_lock(sub.m);
+        if (sub.queue.size() >= kMaxSubscriberQueue) {
+          sub.dropped = true;
+          sub.queue.clear();
+        } else {
+          sub.queue.push_back(note);
+        }
+      }
+      sub.cv.notify_all();
+      if (sub.dropped) {
+        log::warn(kLog, "live-update subscriber too slow, dropped");
+        it = subscribers.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  void publish_telemetry_locked(const TelemetryEvent& e) {
+    publish_locked(Note{true, e.queue_id, runtime::encode_telemetry(e), {}});
+  }
+  // Publishes the workflow when its status or a stage's status, attempt or records changed.
+  void publish_workflow_locked(const Workflow& w, const std::string& json) {
+    std::string state = w.status;
+    for (const auto& st : w.stages) {
+      state += "|" + st.name + ":" + st.status + ":" + std::to_string(st.attempt) + ":" +
+               std::to_string(st.records_written);
+    }
+    std::string& last = published_state[w.queue_id];
+    if (last == state) return;
+    last = std::move(state);
+    publish_locked(Note{false, w.queue_id, json, w.status});
+  }
+
   // ------------------------------------------------------------------------------ persistence
   void persist_locked(Workflow& w) {
     w.updated_at = now_s();
@@ -73,6 +161,7 @@ struct QueueManager::Impl {
     if (auto r = store.upsert_workflow(st); !r)
       log::error(kLog, "cannot persist workflow",
                  {{"queue_id", w.queue_id}, {"error", r.error().message}});
+    publish_workflow_locked(w, st.definition);
   }
 
   void history_locked(const Workflow& w, const std::string& status, const std::string& message,
@@ -96,24 +185,24 @@ struct QueueManager::Impl {
     if (auto r = store.append_telemetry(std::span<const TelemetryEvent>(&e, 1)); !r)
       log::error(kLog, "cannot record history",
                  {{"queue_id", w.queue_id}, {"error", r.error().message}});
+    publish_telemetry_locked(e);
   }
 
   // --------------------------------------------------------------------------------- telemetry
   void on_event(const TelemetryEvent& e) {
-    ++events_processed;
     telemetry_seen.inc();
     std::lock_guard lock(mu);
     auto it = workflows.find(e.queue_id);
     if (it == workflows.end()) return;
     Workflow& w = it->second;
-    // Every event of a managed queue is kept, whichever run sent it.
-    if (auto r = store.append_telemetry(std::span<const TelemetryEvent>(&e, 1)); !r)
-      log::error(kLog, "cannot record telemetry",
-                 {{"queue_id", e.queue_id}, {"error", r.error().message}});
+    // Every event of a managed queue is kept, whichever run sent it (written per poll batch).
+    pending_telemetry.push_back(e);
+    publish_telemetry_locked(e);
     Stage* s = nullptr;
     for (auto& st : w.stages)
       if (st.producer == e.producer) s = &st;
     if (s == nullptr || is_terminal_stage_status(s->status) || s->status == "pending") return;
+    const std::string stage_before = s->status, workflow_before = w.status;
     s->last_event_at = now_s();
     s->records_written = std::max(s->records_written, e.records_written);
     if (!e.message.empty()) s->message = e.message;
@@ -131,7 +220,17 @@ struct QueueManager::Impl {
       heal_locked(w, *s, "error: " + e.message);
     }
     update_workflow_locked(w);
-    persist_locked(w);
+    // State changes are persisted at once; progress alone (records_written) at most once a second.
+    if (s->status != stage_before || w.status != workflow_before || now_s() - w.updated_at >= 1.0)
+      persist_locked(w);
+  }
+
+  void flush_telemetry_locked() {
+    if (pending_telemetry.empty()) return;
+    if (auto r = store.append_telemetry(pending_telemetry); !r)
+      log::error(kLog, "cannot record telemetry",
+                 {{"events", pending_telemetry.size()}, {"error", r.error().message}});
+    pending_telemetry.clear();
   }
 
   // ----------------------------------------------------------------------------- self-healing
@@ -305,6 +404,11 @@ struct QueueManager::Impl {
           auto e = runtime::decode_telemetry(m.value);
           if (e) on_event(*e);
         }
+        {
+          std::lock_guard lock(mu);
+          flush_telemetry_locked();
+        }
+        events_processed += static_cast<std::int64_t>(msgs->size());
         if (!msgs->empty()) (void)events->commit();
       }
       tick();
@@ -444,20 +548,24 @@ std::optional<Workflow> QueueManager::workflow(const std::string& queue_id) {
   return it->second;
 }
 
-std::vector<Workflow> QueueManager::workflows(const std::string& status,
-                                              const std::string& symbol) {
+std::vector<Workflow> QueueManager::workflows(const std::string& status, const std::string& symbol,
+                                              std::size_t offset, std::size_t limit) {
   std::lock_guard lock(impl_->mu);
-  std::vector<Workflow> out;
+  std::vector<const Workflow*> match;
   for (const auto& [id, w] : impl_->workflows) {
     if (!status.empty() && w.status != status) continue;
     if (!symbol.empty()) {
       auto it = w.params.find("symbol");
       if (it == w.params.end() || it->second != symbol) continue;
     }
-    out.push_back(w);
+    match.push_back(&w);
   }
-  std::sort(out.begin(), out.end(),
-            [](const Workflow& a, const Workflow& b) { return a.created_at > b.created_at; });
+  // Newest first; only the requested page is copied.
+  std::sort(match.begin(), match.end(),
+            [](const Workflow* a, const Workflow* b) { return a->created_at > b->created_at; });
+  std::vector<Workflow> out;
+  for (std::size_t i = offset; i < match.size() && out.size() < limit; ++i)
+    out.push_back(*match[i]);
   return out;
 }
 
@@ -590,17 +698,27 @@ void QueueManager::install_routes(runtime::HttpServer& server) {
 
   auto list = [this](const runtime::HttpRequest& r) {
     std::string status, symbol;
+    long limit = 100, offset = 0;
     for (const auto& [k, v] : r.query) {
-      if (k == "status")
+      if (k == "status") {
         status = v;
-      else if (k == "symbol")
+      } else if (k == "symbol") {
         symbol = v;
-      else
+      } else if (k == "limit" || k == "offset") {
+        char* end = nullptr;
+        const long n = std::strtol(v.c_str(), &end, 10);
+        if (end == v.c_str() || *end != '\0' || n < 0 || (k == "limit" && (n < 1 || n > 1000)))
+          return error_response(bad_field(k, k == "limit" ? "must be 1..1000" : "must be >= 0"));
+        (k == "limit" ? limit : offset) = n;
+      } else {
         return error_response(bad_field(k, "unknown query parameter"));
+      }
     }
     std::string out = "[";
     bool first = true;
-    for (const auto& w : workflows(status, symbol)) {
+    // Newest first, a page at a time (limit, default 100; offset).
+    for (const auto& w : workflows(status, symbol, static_cast<std::size_t>(offset),
+                                   static_cast<std::size_t>(limit))) {
       if (!first) out += ",";
       first = false;
       out += workflow_summary_json(w);
@@ -617,33 +735,169 @@ void QueueManager::install_routes(runtime::HttpServer& server) {
     return runtime::HttpResponse::json(200, to_json(*w));
   });
 
-  server.route("GET", "/queues/{id}/events", [this, p](const runtime::HttpRequest& r) {
-    const std::string id = r.path_params.at("id");
-    if (!workflow(id)) return runtime::HttpResponse::json(404, R"({"error":"no such queue"})");
-    double after = -1;
-    for (const auto& [k, v] : r.query) {
-      if (k == "after") {
-        char* end = nullptr;
-        after = std::strtod(v.c_str(), &end);
-        if (end == v.c_str() || *end != '\0')
-          return error_response(bad_field("after", "must be a number (unix seconds)"));
-      } else {
-        return error_response(bad_field(k, "unknown query parameter"));
-      }
-    }
-    auto events = p->store.telemetry(id);
-    if (!events) return runtime::HttpResponse::json(500, R"({"error":"store read failed"})");
-    std::string out = "[";
-    bool first = true;
-    for (const auto& e : *events) {
-      if (e.timestamp <= after) continue;
-      if (!first) out += ",";
-      first = false;
-      out += runtime::encode_telemetry(e);
-    }
-    out += "]";
-    return runtime::HttpResponse::json(200, out);
-  });
+  // GET /queues/{id}/events: the stored telemetry as a JSON array; with ?follow=1 server-sent
+  // events: the stored ones, then the new ones as they come, until the workflow ends.
+  server.route_stream(
+      "GET", "/queues/{id}/events",
+      [this, p](const runtime::HttpRequest& r, runtime::StreamWriter& out) {
+        auto reply = [&out](int status, const std::string& body) {
+          out.send_headers(status, "application/json");
+          out.write(body);
+        };
+        const std::string id = r.path_params.at("id");
+        double after = -1;
+        bool follow = false;
+        for (const auto& [k, v] : r.query) {
+          if (k == "after") {
+            char* end = nullptr;
+            after = std::strtod(v.c_str(), &end);
+            if (end == v.c_str() || *end != '\0')
+              return reply(400, error_json(bad_field("after", "must be a number (unix seconds)")));
+          } else if (k == "follow") {
+            if (v == "1" || v == "true")
+              follow = true;
+            else if (v != "0" && v != "false")
+              return reply(400, error_json(bad_field("follow", "must be 1, 0, true or false")));
+          } else {
+            return reply(400, error_json(bad_field(k, "unknown query parameter")));
+          }
+        }
+        std::shared_ptr<Impl::Subscriber> sub;
+        std::vector<TelemetryEvent> stored;
+        std::string status;
+        {
+          std::lock_guard lock(p->mu);
+          auto it = p->workflows.find(id);
+          if (it == p->workflows.end()) return reply(404, R"({"error":"no such queue"})");
+          status = it->second.status;
+          auto events = p->store.telemetry(id);
+          if (!events) return reply(500, R"({"error":"store read failed"})");
+          stored = std::move(*events);
+          if (follow && !is_terminal_stage_status(status)) sub = p->subscribe_locked();
+        }
+        if (!follow) {
+          std::string body = "[";
+          bool first = true;
+          for (const auto& e : stored) {
+            if (e.timestamp <= after) continue;
+            if (!first) body += ",";
+            first = false;
+            body += runtime::encode_telemetry(e);
+          }
+          body += "]";
+          return reply(200, body);
+        }
+        struct Unsubscribe {
+          Impl* p;
+          std::shared_ptr<Impl::Subscriber> sub;
+          ~Unsubscribe() {
+            if (sub) p->unsubscribe(sub);
+          }
+        } unsubscribe{p, sub};
+        runtime::HttpHeaders extra;
+        extra.set("X-Accel-Buffering", "no");
+        out.send_headers(200, "text/event-stream", extra);
+        auto send_event = [&out](std::string_view json) {
+          std::string chunk = "event: telemetry\ndata: ";
+          chunk += json;
+          chunk += "\n\n";
+          return out.write(chunk);
+        };
+        auto send_end = [&out, &id](const std::string& final_status) {
+          std::string data;
+          runtime::JsonWriter j(data);
+          j.begin_object().field("queue_id", id).field("status", final_status).end_object();
+          out.write("event: end\ndata: " + data + "\n\n");
+        };
+        for (const auto& e : stored) {
+          if (e.timestamp <= after) continue;
+          if (!send_event(runtime::encode_telemetry(e))) return;
+        }
+        if (!sub) return send_end(status);
+        auto last_write = std::chrono::steady_clock::now();
+        std::deque<Impl::Note> notes;
+        while (!out.closed()) {
+          const bool alive = sub->take(std::chrono::milliseconds(200), &notes);
+          std::string ended;
+          for (const auto& n : notes) {
+            if (n.queue_id != id) continue;
+            if (n.telemetry) {
+              if (!send_event(n.json)) return;
+              last_write = std::chrono::steady_clock::now();
+            } else if (is_terminal_stage_status(n.status)) {
+              ended = n.status;
+            }
+          }
+          notes.clear();
+          if (!ended.empty()) return send_end(ended);
+          if (!alive) {
+            out.write("event: error\ndata: {\"error\":\"client too slow, events dropped\"}\n\n");
+            return;
+          }
+          if (std::chrono::steady_clock::now() - last_write >= kKeepAliveInterval) {
+            out.write(": keep-alive\n\n");
+            last_write = std::chrono::steady_clock::now();
+          }
+        }
+      });
+
+  // WebSocket /ws/queues: {"type":"workflows","workflows":[...]} at connect, then
+  // {"type":"workflow","workflow":{...}} on every change; {"subscribe":"<queue_id>"} narrows to
+  // one queue ("" or "*": all again).
+  server.route_websocket(
+      "/ws/queues", [this, p](const runtime::HttpRequest&, runtime::WebSocketSession& ws) {
+        std::shared_ptr<Impl::Subscriber> sub;
+        std::vector<Workflow> current;
+        {
+          std::lock_guard lock(p->mu);
+          sub = p->subscribe_locked();
+          for (const auto& [id, w] : p->workflows) current.push_back(w);
+        }
+        struct Unsubscribe {
+          Impl* p;
+          std::shared_ptr<Impl::Subscriber> sub;
+          ~Unsubscribe() { p->unsubscribe(sub); }
+        } unsubscribe{p, sub};
+        std::sort(current.begin(), current.end(),
+                  [](const Workflow& a, const Workflow& b) { return a.created_at > b.created_at; });
+        std::string list = R"({"type":"workflows","workflows":[)";
+        for (std::size_t i = 0; i < current.size(); ++i)
+          list += (i ? "," : "") + to_json(current[i]);
+        list += "]}";
+        if (!ws.send(list)) return;
+        std::string filter;
+        std::deque<Impl::Note> notes;
+        while (!ws.closed()) {
+          while (auto message = ws.receive(std::chrono::milliseconds(0))) {
+            simdjson::dom::parser parser;
+            simdjson::dom::element doc;
+            std::string_view wanted;
+            if (parser.parse(*message).get(doc) || doc["subscribe"].get_string().get(wanted)) {
+              ws.send(R"({"type":"error","error":"expected {\"subscribe\":\"<queue_id>\"}"})");
+              continue;
+            }
+            filter = wanted == "*" ? "" : std::string(wanted);
+            std::string ack;
+            runtime::JsonWriter j(ack);
+            j.begin_object().field("type", "subscribed").field("queue_id", filter).end_object();
+            ws.send(ack);
+            if (!filter.empty()) {
+              if (auto w = workflow(filter))
+                ws.send(R"({"type":"workflow","workflow":)" + to_json(*w) + "}");
+            }
+          }
+          const bool alive = sub->take(std::chrono::milliseconds(200), &notes);
+          for (const auto& n : notes) {
+            if (n.telemetry || (!filter.empty() && n.queue_id != filter)) continue;
+            if (!ws.send(R"({"type":"workflow","workflow":)" + n.json + "}")) return;
+          }
+          notes.clear();
+          if (!alive) {
+            ws.send(R"({"type":"error","error":"client too slow, updates dropped"})");
+            return;
+          }
+        }
+      });
 
   auto stop = [this, authorized](const runtime::HttpRequest& r, std::string id) {
     if (auto denied = authorized(r)) return *denied;
@@ -697,7 +951,7 @@ void QueueManager::install_routes(runtime::HttpServer& server) {
 "/queues":{"get":{"summary":"list workflows","parameters":[{"name":"status","in":"query","schema":{"type":"string"}},{"name":"symbol","in":"query","schema":{"type":"string"}}],"responses":{"200":{"description":"workflows"}}},
  "post":{"summary":"start a workflow from a template","security":[{"bearer":[]}],"requestBody":{"content":{"application/json":{"schema":{"type":"object","additionalProperties":false,"properties":{"template":{"type":"string"},"queue_id":{"type":"string"},"symbol":{"type":"string"},"from":{"type":"string"},"to":{"type":"string"},"interval":{"type":"string"},"time_range":{"type":"string"},"params":{"type":"object","additionalProperties":{"type":"string"}},"workflow":{"type":"object"}}}}}},"responses":{"201":{"description":"started"},"400":{"description":"bad request, fields named"},"401":{"description":"no token"},"403":{"description":"wrong token"},"409":{"description":"queue_id in use"}}}},
 "/queues/{id}":{"get":{"summary":"one workflow with its stages","responses":{"200":{"description":"workflow"},"404":{"description":"unknown"}}}},
-"/queues/{id}/events":{"get":{"summary":"telemetry history","parameters":[{"name":"after","in":"query","schema":{"type":"number"}}],"responses":{"200":{"description":"events"}}}},
+"/queues/{id}/events":{"get":{"summary":"telemetry history; with follow=1 server-sent events until the workflow ends","parameters":[{"name":"after","in":"query","schema":{"type":"number"}},{"name":"follow","in":"query","schema":{"type":"string","enum":["0","1","true","false"]}}],"responses":{"200":{"description":"events: application/json, or text/event-stream with follow"}}}},
 "/queues/{id}/stop":{"post":{"summary":"stop a workflow","security":[{"bearer":[]}],"responses":{"202":{"description":"stopping"},"404":{"description":"unknown"}}}},
 "/workflows":{"get":{"summary":"templates","responses":{"200":{"description":"templates"}}}},
 "/queues/start":{"post":{"summary":"alias of POST /queues"}},

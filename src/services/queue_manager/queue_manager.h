@@ -16,14 +16,16 @@
 // it cannot see any more (in-process threads of the previous process) are restarted by the same
 // self-healing (loaders resume from their checkpoints, connectors from committed offsets).
 //
-// HTTP API (install_routes; docs/queue-manager.md): POST /queues, GET /queues, GET /queues/{id},
-// GET /queues/{id}/events, POST /queues/{id}/stop, GET /workflows, GET /openapi.json, and the
+// HTTP API (install_routes; docs/queue-manager.md): POST /queues, GET /queues (?status, ?symbol,
+// ?limit, ?offset), GET /queues/{id}, GET /queues/{id}/events (?follow=1: server-sent events),
+// POST /queues/{id}/stop, WebSocket /ws/queues, GET /workflows, GET /openapi.json, and the
 // original's aliases POST /queues/start, /queues/start-pipeline, /queues/start-test-flow,
 // GET /queues/list, POST /queues/stop. Mutating routes need `Authorization: Bearer <token>` when a
 // token is configured.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -80,7 +82,9 @@ class QueueManager {
                                             const std::string& queue_id = "");
   Result<void, ApiError> stop_workflow(const std::string& queue_id);
   std::optional<Workflow> workflow(const std::string& queue_id);
-  std::vector<Workflow> workflows(const std::string& status = "", const std::string& symbol = "");
+  // Newest first; `offset`/`limit` select a page.
+  std::vector<Workflow> workflows(const std::string& status = "", const std::string& symbol = "",
+                                  std::size_t offset = 0, std::size_t limit = SIZE_MAX);
   std::vector<std::string> template_names();
 
   void install_routes(runtime::HttpServer& server);

@@ -7,10 +7,20 @@
 #pragma GCC diagnostic ignored "-Wrestrict"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <simdjson.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <random>
 
 #include "exchange/binance/parse.h"
@@ -308,6 +318,199 @@ TEST_F(QueueManagerTest, MutatingRoutesNeedTheBearerToken) {
   EXPECT_EQ(call("GET", "/queues").status, 200);
   EXPECT_EQ(call("GET", "/openapi.json").status, 200);
   EXPECT_EQ(call("GET", "/workflows").status, 200);
+}
+
+// --- live updates ----------------------------------------------------------------------------
+
+// The body of a chunked response, chunk framing removed.
+std::string dechunk(std::string_view raw) {
+  std::string out;
+  for (;;) {
+    const std::size_t eol = raw.find("\r\n");
+    if (eol == std::string_view::npos) break;
+    const std::size_t size = std::stoul(std::string(raw.substr(0, eol)), nullptr, 16);
+    if (size == 0) break;
+    if (raw.size() < eol + 2 + size + 2) break;
+    out.append(raw.substr(eol + 2, size));
+    raw.remove_prefix(eol + 2 + size + 2);
+  }
+  return out;
+}
+
+struct SseEvent {
+  std::string event;
+  std::string data;
+};
+
+std::vector<SseEvent> parse_sse(std::string_view body) {
+  std::vector<SseEvent> events;
+  for (;;) {
+    const std::size_t end = body.find("\n\n");
+    if (end == std::string_view::npos) break;
+    std::string_view block = body.substr(0, end);
+    body.remove_prefix(end + 2);
+    SseEvent e;
+    while (!block.empty()) {
+      const std::size_t nl = block.find('\n');
+      std::string_view line = block.substr(0, nl);
+      block.remove_prefix(nl == std::string_view::npos ? block.size() : nl + 1);
+      if (line.starts_with("event: ")) e.event = std::string(line.substr(7));
+      if (line.starts_with("data: ")) e.data = std::string(line.substr(6));
+    }
+    if (!e.event.empty()) events.push_back(std::move(e));
+  }
+  return events;
+}
+
+TEST_F(QueueManagerTest, FollowedEventsStreamUntilTheWorkflowEnds) {
+  start_platform();
+  auto r = call("POST", "/queues",
+                R"({"template":"test-flow","queue_id":"sse-flow","params":{"seconds":"1"}})");
+  ASSERT_EQ(r.status, 201) << r.body;
+
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{.tv_sec = 20, .tv_usec = 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(platform_->port()));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  const std::string request =
+      "GET /queues/sse-flow/events?follow=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  const auto started = std::chrono::steady_clock::now();
+  std::string raw;
+  std::string status_at_first_event;
+  bool closed_by_server = false;
+  for (;;) {
+    char buffer[4096];
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n == 0) closed_by_server = true;
+    if (n <= 0) break;
+    raw.append(buffer, static_cast<std::size_t>(n));
+    if (status_at_first_event.empty() && raw.find("event: telemetry") != std::string::npos)
+      status_at_first_event = field(call("GET", "/queues/sse-flow").body, "status");
+  }
+  ::close(fd);
+  ASSERT_TRUE(closed_by_server) << "the stream did not end by itself:\n" << raw;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 25s);
+  // The first event came while the workflow was still running: live, not after the fact.
+  EXPECT_EQ(status_at_first_event, "running");
+
+  const std::size_t head_end = raw.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << raw;
+  const std::string head = raw.substr(0, head_end);
+  EXPECT_NE(head.find("HTTP/1.1 200"), std::string::npos) << head;
+  EXPECT_NE(head.find("Content-Type: text/event-stream"), std::string::npos) << head;
+  EXPECT_NE(head.find("Transfer-Encoding: chunked"), std::string::npos) << head;
+  EXPECT_TRUE(raw.ends_with("0\r\n\r\n")) << "no final chunk";
+  const auto events = parse_sse(dechunk(std::string_view(raw).substr(head_end + 4)));
+  ASSERT_GE(events.size(), 4u) << raw;
+
+  // started (queue-manager) ... the dummy's started ... its finished ... workflow finished, end.
+  std::vector<std::string> statuses;  // "producer:status"
+  for (std::size_t i = 0; i + 1 < events.size(); ++i) {
+    ASSERT_EQ(events[i].event, "telemetry") << events[i].data;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(events[i].data).get(doc), simdjson::SUCCESS) << events[i].data;
+    std::string_view producer, status, queue;
+    ASSERT_EQ(doc["producer"].get_string().get(producer), simdjson::SUCCESS);
+    ASSERT_EQ(doc["status"].get_string().get(status), simdjson::SUCCESS);
+    ASSERT_EQ(doc["queue_id"].get_string().get(queue), simdjson::SUCCESS);
+    EXPECT_EQ(queue, "sse-flow");
+    statuses.push_back((producer == "queue-manager" ? "qm:" : "dummy:") + std::string(status));
+  }
+  EXPECT_EQ(events.back().event, "end");
+  EXPECT_EQ(field(events.back().data, "status"), "finished") << events.back().data;
+  ASSERT_FALSE(statuses.empty());
+  EXPECT_EQ(statuses.front(), "qm:started");
+  EXPECT_EQ(statuses.back(), "qm:finished");
+  auto at = [&](const std::string& what) {
+    return std::find(statuses.begin(), statuses.end(), what) - statuses.begin();
+  };
+  const auto dummy_started = at("dummy:started");
+  const auto dummy_finished = at("dummy:finished");
+  EXPECT_LT(dummy_started, dummy_finished);
+  EXPECT_LT(dummy_finished, static_cast<long>(statuses.size()) - 1);
+  // Nothing twice: every stored event exactly once, as in the plain JSON history.
+  auto history = call("GET", "/queues/sse-flow/events");
+  EXPECT_EQ(history.status, 200);
+  simdjson::dom::parser parser;
+  simdjson::dom::array stored;
+  ASSERT_EQ(parser.parse(history.body).get(stored), simdjson::SUCCESS) << history.body;
+  EXPECT_EQ(stored.size(), statuses.size());
+
+  // A finished workflow: the stored events, then end at once. Bad values: 400, unknown: 404.
+  auto done = call("GET", "/queues/sse-flow/events?follow=1");
+  EXPECT_EQ(done.status, 200);
+  EXPECT_EQ(parse_sse(done.body).size(), statuses.size() + 1);
+  EXPECT_EQ(call("GET", "/queues/sse-flow/events?follow=maybe").status, 400);
+  EXPECT_EQ(call("GET", "/queues/nope/events?follow=1").status, 404);
+}
+
+TEST_F(QueueManagerTest, WebSocketClientsSeeWorkflowsChange) {
+  namespace net = boost::asio;
+  namespace beast = boost::beast;
+  namespace websocket = beast::websocket;
+  start_platform();
+  net::io_context io;
+  websocket::stream<net::ip::tcp::socket> ws(io);
+  ws.next_layer().connect(
+      {net::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(platform_->port())});
+  ws.handshake("127.0.0.1", "/ws/queues");
+  // Reads with a watchdog: a missing message fails the test instead of hanging it.
+  std::promise<void> finished;
+  auto watchdog = std::async(std::launch::async, [&, done = finished.get_future()]() mutable {
+    if (done.wait_for(25s) == std::future_status::timeout)
+      ::shutdown(ws.next_layer().native_handle(), SHUT_RDWR);
+  });
+  auto read = [&ws]() {
+    beast::flat_buffer buffer;
+    beast::error_code ec;
+    ws.read(buffer, ec);
+    return ec ? std::string() : beast::buffers_to_string(buffer.data());
+  };
+  const std::string first = read();
+  EXPECT_EQ(field(first, "type"), "workflows") << first;
+  EXPECT_NE(first.find(R"("workflows":[])"), std::string::npos) << first;
+
+  auto r = call("POST", "/queues",
+                R"({"template":"test-flow","queue_id":"ws-flow","params":{"seconds":"1"}})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  ws.text(true);
+  ws.write(net::buffer(std::string(R"({"subscribe":"ws-flow"})")));
+  std::vector<std::string> statuses;
+  bool subscribed = false;
+  for (;;) {
+    const std::string message = read();
+    if (message.empty()) break;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(message).get(doc), simdjson::SUCCESS) << message;
+    std::string_view type;
+    ASSERT_EQ(doc["type"].get_string().get(type), simdjson::SUCCESS) << message;
+    if (type == "subscribed") {
+      subscribed = true;
+      continue;
+    }
+    ASSERT_EQ(type, "workflow") << message;
+    std::string_view queue, status;
+    ASSERT_EQ(doc["workflow"]["queue_id"].get_string().get(queue), simdjson::SUCCESS) << message;
+    ASSERT_EQ(doc["workflow"]["status"].get_string().get(status), simdjson::SUCCESS) << message;
+    EXPECT_EQ(queue, "ws-flow");
+    statuses.emplace_back(status);
+    if (status == "finished") break;
+  }
+  finished.set_value();
+  watchdog.wait();
+  EXPECT_TRUE(subscribed);
+  ASSERT_FALSE(statuses.empty());
+  EXPECT_EQ(statuses.back(), "finished");
+  EXPECT_GE(statuses.size(), 2u);  // "running" updates, then finished
+  beast::error_code ec;
+  ws.close(websocket::close_code::normal, ec);
 }
 
 }  // namespace
