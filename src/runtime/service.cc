@@ -1,13 +1,14 @@
 #include "runtime/service.h"
 
-#include <iostream>
-
 #include <simdjson.h>
+
+#include <iostream>
 
 #include "bus/inproc_bus.h"
 #include "bus/kafka_bus.h"
-#include "runtime/metrics.h"
 #include "runtime/log.h"
+#include "runtime/metrics.h"
+#include "runtime/signals.h"
 
 namespace sf::runtime {
 
@@ -32,7 +33,8 @@ void add_worker_options(ConfigParser& p) {
          .help = "Kafka brokers; empty: the in-process bus"});
   p.add({.name = "BUS",
          .default_value = "",
-         .help = "bus URL: inproc, or kafka://HOST:PORT[,HOST:PORT] (overrides KAFKA_BOOTSTRAP_SERVERS)"});
+         .help = "bus URL: inproc, or kafka://HOST:PORT[,HOST:PORT] (overrides "
+                 "KAFKA_BOOTSTRAP_SERVERS)"});
   p.add({.name = "TELEMETRY_INTERVAL",
          .type = OptionType::kDuration,
          .default_value = "5",
@@ -79,8 +81,10 @@ void export_kafka_statistics(std::string_view json) {
       registry.gauge(name, help, client_labels).set(static_cast<double>(v));
   };
   gauge("sf_kafka_queue_messages", "Messages in the librdkafka producer queue", "msg_cnt");
-  gauge("sf_kafka_tx_messages", "Messages sent to brokers since the client started (cumulative)", "txmsgs");
-  gauge("sf_kafka_rx_messages", "Messages received from brokers since the client started (cumulative)", "rxmsgs");
+  gauge("sf_kafka_tx_messages", "Messages sent to brokers since the client started (cumulative)",
+        "txmsgs");
+  gauge("sf_kafka_rx_messages",
+        "Messages received from brokers since the client started (cumulative)", "rxmsgs");
   simdjson::dom::object topics;
   if (doc["topics"].get_object().get(topics)) return;
   for (auto [topic, info] : topics) {
@@ -92,7 +96,9 @@ void export_kafka_statistics(std::string_view json) {
       if (p["consumer_lag"].get_int64().get(lag) || lag < 0) continue;
       registry
           .gauge("sf_kafka_consumer_lag", "Messages behind the partition's end, per consumer",
-                 {{"client", std::string(client)}, {"topic", std::string(topic)}, {"partition", std::string(partition)}})
+                 {{"client", std::string(client)},
+                  {"topic", std::string(topic)},
+                  {"partition", std::string(partition)}})
           .set(static_cast<double>(lag));
     }
   }
@@ -126,7 +132,10 @@ Result<std::unique_ptr<bus::Bus>, std::string> open_bus(const Config& c, const s
   }
   if (bootstrap.empty()) return std::unique_ptr<bus::Bus>(std::make_unique<bus::InProcBus>());
   bus::set_kafka_log_sink([](int level, std::string_view facility, std::string_view text) {
-    auto l = level <= 3 ? log::Level::kError : level <= 4 ? log::Level::kWarn : level <= 6 ? log::Level::kInfo : log::Level::kDebug;
+    auto l = level <= 3   ? log::Level::kError
+             : level <= 4 ? log::Level::kWarn
+             : level <= 6 ? log::Level::kInfo
+                          : log::Level::kDebug;
     if (log::enabled(l)) log::write(l, "kafka", text, {{"facility", facility}});
   });
   auto options = bus::kafka_options_from_env(bootstrap, role);
@@ -136,7 +145,9 @@ Result<std::unique_ptr<bus::Bus>, std::string> open_bus(const Config& c, const s
   if (!kafka) return unexpected(kafka.error().message);
   log::info("bus", "connected to kafka", {{"bootstrap", bootstrap}, {"user", options.username}});
   std::unique_ptr<bus::Bus> b = std::move(kafka).value();
-  if (auto t = ensure_protocol_topics(*b, c.get_string("QUEUE_CONTROL_TOPIC"), c.get_string("QUEUE_EVENTS_TOPIC")); !t)
+  if (auto t = ensure_protocol_topics(*b, c.get_string("QUEUE_CONTROL_TOPIC"),
+                                      c.get_string("QUEUE_EVENTS_TOPIC"));
+      !t)
     return unexpected(t.error());
   return b;
 }
@@ -169,6 +180,56 @@ std::optional<Config> parse_or_exit(const ConfigParser& parser, int argc, char**
     return std::nullopt;
   }
   return std::move(config).value();
+}
+
+int run_worker_process(const Config& config, const std::string& service,
+                       const std::string& bus_role,
+                       const std::function<WorkResult(WorkerContext&)>& body) {
+  std::atomic<Worker*> active{nullptr};
+  install_stop_signals([&](int sig) {
+    if (auto* w = active.load()) w->request_stop("signal " + std::to_string(sig));
+  });
+  auto bus = open_bus(config, bus_role);
+  if (!bus) {
+    log::error(service, "cannot open bus", {{"error", bus.error()}});
+    return 2;
+  }
+  auto health = start_health_server(config, service);
+  if (!health) {
+    log::error(service, "cannot start health server", {{"error", health.error()}});
+    return 2;
+  }
+  Worker worker(**bus, worker_settings_from(config, service));
+  active = &worker;
+  if (*health) (*health)->set_ready(true);
+  const int rc = worker.run(body);
+  active = nullptr;
+  if (*health) (*health)->stop();
+  return rc;
+}
+
+std::vector<std::string> with_store_flag(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  for (auto& a : args) {
+    if (a == "--store") a = "--sf-store";
+    if (a.rfind("--store=", 0) == 0) a = "--sf-store=" + a.substr(8);
+  }
+  return args;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+    start = end + 1;
+  }
+  return out;
 }
 
 }  // namespace sf::runtime

@@ -3,8 +3,10 @@
 // the health/metrics HTTP server, and the bus.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bus/bus.h"
 #include "runtime/config.h"
@@ -41,6 +43,19 @@ void export_kafka_statistics(std::string_view json);
 // Starts the health/metrics server on HTTP_HOST:HTTP_PORT (port 0: any free port; -1: none).
 Result<std::unique_ptr<HttpServer>, std::string> start_health_server(const Config& config,
                                                                      const std::string& service);
+
+// The life of a worker process once its configuration is parsed: SIGTERM/SIGINT -> stop, the bus
+// for `bus_role` ("producer", "consumer" or ""), the health/metrics server (ready while the body
+// runs), the Worker around `body`. Returns the exit code (2 when the bus or server cannot start).
+int run_worker_process(const Config& config, const std::string& service,
+                       const std::string& bus_role,
+                       const std::function<WorkResult(WorkerContext&)>& body);
+
+// argv with `--store X` / `--store=X` spelled `--sf-store ...`: the documented flag for SF_STORE.
+std::vector<std::string> with_store_flag(int argc, char** argv);
+
+// "a, b,,c" -> {"a","b","c"}: a comma-separated list (KAFKA_TOPIC, SYMBOL), blanks dropped.
+std::vector<std::string> split_list(const std::string& text);
 
 // Parses argv with `parser`; prints help (exit 0) or the error (exit 2) and returns that code
 // through *exit_code when the caller should stop.

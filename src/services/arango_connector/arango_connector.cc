@@ -411,21 +411,6 @@ class Connector {
   std::set<std::string> skipped_types_;
 };
 
-std::vector<std::string> split_topics(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    auto end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    std::string t = s.substr(start, end - start);
-    t.erase(0, t.find_first_not_of(" \t"));
-    t.erase(t.find_last_not_of(" \t") + 1);
-    if (!t.empty()) out.push_back(t);
-    start = end + 1;
-  }
-  return out;
-}
-
 // ARANGO_URL (http://host:port) + ARANGO_DB/USER/PASSWORD + COLLECTION_NAME -> the store URL
 // open_store takes (docs/arango.md).
 std::string arango_url_from(const std::string& url, const std::string& db, const std::string& user,
@@ -490,7 +475,7 @@ void add_connector_options(runtime::ConfigParser& parser) {
 
 Result<ConnectorOptions, std::string> connector_options_from(const runtime::Config& config) {
   ConnectorOptions options;
-  options.topics = split_topics(config.get_string("KAFKA_TOPIC"));
+  options.topics = runtime::split_list(config.get_string("KAFKA_TOPIC"));
   if (options.topics.empty()) {
     return unexpected(std::string("KAFKA_TOPIC is required (one topic or a comma-separated list)"));
   }
@@ -542,12 +527,7 @@ int arango_connector_main(int argc, char** argv) {
       "batched, committed only after the store wrote them.");
   runtime::add_worker_options(parser);
   add_connector_options(parser);
-  // --store is the documented flag for SF_STORE.
-  std::vector<std::string> args(argv, argv + argc);
-  for (auto& a : args) {
-    if (a == "--store") a = "--sf-store";
-    if (a.rfind("--store=", 0) == 0) a = "--sf-store=" + a.substr(8);
-  }
+  auto args = runtime::with_store_flag(argc, argv);  // --store sets SF_STORE
   std::vector<char*> argv2;
   for (auto& a : args) argv2.push_back(a.data());
   int code = 0;
@@ -571,27 +551,8 @@ int arango_connector_main(int argc, char** argv) {
   }
   log::info(kService, "store opened", {{"store", store::redact_store_url(store_url)}});
 
-  std::atomic<runtime::Worker*> active{nullptr};
-  runtime::install_stop_signals([&](int sig) {
-    if (auto* w = active.load()) w->request_stop("signal " + std::to_string(sig));
-  });
-  auto bus = runtime::open_bus(*config, "consumer");
-  if (!bus) {
-    log::error(kService, "cannot open bus", {{"error", bus.error()}});
-    return 2;
-  }
-  auto health = runtime::start_health_server(*config, kService);
-  if (!health) {
-    log::error(kService, "cannot start health server", {{"error", health.error()}});
-    return 2;
-  }
-  auto settings = runtime::worker_settings_from(*config, kService);
-  runtime::Worker worker(**bus, settings);
-  active = &worker;
-  if (*health) (*health)->set_ready(true);
-  int rc = worker.run(connector_body(*options, **store));
-  active = nullptr;
-  return rc;
+  return runtime::run_worker_process(*config, kService, "consumer",
+                                     connector_body(*options, **store));
 }
 
 }  // namespace sf::services

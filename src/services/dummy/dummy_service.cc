@@ -82,30 +82,8 @@ int dummy_main(int argc, char** argv) {
     std::cerr << r.error() << '\n';
     return 2;
   }
-  runtime::Worker* active = nullptr;
-  std::atomic<runtime::Worker*> worker_ptr{nullptr};
-  runtime::install_stop_signals([&](int sig) {
-    if (auto* w = worker_ptr.load()) w->request_stop("signal " + std::to_string(sig));
-  });
-  auto bus = runtime::open_bus(*config);
-  if (!bus) {
-    log::error("dummy-service", "cannot open bus", {{"error", bus.error()}});
-    return 2;
-  }
-  auto health = runtime::start_health_server(*config, "dummy-service");
-  if (!health) {
-    log::error("dummy-service", "cannot start health server", {{"error", health.error()}});
-    return 2;
-  }
-  DummyOptions options = dummy_options_from(*config);
-  runtime::Worker worker(**bus, runtime::worker_settings_from(*config, "dummy-service"));
-  active = &worker;
-  worker_ptr = active;
-  if (*health) (*health)->set_ready(true);
-  int rc = worker.run(dummy_body(options));
-  worker_ptr = nullptr;
-  if (*health) (*health)->stop();
-  return rc;
+  return runtime::run_worker_process(*config, "dummy-service", "",
+                                     dummy_body(dummy_options_from(*config)));
 }
 
 }  // namespace sf::services

@@ -18,21 +18,6 @@ namespace {
 using namespace std::chrono_literals;
 constexpr std::string_view kService = "indicator-calculator";
 
-std::vector<std::string> split_topics(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    auto end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    auto t = s.substr(start, end - start);
-    while (!t.empty() && t.front() == ' ') t.erase(t.begin());
-    while (!t.empty() && t.back() == ' ') t.pop_back();
-    if (!t.empty()) out.push_back(t);
-    start = end + 1;
-  }
-  return out;
-}
-
 class Calculator {
  public:
   Calculator(runtime::WorkerContext& ctx, const CalculatorOptions& o, CalculatorStats& stats,
@@ -234,7 +219,7 @@ void add_calculator_options(runtime::ConfigParser& parser) {
 
 Result<CalculatorOptions, std::string> calculator_options_from(const runtime::Config& config) {
   CalculatorOptions o;
-  o.topics = split_topics(config.get_string("KAFKA_TOPIC"));
+  o.topics = runtime::split_list(config.get_string("KAFKA_TOPIC"));
   if (o.topics.empty()) {
     return unexpected(std::string("KAFKA_TOPIC is required"));
   }
@@ -288,27 +273,7 @@ int indicator_calculator_main(int argc, char** argv) {
     std::cerr << "indicator-calculator: " << o.error() << '\n';
     return 2;
   }
-  std::atomic<runtime::Worker*> active{nullptr};
-  runtime::install_stop_signals([&](int sig) {
-    if (auto* w = active.load()) w->request_stop("signal " + std::to_string(sig));
-  });
-  auto bus = runtime::open_bus(*config);
-  if (!bus) {
-    log::error(kService, "cannot open bus", {{"error", bus.error()}});
-    return 2;
-  }
-  auto health = runtime::start_health_server(*config, std::string(kService));
-  if (!health) {
-    log::error(kService, "cannot start health server", {{"error", health.error()}});
-    return 2;
-  }
-  runtime::Worker worker(**bus, runtime::worker_settings_from(*config, std::string(kService)));
-  active = &worker;
-  if (*health) (*health)->set_ready(true);
-  const int rc = worker.run(calculator_body(*o));
-  active = nullptr;
-  if (*health) (*health)->stop();
-  return rc;
+  return runtime::run_worker_process(*config, std::string(kService), "", calculator_body(*o));
 }
 
 }  // namespace sf::services

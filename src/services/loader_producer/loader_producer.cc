@@ -424,27 +424,7 @@ int loader_producer_main(int argc, char** argv) {
     std::cerr << "loader-producer: " << options.error() << '\n';
     return 2;
   }
-  std::atomic<runtime::Worker*> active{nullptr};
-  runtime::install_stop_signals([&](int sig) {
-    if (auto* w = active.load()) w->request_stop("signal " + std::to_string(sig));
-  });
-  auto bus = runtime::open_bus(*config, "producer");
-  if (!bus) {
-    log::error(kService, "cannot open bus", {{"error", bus.error()}});
-    return 2;
-  }
-  auto health = runtime::start_health_server(*config, kService);
-  if (!health) {
-    log::error(kService, "cannot start health server", {{"error", health.error()}});
-    return 2;
-  }
-  auto settings = runtime::worker_settings_from(*config, kService);
-  runtime::Worker worker(**bus, settings);
-  active = &worker;
-  if (*health) (*health)->set_ready(true);
-  int rc = worker.run(loader_body(*options));
-  active = nullptr;
-  return rc;
+  return runtime::run_worker_process(*config, kService, "producer", loader_body(*options));
 }
 
 }  // namespace sf::services

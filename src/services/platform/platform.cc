@@ -398,12 +398,7 @@ int run_main(int argc, char** argv) {
   parser.add({.name = "SF_API_TOKEN",
               .default_value = "",
               .help = "bearer token required by mutating API routes (required off loopback)"});
-  // --store is the documented flag for SF_STORE.
-  std::vector<std::string> args(argv, argv + argc);
-  for (auto& a : args) {
-    if (a == "--store") a = "--sf-store";
-    if (a.rfind("--store=", 0) == 0) a = "--sf-store=" + a.substr(8);
-  }
+  auto args = runtime::with_store_flag(argc, argv);  // --store sets SF_STORE
   std::vector<char*> argv2;
   for (auto& a : args) argv2.push_back(a.data());
   int code = 0;

@@ -87,11 +87,7 @@ int queue_manager_main(int argc, char** argv) {
   parser.add({.name = "TEMPLATE", .default_value = "", .help = "dry-run: template"});
   parser.add({.name = "FROM", .default_value = "", .help = "dry-run: first day"});
   parser.add({.name = "TO", .default_value = "", .help = "dry-run: end day"});
-  std::vector<std::string> args(argv, argv + argc);
-  for (auto& a : args) {
-    if (a == "--store") a = "--sf-store";
-    if (a.rfind("--store=", 0) == 0) a = "--sf-store=" + a.substr(8);
-  }
+  auto args = runtime::with_store_flag(argc, argv);  // --store sets SF_STORE
   std::vector<char*> argv2;
   for (auto& a : args) argv2.push_back(a.data());
   int code = 0;

@@ -6,6 +6,7 @@
 #include <future>
 
 #include "bus/inproc_bus.h"
+#include "runtime/control_client.h"
 #include "runtime/protocol.h"
 #include "telemetry_collector.h"
 
@@ -171,6 +172,23 @@ TEST(DummyService, APingBeforeTheBodySetsItsHookStillReachesIt) {
   ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(f.get(), 42.0);
   EXPECT_EQ(done.get(), 0);
+}
+
+// Regression: a ping sent before a just-launched worker subscribed to commands was lost (the API's
+// ping answered 504 under load); ping() repeats it until a pong comes.
+TEST(DummyService, APingSentBeforeTheWorkerListensIsRepeatedUntilAnswered) {
+  bus::InProcBus bus;
+  auto reply = std::async(std::launch::async, [&] {
+    return runtime::ping(bus, runtime::Topics{}, "q-early", "", 10s);
+  });
+  std::this_thread::sleep_for(300ms);  // the first ping is out before the worker exists
+  auto run = start(bus, settings("q-early", "dummy__early"), {});
+  auto r = reply.get();
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->pong.producer, "dummy__early");
+  EXPECT_LT(r->rtt_ms, 1000.0);  // measured from the ping that was answered
+  run.worker->request_stop("test");
+  EXPECT_EQ(run.exit_code.get(), 0);
 }
 
 // The original gave all instances of a queue one consumer group, so only one saw a stop.
