@@ -25,6 +25,7 @@
 
 #include "exchange/binance/parse.h"
 #include "runtime/http_client.h"
+#include "services/dummy/process_support.h"
 #include "services/exchange_sim/exchange_sim.h"
 #include "services/platform/platform.h"
 #include "test_support.h"
@@ -301,6 +302,40 @@ TEST_F(QueueManagerTest, BadRequestsGetFourHundredsNamingTheField) {
         << body << " -> " << r.status;
   }
   EXPECT_EQ(server_errors, 0);
+}
+
+TEST_F(QueueManagerTest, TheWorkflowCliStartsWaitsShowsFollowsAndStops) {
+  start_platform();
+  const std::vector<std::pair<std::string, std::string>> env{{"SF_API_URL", platform_->base_url()}};
+  auto run = [&](std::vector<std::string> args) {
+    auto child = sf::testing::spawn(std::move(args), env);
+    const int rc = child.wait_exit(60s);
+    return std::make_pair(rc, child.err);
+  };
+  // start --wait: exit 0 once the workflow finished.
+  auto [rc, err] = run({"workflow", "start", "--template", "test-flow", "--param", "seconds=0.3",
+                        "--queue-id", "cli-1", "--wait"});
+  EXPECT_EQ(rc, 0) << err;
+  EXPECT_EQ(platform_->queue_manager()->workflow("cli-1")->status, "finished");
+  EXPECT_EQ(run({"workflow", "show", "cli-1"}).first, 0);
+  EXPECT_EQ(run({"workflow", "events", "cli-1", "--follow"}).first, 0);  // ends: the workflow ended
+  EXPECT_EQ(run({"workflow", "list", "--status", "finished"}).first, 0);
+  // A bad request is a usage error naming the problem; an unknown queue too.
+  auto bad = run({"workflow", "start", "--template", "nope"});
+  EXPECT_EQ(bad.first, 2);
+  EXPECT_NE(bad.second.find("unknown template"), std::string::npos) << bad.second;
+  EXPECT_EQ(run({"workflow", "show", "no-such-queue"}).first, 2);
+  // stop: a long test-flow, stopped from the CLI, ends interrupted.
+  EXPECT_EQ(run({"workflow", "start", "--template", "test-flow", "--param", "seconds=60",
+                 "--queue-id", "cli-2"})
+                .first,
+            0);
+  EXPECT_EQ(run({"workflow", "stop", "cli-2"}).first, 0);
+  EXPECT_EQ(wait_status("cli-2", 10s), "interrupted");
+  // Without a server: a clear error, exit 1.
+  auto down = sf::testing::spawn({"workflow", "list"}, {{"SF_API_URL", "http://127.0.0.1:1"}});
+  EXPECT_EQ(down.wait_exit(30s), 1);
+  EXPECT_NE(down.err.find("cannot reach"), std::string::npos) << down.err;
 }
 
 TEST_F(QueueManagerTest, MutatingRoutesNeedTheBearerToken) {
