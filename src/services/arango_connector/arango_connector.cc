@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/wire_decode.h"
+#include "runtime/dead_letter.h"
 #include "runtime/json_writer.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
@@ -247,20 +248,7 @@ class Connector {
   }
 
   void dead_letter(const bus::Message& m, const std::string& reason) {
-    std::string out;
-    runtime::JsonWriter w(out);
-    w.begin_object()
-        .field("v", std::int64_t{1})
-        .field("type", "dead_letter")
-        .field("reason", reason)
-        .field("source_topic", m.topic)
-        .field("source_partition", std::int64_t{m.partition})
-        .field("source_offset", m.offset)
-        .field("key", m.key)
-        .field("value", m.value)
-        .field("connector", ctx_.settings().producer)
-        .field("time", now_micros())
-        .end_object();
+    const std::string out = runtime::dead_letter_record(m, reason, ctx_.settings().producer);
     const std::string topic = m.topic + o_.dlq_suffix;
     // A DLQ publish that fails must not let the offset be committed: keep trying (backpressure
     // clears as the bus drains); a stop gives up without committing, so the record is read again.

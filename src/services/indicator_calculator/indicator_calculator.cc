@@ -8,7 +8,9 @@
 #include "analytics/indicators.h"
 #include "core/wire.h"
 #include "core/wire_decode.h"
+#include "runtime/dead_letter.h"
 #include "runtime/log.h"
+#include "runtime/metrics.h"
 #include "runtime/service.h"
 #include "runtime/signals.h"
 
@@ -82,10 +84,21 @@ class Calculator {
     return {};
   }
 
+  // A record it cannot use goes to `<topic>.dlq` (delivered before the offsets are committed:
+  // commit() flushes the bus first) and is counted; the stream goes on.
   void bad(const bus::Message& m, const std::string& reason) {
     ++stats_.bad_records;
-    log::warn(kService, "record skipped",
+    metrics::default_registry()
+        .counter("sf_indicator_calculator_dead_letters_total",
+                 "records sent to the dead-letter topic")
+        .inc();
+    log::warn(kService, "record sent to dead-letter topic",
               {{"reason", reason}, {"topic", m.topic}, {"offset", m.offset}});
+    const std::string topic = m.topic + std::string(runtime::kDeadLetterSuffix);
+    if (auto r = ctx_.bus().publish(
+            topic, m.key, runtime::dead_letter_record(m, reason, ctx_.settings().producer));
+        !r && publish_error_.empty())
+      publish_error_ = "publish to " + topic + ": " + r.error().message;
   }
 
   SymbolState& state(const Symbol& s) {

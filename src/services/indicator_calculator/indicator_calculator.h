@@ -19,7 +19,8 @@
 // Offsets are committed after every output of a poll batch was flushed to the bus. The
 // aggregation state is in memory: after a restart the bucket in progress at the last commit is
 // rebuilt only from the records after the commit (documented limitation: its first candle may be
-// partial). Records that cannot be decoded are counted (sf_indicator_calculator_bad_records_total)
+// partial). Records that cannot be decoded or used (late, over-precise) go to `<topic>.dlq`
+// (runtime/dead_letter.h) with the reason, are counted (sf_indicator_calculator_dead_letters_total)
 // and logged, and the stream goes on.
 //
 // FINISH_WHEN `end-of-topic`: at the end of the input the open candles are published with

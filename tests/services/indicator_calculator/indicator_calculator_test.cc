@@ -101,6 +101,18 @@ TEST(IndicatorCalculator, RecordedTradesToCandlesAndIndicatorsEqualTheLibrary) {
   EXPECT_EQ(worker.outcome(), runtime::Outcome::kFinished);
   EXPECT_EQ(stats.consumed.load(), 19'905);
   EXPECT_EQ(stats.bad_records.load(), 1);
+  // The bad record is in the dead-letter topic with its reason and position.
+  auto dlq = bus.subscribe({.topics = {"btc-trades.dlq"},
+                            .group = "dlq-check",
+                            .start = bus::StartFrom::kEarliest,
+                            .offsets = {}});
+  ASSERT_TRUE(dlq.ok());
+  auto dead = (*dlq)->poll(std::chrono::milliseconds(500));
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_NE((*dead)[0].value.find(R"("source_offset":101)"), std::string::npos) << (*dead)[0].value;
+  EXPECT_NE((*dead)[0].value.find(R"("reason":"malformed_json)"), std::string::npos)
+      << (*dead)[0].value;
 
   // The expected output: the library run directly over the same trades.
   std::vector<Candle> want;
