@@ -2,6 +2,7 @@
 
 #include "services/arango_connector/arango_connector.h"
 #include "services/dummy/dummy_service.h"
+#include "services/graph_builder/graph_builder.h"
 #include "services/indicator_calculator/indicator_calculator.h"
 #include "services/loader_producer/loader_producer.h"
 #include "services/loader_ws/loader_ws.h"
@@ -38,6 +39,8 @@ std::span<const Command> commands() {
        &services::arango_connector_main},
       {"indicator-calculator", "trades or candles -> candles + indicators on the bus (INDICATORS_CONFIG)",
        &services::indicator_calculator_main},
+      {"graph-builder", "stored candles -> a market graph (nodes, edges, labels) for gnn-trainer",
+       &services::graph_builder_main},
       {"dummy-service", "test worker following the worker contract (telemetry, stop, ping)",
        &services::dummy_main},
       {"exchange-sim", "local Binance spot REST server over recorded data, with fault injection",

@@ -3,6 +3,7 @@
 #include "runtime/service.h"
 #include "services/arango_connector/arango_connector.h"
 #include "services/dummy/dummy_service.h"
+#include "services/graph_builder/graph_builder.h"
 #include "services/indicator_calculator/indicator_calculator.h"
 #include "services/loader_producer/loader_producer.h"
 #include "services/loader_ws/loader_ws.h"
@@ -45,12 +46,25 @@ Result<Body, std::string> connector(const runtime::Config& c, const Embedded& e)
   return Body([owned, body](runtime::WorkerContext& ctx) { return body(ctx); });
 }
 
+Result<Body, std::string> graph_builder(const runtime::Config& c, const Embedded& e) {
+  auto o = graph_builder_options_from(c);
+  if (!o) return unexpected(o.error());
+  const bool own_store = !c.get_string("SF_STORE").empty() || !c.get_string("ARANGO_URL").empty();
+  if (!own_store && e.store != nullptr) return Body(graph_builder_body(std::move(*o), *e.store));
+  auto store = store::open_store(connector_store_url(c));
+  if (!store) return unexpected("cannot open store: " + store.error().message);
+  std::shared_ptr<store::Store> owned(std::move(*store));
+  auto body = graph_builder_body(std::move(*o), *owned);
+  return Body([owned, body](runtime::WorkerContext& ctx) { return body(ctx); });
+}
+
 constexpr ServiceSpec kServices[] = {
     {"dummy-service", &add_dummy_options, &dummy},
     {"loader-producer", &add_loader_options, &loader},
     {"loader-ws", &add_loader_ws_options, &loader_ws},
     {"arango-connector", &add_connector_options, &connector},
     {"indicator-calculator", &add_calculator_options, &calculator},
+    {"graph-builder", &add_graph_builder_options, &graph_builder},
 };
 
 }  // namespace

@@ -1,0 +1,216 @@
+#include "services/graph_builder/graph_builder.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "runtime/json_writer.h"
+#include "runtime/log.h"
+#include "runtime/service.h"
+#include "services/arango_connector/arango_connector.h"
+
+namespace sf::services {
+namespace {
+
+constexpr const char* kService = "graph-builder";
+
+std::string day(TimestampUs t) {
+  return format_iso8601(t).substr(0, 10);
+}
+
+Result<void, std::string> write_labels(const std::vector<Candle>& candles,
+                                       const GraphBuilderOptions& o,
+                                       const std::filesystem::path& dir) {
+  const auto direction = ml::direction_labels(candles, o.flat_band);
+  const auto vol = ml::volatility_labels(candles, o.vol_horizon);
+  std::ofstream out(dir / "labels.csv");
+  out << "node,open_time,direction,volatility_next_" << o.vol_horizon << "\n";
+  char buf[64];
+  for (std::size_t i = 0; i < candles.size(); ++i) {
+    std::snprintf(buf, sizeof buf, "%.17g", vol[i]);
+    out << i << ',' << candles[i].open_time << ',' << static_cast<int>(direction[i]) << ','
+        << (std::isnan(vol[i]) ? "" : buf) << '\n';
+  }
+  if (!out) return unexpected("cannot write " + (dir / "labels.csv").string());
+  return {};
+}
+
+}  // namespace
+
+void add_graph_builder_options(runtime::ConfigParser& parser) {
+  parser.add({.name = "GRAPH_KIND", .default_value = "candles", .help = "candles or assets"});
+  parser.add({.name = "GRAPH_NAME",
+              .default_value = "",
+              .help = "graph name (directory under GRAPH_DIR)"});
+  parser.add({.name = "GRAPH_COLLECTION_NAME",
+              .default_value = "",
+              .help = "the original's name for GRAPH_NAME"});
+  parser.add(
+      {.name = "COLLECTION_INPUTS",
+       .default_value = "",
+       .help = "the original's input collections (informative: candles come from the store)"});
+  parser.add(
+      {.name = "GRAPH_DIR", .default_value = "./data/graphs", .help = "where graphs are written"});
+  parser.add({.name = "LAGS",
+              .type = runtime::OptionType::kInt,
+              .default_value = "3",
+              .help = "candles: temporal edges t-1..t-LAGS -> t"});
+  parser.add({.name = "SIMILARITY_TOP_M",
+              .type = runtime::OptionType::kInt,
+              .default_value = "3",
+              .help = "candles: similarity edges from the most similar past nodes"});
+  parser.add({.name = "TRAIN_FRACTION",
+              .type = runtime::OptionType::kDouble,
+              .default_value = "0.7",
+              .help = "normalisation is fitted on this leading fraction of nodes"});
+  parser.add({.name = "FLAT_BAND",
+              .type = runtime::OptionType::kDouble,
+              .default_value = "0.0005",
+              .help = "direction labels: |log return| below this is FLAT"});
+  parser.add({.name = "VOL_HORIZON",
+              .type = runtime::OptionType::kInt,
+              .default_value = "12",
+              .help = "volatility labels: realized volatility of the next N candles"});
+  parser.add({.name = "CORRELATION_THRESHOLD",
+              .type = runtime::OptionType::kDouble,
+              .default_value = "0.5",
+              .help = "assets: keep |correlation| >= this"});
+  parser.add({.name = "SF_STORE", .default_value = "", .help = "store URL (as arango-connector)"});
+  parser.add({.name = "ARANGO_URL", .default_value = "", .help = "ArangoDB endpoint"});
+  parser.add({.name = "ARANGO_DB", .default_value = "streamforge", .help = "ArangoDB database"});
+  parser.add({.name = "ARANGO_USER", .default_value = "root", .help = "ArangoDB user"});
+  parser.add({.name = "ARANGO_PASSWORD", .default_value = "", .help = "ArangoDB password"});
+  parser.add(
+      {.name = "COLLECTION_NAME", .default_value = "", .help = "ArangoDB collection override"});
+}
+
+Result<GraphBuilderOptions, std::string> graph_builder_options_from(const runtime::Config& config) {
+  GraphBuilderOptions o;
+  o.kind = config.get_string("GRAPH_KIND");
+  if (o.kind != "candles" && o.kind != "assets")
+    return unexpected(std::string("GRAPH_KIND must be candles or assets"));
+  for (const auto& s : runtime::split_list(config.get_string("SYMBOL"))) {
+    auto sym = Symbol::parse(s);
+    if (!sym) return unexpected("SYMBOL: '" + s + "' is not a symbol");
+    o.symbols.push_back(*sym);
+  }
+  if (o.symbols.empty()) return unexpected(std::string("SYMBOL is required"));
+  if (o.kind == "candles" && o.symbols.size() != 1)
+    return unexpected(std::string("GRAPH_KIND candles takes one SYMBOL"));
+  if (o.kind == "assets" && o.symbols.size() < 2)
+    return unexpected(std::string("GRAPH_KIND assets takes at least two symbols"));
+  const auto iv = config.get_string("INTERVAL");
+  auto interval = parse_interval(iv.empty() ? "5m" : iv);
+  if (!interval) return unexpected("INTERVAL: '" + iv + "' is not a Binance interval");
+  o.interval = *interval;
+  const auto range = config.get_string("TIME_RANGE");
+  const auto colon = range.find(':');
+  if (colon == std::string::npos || !parse_date(range.substr(0, colon), &o.from) ||
+      !parse_date(range.substr(colon + 1), &o.to) || o.to <= o.from)
+    return unexpected("TIME_RANGE: '" + range + "' is not YYYY-MM-DD:YYYY-MM-DD (end after start)");
+  o.graph_dir = config.get_string("GRAPH_DIR");
+  o.graph_name = config.get_string("GRAPH_NAME");
+  if (o.graph_name.empty()) o.graph_name = config.get_string("GRAPH_COLLECTION_NAME");
+  o.candles.lags = static_cast<int>(config.get_int("LAGS"));
+  o.candles.similarity_top_m = static_cast<int>(config.get_int("SIMILARITY_TOP_M"));
+  o.candles.train_fraction = o.assets.train_fraction = config.get_double("TRAIN_FRACTION");
+  o.assets.threshold = config.get_double("CORRELATION_THRESHOLD");
+  o.flat_band = config.get_double("FLAT_BAND");
+  o.vol_horizon = static_cast<int>(config.get_int("VOL_HORIZON"));
+  if (o.candles.lags < 1 || o.candles.similarity_top_m < 0 || o.vol_horizon < 2 ||
+      o.candles.train_fraction <= 0 || o.candles.train_fraction >= 1)
+    return unexpected(
+        std::string("LAGS >= 1, SIMILARITY_TOP_M >= 0, VOL_HORIZON >= 2, 0 < TRAIN_FRACTION < 1"));
+  return o;
+}
+
+std::function<runtime::WorkResult(runtime::WorkerContext&)> graph_builder_body(
+    GraphBuilderOptions o, store::Store& store) {
+  return [o = std::move(o), &store](runtime::WorkerContext& ctx) -> runtime::WorkResult {
+    std::vector<std::vector<Candle>> series;
+    for (const auto& sym : o.symbols) {
+      auto c = store.candles(sym, o.interval, {o.from, o.to});
+      if (!c) return {runtime::Outcome::kError, "cannot read candles: " + c.error().message, "{}"};
+      std::vector<Candle> closed;
+      for (auto& candle : *c)
+        if (candle.is_closed) closed.push_back(candle);
+      log::info(kService, "candles read", {{"symbol", sym.view()}, {"candles", closed.size()}});
+      series.push_back(std::move(closed));
+      if (ctx.stop_requested()) return {runtime::Outcome::kInterrupted, "stopped", "{}"};
+    }
+    Result<ml::Graph, std::string> graph = unexpected(std::string());
+    if (o.kind == "candles") {
+      if (series[0].size() < 64)
+        return {runtime::Outcome::kError,
+                "too few candles for a graph: " + std::to_string(series[0].size()) + " of " +
+                    std::string(o.symbols[0].view()) + " " +
+                    std::string(interval_name(o.interval)) + " in the range (need 64)",
+                "{}"};
+      graph = ml::build_candle_graph(series[0], o.candles);
+    } else {
+      graph = ml::build_asset_graph(series, o.assets);
+    }
+    if (!graph) return {runtime::Outcome::kError, "graph: " + graph.error(), "{}"};
+    std::string name = o.graph_name;
+    if (name.empty())
+      name = o.symbols[0].lower() + "_" + o.kind + "_" + std::string(interval_name(o.interval)) +
+             "_" + day(o.from);
+    const auto dir = std::filesystem::path(o.graph_dir) / name;
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (auto r = ml::export_graph(*graph, dir); !r)
+      return {runtime::Outcome::kError, r.error(), "{}"};
+    if (o.kind == "candles")
+      if (auto r = write_labels(series[0], o, dir); !r)
+        return {runtime::Outcome::kError, r.error(), "{}"};
+    ctx.add_records(static_cast<std::int64_t>(graph->num_nodes() + graph->edges.size()));
+    std::string extra;
+    runtime::JsonWriter w(extra);
+    w.begin_object()
+        .field("graph_dir", dir.string())
+        .field("kind", o.kind)
+        .field("nodes", static_cast<std::int64_t>(graph->num_nodes()))
+        .field("edges", static_cast<std::int64_t>(graph->edges.size()))
+        .field("features", static_cast<std::int64_t>(graph->num_features()))
+        .field("train_nodes", static_cast<std::int64_t>(graph->train_nodes))
+        .end_object();
+    return {runtime::Outcome::kFinished,
+            "graph " + name + ": " + std::to_string(graph->num_nodes()) + " nodes, " +
+                std::to_string(graph->edges.size()) + " edges",
+            extra};
+  };
+}
+
+int graph_builder_main(int argc, char** argv) {
+  runtime::ConfigParser parser(
+      "streamforge graph-builder",
+      "Stored candles -> a market graph (nodes, edges, labels) for gnn-trainer.");
+  runtime::add_worker_options(parser);
+  add_graph_builder_options(parser);
+  auto args = runtime::with_store_flag(argc, argv);
+  std::vector<char*> argv2;
+  for (auto& a : args) argv2.push_back(a.data());
+  int code = 0;
+  auto config = runtime::parse_or_exit(parser, static_cast<int>(argv2.size()), argv2.data(), &code);
+  if (!config) return code;
+  if (auto r = runtime::configure_logging(*config); !r) {
+    std::cerr << r.error() << '\n';
+    return 2;
+  }
+  auto options = graph_builder_options_from(*config);
+  if (!options) {
+    std::cerr << "graph-builder: " << options.error() << '\n';
+    return 2;
+  }
+  const std::string url = connector_store_url(*config);
+  auto store = store::open_store(url);
+  if (!store) {
+    std::cerr << "graph-builder: cannot open store " << store::redact_store_url(url) << ": "
+              << store.error().message << '\n';
+    return 2;
+  }
+  return runtime::run_worker_process(*config, kService, "", graph_builder_body(*options, **store));
+}
+
+}  // namespace sf::services

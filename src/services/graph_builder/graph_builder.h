@@ -1,0 +1,51 @@
+// graph-builder: stored candles -> a market graph (src/ml/graph, docs/graphs.md) for gnn-trainer.
+//
+// Reads the closed candles of SYMBOL (one symbol for GRAPH_KIND `candles`, a comma-separated list
+// for `assets`), INTERVAL and TIME_RANGE (YYYY-MM-DD:YYYY-MM-DD, end exclusive) from the store,
+// builds the graph with normalisation fitted on the training span only (TRAIN_FRACTION), and writes
+// it as `nodes.csv`, `edges.csv`, `meta.json` plus `labels.csv` (next-candle direction with the
+// FLAT band FLAT_BAND, and realized volatility of the next VOL_HORIZON candles; candles graphs
+// only) to GRAPH_DIR/<GRAPH_NAME> (GRAPH_NAME, or the original's GRAPH_COLLECTION_NAME; default
+// `<symbol>_<kind>_<interval>_<from>`). Telemetry `finished` carries
+// {"graph_dir","nodes","edges","features"}; too few candles is an `error` naming the counts.
+// Storing the graph in the store's node/edge tables (or ArangoDB collections + a named graph) is
+// not done yet: the directory is the hand-off to the trainer.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/interval.h"
+#include "core/result.h"
+#include "ml/graph/asset_graph.h"
+#include "ml/graph/candle_graph.h"
+#include "runtime/config.h"
+#include "runtime/worker.h"
+#include "store/store.h"
+
+namespace sf::services {
+
+struct GraphBuilderOptions {
+  std::string kind = "candles";  // GRAPH_KIND: candles | assets
+  std::vector<Symbol> symbols;
+  Interval interval = Interval::k5m;
+  TimestampUs from = 0, to = 0;
+  std::string graph_dir = "./data/graphs";
+  std::string graph_name;  // "" = derived
+  ml::CandleGraphOptions candles;
+  ml::AssetGraphOptions assets;
+  double flat_band = ml::kDefaultFlatBand;
+  int vol_horizon = 12;
+};
+
+void add_graph_builder_options(runtime::ConfigParser& parser);
+Result<GraphBuilderOptions, std::string> graph_builder_options_from(const runtime::Config& config);
+
+// `store` must outlive the run.
+std::function<runtime::WorkResult(runtime::WorkerContext&)> graph_builder_body(
+    GraphBuilderOptions options, store::Store& store);
+
+int graph_builder_main(int argc, char** argv);
+
+}  // namespace sf::services
