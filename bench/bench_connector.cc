@@ -80,13 +80,16 @@ int main(int argc, char** argv) {
   if (auto r = bus->create_topic(topic, 1); !r) die("create topic: " + r.error().message);
 
   const auto btc = *sf::Symbol::parse("BTCUSDT");
+  // Fresh trade ids every run: a persistent store (PostgreSQL) takes the insert path, not the
+  // merge path of rows a previous run left.
+  const std::int64_t first_id = 1'000'000'000LL * (1 + std::random_device{}() % 1'000'000);
   std::string record;
   auto t0 = Clock::now();
   for (long i = 1; i <= rows; ++i) {
     record.clear();
     sf::wire::encode(
         sf::Trade{.symbol = btc,
-                  .trade_id = 3735683259 + i,
+                  .trade_id = first_id + i,
                   .price = sf::Decimal::from_parts(6183763000000 + (i * 7919) % 100000000, 8),
                   .quantity = sf::Decimal::from_parts(2000000 + i % 997, 8),
                   .trade_time = 1723161255342000 + i * 137,

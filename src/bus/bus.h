@@ -29,13 +29,13 @@ namespace sf::bus {
 
 // Errors at the bus boundary.
 enum class BusErrc : std::uint8_t {
-  kBackpressure,   // publish timed out waiting for space (bounded memory / in-flight limit)
-  kClosed,         // the bus or consumer was closed
-  kInvalidTopic,   // empty or illegal topic name
-  kTooLarge,       // message larger than the configured maximum
-  kDeliveryFailed, // the broker did not acknowledge the message (Kafka)
-  kBrokerError,    // any other error the broker reported
-  kConfig,         // invalid configuration
+  kBackpressure,    // publish timed out waiting for space (bounded memory / in-flight limit)
+  kClosed,          // the bus or consumer was closed
+  kInvalidTopic,    // empty or illegal topic name
+  kTooLarge,        // message larger than the configured maximum
+  kDeliveryFailed,  // the broker did not acknowledge the message (Kafka)
+  kBrokerError,     // any other error the broker reported
+  kConfig,          // invalid configuration
 };
 
 struct BusError {
@@ -82,6 +82,11 @@ class Consumer {
                                                std::size_t max_messages = 500) = 0;
   // Commits the position after every message poll() has returned so far.
   virtual BusResult<void> commit() = 0;
+  // Topic -> partition -> next offset to read, for a consumer that commits less than it has
+  // polled (it processes one batch while polling the next). Offsets of partitions this consumer
+  // does not own are ignored; a committed offset never moves backwards.
+  using Offsets = std::map<std::string, std::map<std::int32_t, std::int64_t>>;
+  virtual BusResult<void> commit(const Offsets& next_offsets) = 0;
   // Leaves the group; uncommitted messages will be read again by the group.
   virtual void close() = 0;
   // Messages not yet read by this consumer on its assigned partitions (visible lag).

@@ -250,6 +250,26 @@ class InProcConsumer final : public Consumer {
     return {};
   }
 
+  BusResult<void> commit(const Offsets& next_offsets) override {
+    if (is_closed()) return fail(BusErrc::kClosed, "consumer or bus closed");
+    for (auto& [topic, group] : subscriptions_) {
+      auto wanted = next_offsets.find(topic->name);
+      if (wanted == next_offsets.end()) continue;
+      std::lock_guard lock(topic->mutex);
+      bool freed = false;
+      for (const auto& [partition, offset] : wanted->second) {
+        const auto p = static_cast<std::size_t>(partition);
+        if (partition < 0 || p >= topic->partitions.size() || group->owner[p] != this) continue;
+        const std::int64_t next = std::min(offset, group->position[p]);
+        if (group->committed[p] != kNoOffset && group->committed[p] >= next) continue;
+        group->committed[p] = next;
+        freed = trim(*topic, p) || freed;
+      }
+      if (freed) topic->space_freed.notify_all();
+    }
+    return {};
+  }
+
   void close() override {
     if (closed_.exchange(true)) return;
     for (auto& [topic, group] : subscriptions_) {

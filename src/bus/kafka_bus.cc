@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <deque>
 #include <map>
-#include <set>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/time.h"
@@ -18,7 +18,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-BusError error(BusErrc code, std::string message) { return BusError{code, std::move(message)}; }
+BusError error(BusErrc code, std::string message) {
+  return BusError{code, std::move(message)};
+}
 
 std::string env_or(const char* name, const std::string& fallback = {}) {
   const char* v = std::getenv(name);
@@ -30,7 +32,10 @@ KafkaLogSink g_log_sink;
 
 void default_log_sink(int level, std::string_view facility, std::string_view text) {
   std::string line = "{\"ts\":\"" + format_iso8601(now_micros()) + "\",\"level\":\"" +
-                     (level <= 3 ? "error" : level <= 4 ? "warn" : level <= 6 ? "info" : "debug") +
+                     (level <= 3   ? "error"
+                      : level <= 4 ? "warn"
+                      : level <= 6 ? "info"
+                                   : "debug") +
                      "\",\"logger\":\"kafka\",\"facility\":\"" + std::string(facility) +
                      "\",\"msg\":\"";
   for (char c : text) {
@@ -72,8 +77,10 @@ struct ErrorSink {
   static void callback(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
     auto* self = static_cast<ErrorSink*>(opaque);
     std::lock_guard lock(self->mu);
-    self->last = std::string(rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))) + ": " + reason;
-    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED)
+    self->last =
+        std::string(rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))) + ": " + reason;
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+        err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED)
       self->auth_failed = true;
     if (err == RD_KAFKA_RESP_ERR__SSL) self->ssl_failure = self->last;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -115,8 +122,7 @@ std::string effective_protocol(const KafkaBusOptions& o) {
 bool common_config(rd_kafka_conf_t* conf, const KafkaBusOptions& o, std::string* err) {
   const std::string protocol = effective_protocol(o);
   if (!set(conf, "bootstrap.servers", o.bootstrap_servers, err) ||
-      !set(conf, "client.id", o.client_id, err) ||
-      !set(conf, "security.protocol", protocol, err))
+      !set(conf, "client.id", o.client_id, err) || !set(conf, "security.protocol", protocol, err))
     return false;
   if (protocol.rfind("SASL", 0) == 0) {
     if (!set(conf, "sasl.mechanisms", o.sasl_mechanism, err) ||
@@ -150,14 +156,16 @@ BusResult<void> wait_connected(rd_kafka_t* rk, ErrorSink& errors, std::chrono::m
     {
       std::lock_guard lock(errors.mu);
       if (errors.auth_failed)
-        return unexpected(error(BusErrc::kConfig, "kafka authentication failed at " + servers + ": " + errors.last));
+        return unexpected(error(BusErrc::kConfig,
+                                "kafka authentication failed at " + servers + ": " + errors.last));
       if (!errors.ssl_failure.empty())
-        return unexpected(error(BusErrc::kConfig, "kafka TLS handshake failed at " + servers + ": " + errors.ssl_failure));
+        return unexpected(error(BusErrc::kConfig, "kafka TLS handshake failed at " + servers +
+                                                      ": " + errors.ssl_failure));
     }
   }
   std::string why = errors.describe();
-  return unexpected(error(BusErrc::kBrokerError, "cannot reach kafka at " + servers +
-                                                     (why.empty() ? "" : ": " + why)));
+  return unexpected(error(BusErrc::kBrokerError,
+                          "cannot reach kafka at " + servers + (why.empty() ? "" : ": " + why)));
 }
 
 struct TopicPartition {
@@ -205,7 +213,8 @@ class KafkaConsumer final : public Consumer, public ClientCallbacks {
 
   static void rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-    static_cast<KafkaConsumer*>(static_cast<ClientCallbacks*>(opaque))->on_rebalance(err, partitions);
+    static_cast<KafkaConsumer*>(static_cast<ClientCallbacks*>(opaque))
+        ->on_rebalance(err, partitions);
   }
 
   BusResult<std::vector<Message>> poll(std::chrono::milliseconds timeout,
@@ -274,7 +283,38 @@ class KafkaConsumer final : public Consumer, public ClientCallbacks {
     }
     rd_kafka_topic_partition_list_destroy(list);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-      return unexpected(error(BusErrc::kBrokerError, std::string("commit failed: ") + rd_kafka_err2str(err)));
+      return unexpected(
+          error(BusErrc::kBrokerError, std::string("commit failed: ") + rd_kafka_err2str(err)));
+    return {};
+  }
+
+  BusResult<void> commit(const Offsets& next_offsets) override {
+    if (closed_) return unexpected(error(BusErrc::kClosed, "consumer closed"));
+    rd_kafka_topic_partition_list_t* list = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [topic, partitions] : next_offsets) {
+        for (const auto& [partition, offset] : partitions) {
+          TopicPartition tp{topic, partition};
+          if (!assigned_.count(tp)) continue;
+          auto c = committed_.find(tp);
+          if (c != committed_.end() && c->second >= offset) continue;
+          if (!list) list = rd_kafka_topic_partition_list_new(4);
+          rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = offset;
+        }
+      }
+    }
+    if (!list) return {};
+    auto err = rd_kafka_commit(rk_, list, 0 /* synchronous */);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      std::lock_guard lock(mu_);
+      for (int i = 0; i < list->cnt; ++i)
+        committed_[{list->elems[i].topic, list->elems[i].partition}] = list->elems[i].offset;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return unexpected(
+          error(BusErrc::kBrokerError, std::string("commit failed: ") + rd_kafka_err2str(err)));
     return {};
   }
 
@@ -398,8 +438,8 @@ struct KafkaBus::Impl : ClientCallbacks {
     self->failed.fetch_add(1);
     if (self->failed_since_flush.fetch_add(1) == 0) {
       std::lock_guard lock(self->first_failure_mu);
-      self->first_failure = std::string(rd_kafka_err2str(m->err)) + " (topic " +
-                            rd_kafka_topic_name(m->rkt) + ")";
+      self->first_failure =
+          std::string(rd_kafka_err2str(m->err)) + " (topic " + rd_kafka_topic_name(m->rkt) + ")";
     }
   }
 
@@ -421,19 +461,19 @@ BusResult<std::unique_ptr<KafkaBus>> KafkaBus::open(const KafkaBusOptions& optio
   impl->options = options;
   std::string err;
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  bool ok = common_config(conf, options, &err) && set(conf, "enable.idempotence", "true", &err) &&
-            set(conf, "acks", "all", &err) &&
-            set(conf, "compression.type", options.compression, &err) &&
-            set(conf, "linger.ms", std::to_string(options.linger_ms), &err) &&
-            set(conf, "batch.size", std::to_string(options.batch_size_bytes), &err) &&
-            set(conf, "queue.buffering.max.kbytes", std::to_string(options.max_inflight_kbytes), &err) &&
-            set(conf, "queue.buffering.max.messages", "1000000", &err) &&
-            set(conf, "batch.num.messages", "100000", &err) &&
-            // Java's default partitioner, as the in-process bus: the same key lands on the same
-            // partition whichever client produced it.
-            set(conf, "partitioner", "murmur2_random", &err) &&
-            // A broker restart must not lose messages: retry for up to 5 minutes.
-            set(conf, "message.timeout.ms", "300000", &err);
+  bool ok =
+      common_config(conf, options, &err) && set(conf, "enable.idempotence", "true", &err) &&
+      set(conf, "acks", "all", &err) && set(conf, "compression.type", options.compression, &err) &&
+      set(conf, "linger.ms", std::to_string(options.linger_ms), &err) &&
+      set(conf, "batch.size", std::to_string(options.batch_size_bytes), &err) &&
+      set(conf, "queue.buffering.max.kbytes", std::to_string(options.max_inflight_kbytes), &err) &&
+      set(conf, "queue.buffering.max.messages", "1000000", &err) &&
+      set(conf, "batch.num.messages", "100000", &err) &&
+      // Java's default partitioner, as the in-process bus: the same key lands on the same
+      // partition whichever client produced it.
+      set(conf, "partitioner", "murmur2_random", &err) &&
+      // A broker restart must not lose messages: retry for up to 5 minutes.
+      set(conf, "message.timeout.ms", "300000", &err);
   if (!ok) {
     rd_kafka_conf_destroy(conf);
     return unexpected(error(BusErrc::kConfig, err));
@@ -445,7 +485,8 @@ BusResult<std::unique_ptr<KafkaBus>> KafkaBus::open(const KafkaBusOptions& optio
   impl->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   if (!impl->producer) {
     rd_kafka_conf_destroy(conf);
-    return unexpected(error(BusErrc::kConfig, std::string("cannot create kafka producer: ") + errstr));
+    return unexpected(
+        error(BusErrc::kConfig, std::string("cannot create kafka producer: ") + errstr));
   }
   if (auto c = wait_connected(impl->producer, impl->errors, std::chrono::seconds(15),
                               options.bootstrap_servers);
@@ -465,22 +506,24 @@ BusResult<DeliveryReport> KafkaBus::publish(std::string_view topic, std::string_
   topic_name.assign(topic);
   auto deadline = Clock::now() + impl_->options.publish_timeout;
   for (;;) {
-    auto err = rd_kafka_producev(
-        impl_->producer, RD_KAFKA_V_TOPIC(topic_name.c_str()),
-        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    auto err = rd_kafka_producev(impl_->producer, RD_KAFKA_V_TOPIC(topic_name.c_str()),
+                                 RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                                 RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       if (Clock::now() >= deadline)
-        return unexpected(error(BusErrc::kBackpressure, "kafka producer queue full for " +
-                                                             std::to_string(impl_->options.publish_timeout.count()) + " ms"));
+        return unexpected(error(BusErrc::kBackpressure,
+                                "kafka producer queue full for " +
+                                    std::to_string(impl_->options.publish_timeout.count()) +
+                                    " ms"));
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       continue;
     }
     if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
       return unexpected(error(BusErrc::kTooLarge, rd_kafka_err2str(err)));
-    return unexpected(error(BusErrc::kBrokerError, std::string("produce failed: ") + rd_kafka_err2str(err)));
+    return unexpected(
+        error(BusErrc::kBrokerError, std::string("produce failed: ") + rd_kafka_err2str(err)));
   }
   // The partition and offset are known only on delivery; flush() reports failures.
   return DeliveryReport{std::string(topic), -1, -1};
@@ -495,25 +538,30 @@ BusResult<void> KafkaBus::flush(std::chrono::milliseconds timeout) {
       std::lock_guard lock(impl_->first_failure_mu);
       first = impl_->first_failure;
     }
-    return unexpected(error(BusErrc::kDeliveryFailed,
-                            std::to_string(failed) + " message(s) were not delivered; first: " + first));
+    return unexpected(
+        error(BusErrc::kDeliveryFailed,
+              std::to_string(failed) + " message(s) were not delivered; first: " + first));
   }
   if (err == RD_KAFKA_RESP_ERR__TIMED_OUT)
-    return unexpected(error(BusErrc::kBackpressure,
-                            std::to_string(rd_kafka_outq_len(impl_->producer)) +
-                                " message(s) still in flight after " + std::to_string(timeout.count()) + " ms"));
+    return unexpected(
+        error(BusErrc::kBackpressure, std::to_string(rd_kafka_outq_len(impl_->producer)) +
+                                          " message(s) still in flight after " +
+                                          std::to_string(timeout.count()) + " ms"));
   return {};
 }
 
 BusResult<std::unique_ptr<Consumer>> KafkaBus::subscribe(const SubscribeOptions& options) {
-  if (options.topics.empty()) return unexpected(error(BusErrc::kConfig, "no topics to subscribe to"));
+  if (options.topics.empty())
+    return unexpected(error(BusErrc::kConfig, "no topics to subscribe to"));
   if (options.group.empty()) return unexpected(error(BusErrc::kConfig, "no consumer group"));
   std::string err;
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  bool ok = common_config(conf, impl_->options, &err) && set(conf, "group.id", options.group, &err) &&
+  bool ok = common_config(conf, impl_->options, &err) &&
+            set(conf, "group.id", options.group, &err) &&
             set(conf, "enable.auto.commit", "false", &err) &&
             set(conf, "enable.auto.offset.store", "false", &err) &&
-            set(conf, "auto.offset.reset", options.start == StartFrom::kLatest ? "latest" : "earliest", &err) &&
+            set(conf, "auto.offset.reset",
+                options.start == StartFrom::kLatest ? "latest" : "earliest", &err) &&
             set(conf, "session.timeout.ms", "10000", &err) &&
             set(conf, "heartbeat.interval.ms", "1000", &err) &&
             set(conf, "topic.metadata.refresh.interval.ms", "2000", &err);
@@ -529,16 +577,20 @@ BusResult<std::unique_ptr<Consumer>> KafkaBus::subscribe(const SubscribeOptions&
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
   if (!rk) {
     rd_kafka_conf_destroy(conf);
-    return unexpected(error(BusErrc::kConfig, std::string("cannot create kafka consumer: ") + errstr));
+    return unexpected(
+        error(BusErrc::kConfig, std::string("cannot create kafka consumer: ") + errstr));
   }
   consumer->attach(rk);
   rd_kafka_poll_set_consumer(rk);
-  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(static_cast<int>(options.topics.size()));
-  for (const auto& t : options.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_topic_partition_list_t* topics =
+      rd_kafka_topic_partition_list_new(static_cast<int>(options.topics.size()));
+  for (const auto& t : options.topics)
+    rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
   auto serr = rd_kafka_subscribe(rk, topics);
   rd_kafka_topic_partition_list_destroy(topics);
   if (serr != RD_KAFKA_RESP_ERR_NO_ERROR)
-    return unexpected(error(BusErrc::kBrokerError, std::string("subscribe failed: ") + rd_kafka_err2str(serr)));
+    return unexpected(
+        error(BusErrc::kBrokerError, std::string("subscribe failed: ") + rd_kafka_err2str(serr)));
   return std::unique_ptr<Consumer>(std::move(consumer));
 }
 
@@ -551,12 +603,13 @@ BusResult<void> KafkaBus::create_topic_with(
     const std::vector<std::pair<std::string, std::string>>& configs) {
   char errstr[512];
   std::string name(topic);
-  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(name.c_str(), partitions,
-                                                  impl_->options.topic_replication_factor, errstr, sizeof errstr);
+  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(
+      name.c_str(), partitions, impl_->options.topic_replication_factor, errstr, sizeof errstr);
   if (!nt) return unexpected(error(BusErrc::kInvalidTopic, errstr));
   for (const auto& [key, value] : impl_->options.topic_configs)
     rd_kafka_NewTopic_set_config(nt, key.c_str(), value.c_str());
-  for (const auto& [key, value] : configs) rd_kafka_NewTopic_set_config(nt, key.c_str(), value.c_str());
+  for (const auto& [key, value] : configs)
+    rd_kafka_NewTopic_set_config(nt, key.c_str(), value.c_str());
   rd_kafka_queue_t* q = rd_kafka_queue_new(impl_->producer);
   rd_kafka_CreateTopics(impl_->producer, &nt, 1, nullptr, q);
   rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 15000);
@@ -566,7 +619,8 @@ BusResult<void> KafkaBus::create_topic_with(
   } else {
     const rd_kafka_CreateTopics_result_t* res = rd_kafka_event_CreateTopics_result(ev);
     std::size_t n = 0;
-    const rd_kafka_topic_result_t** tr = res ? rd_kafka_CreateTopics_result_topics(res, &n) : nullptr;
+    const rd_kafka_topic_result_t** tr =
+        res ? rd_kafka_CreateTopics_result_topics(res, &n) : nullptr;
     if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       result = unexpected(error(BusErrc::kBrokerError, rd_kafka_event_error_string(ev)));
     } else if (n == 1) {
@@ -574,9 +628,11 @@ BusResult<void> KafkaBus::create_topic_with(
       if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
         result = {};
       } else if (e == RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION) {
-        result = unexpected(error(BusErrc::kInvalidTopic, rd_kafka_topic_result_error_string(tr[0])));
+        result =
+            unexpected(error(BusErrc::kInvalidTopic, rd_kafka_topic_result_error_string(tr[0])));
       } else if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        result = unexpected(error(BusErrc::kBrokerError, rd_kafka_topic_result_error_string(tr[0])));
+        result =
+            unexpected(error(BusErrc::kBrokerError, rd_kafka_topic_result_error_string(tr[0])));
       }
     }
     rd_kafka_event_destroy(ev);
@@ -602,7 +658,11 @@ BusResult<void> KafkaBus::create_topic_with(
   return {};
 }
 
-std::int64_t KafkaBus::delivered() const { return impl_->delivered.load(); }
-std::int64_t KafkaBus::delivery_failures() const { return impl_->failed.load(); }
+std::int64_t KafkaBus::delivered() const {
+  return impl_->delivered.load();
+}
+std::int64_t KafkaBus::delivery_failures() const {
+  return impl_->failed.load();
+}
 
 }  // namespace sf::bus

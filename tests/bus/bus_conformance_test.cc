@@ -46,7 +46,9 @@ struct BusFactory {
 };
 
 // Test listings show the bus by name rather than as raw bytes.
-void PrintTo(const BusFactory& f, std::ostream* os) { *os << f.name; }
+void PrintTo(const BusFactory& f, std::ostream* os) {
+  *os << f.name;
+}
 
 std::vector<BusFactory> bus_factories() {
   return {
@@ -238,6 +240,28 @@ TEST_P(BusConformanceTest, ResubscribeResumesExactlyAfterCommittedPosition) {
   EXPECT_EQ(values(rest), numbered(40, 100));
   ASSERT_FALSE(rest.empty());
   EXPECT_EQ(rest.front().offset, 40);
+  expect_nothing_more(*second);
+}
+
+// A consumer that writes one batch while it polls the next commits explicit offsets: only what
+// it names, never backwards, never past what it has read.
+TEST_P(BusConformanceTest, ExplicitOffsetCommitStoresExactlyThoseOffsets) {
+  const std::string topic = create_topic(1);
+  const std::string group = unique_name("group");
+  for (int i = 0; i < 100; ++i) publish(topic, "key", std::to_string(i));
+  flush();
+
+  auto first = subscribe(topic, group);
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(values(collect(*first, 60)), numbered(0, 60));
+  ASSERT_TRUE(first->commit({{topic, {{0, 25}}}}).ok());            // batch 0..24 written
+  ASSERT_TRUE(first->commit({{topic, {{0, 10}}}}).ok());            // an older batch: no step back
+  ASSERT_TRUE(first->commit({{"another-topic", {{0, 99}}}}).ok());  // not ours: ignored
+  first->close();
+
+  auto second = subscribe(topic, group);
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(values(collect(*second, 75)), numbered(25, 100));
   expect_nothing_more(*second);
 }
 

@@ -3,8 +3,11 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <iostream>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -142,6 +145,23 @@ struct Metrics {
   }
 };
 
+// One batch: the records to write and, per partition, the offset after its last message (what
+// is committed once the batch is written).
+struct Batch {
+  std::vector<Trade> trades;
+  std::vector<AggTrade> agg_trades;
+  std::vector<Candle> candles;
+  std::vector<DepthSnapshot> snapshots;
+  std::vector<IndicatorValue> indicators;
+  bus::Consumer::Offsets next;
+  std::size_t messages = 0;
+  bool dead_letters = false;  // DLQ records were published for it: flush the bus before commit
+  std::size_t records() const {
+    return trades.size() + agg_trades.size() + candles.size() + snapshots.size() +
+           indicators.size();
+  }
+};
+
 class Connector {
  public:
   Connector(runtime::WorkerContext& ctx, const ConnectorOptions& o, store::Store& store,
@@ -156,6 +176,11 @@ class Connector {
     auto consumer = ctx_.bus().subscribe(so);
     if (!consumer) return fail("cannot subscribe: " + consumer.error().message);
     consumer_ = std::move(*consumer);
+    start_writer();
+    struct StopWriter {
+      Connector* c;
+      ~StopWriter() { c->stop_writer(); }
+    } stop_writer_at_exit{this};
     std::optional<UpstreamWatch> upstream;
     if (o_.finish_when == FinishWhen::kUpstreamFinished)
       upstream.emplace(ctx_.bus(), ctx_.settings(), o_.topics);
@@ -180,9 +205,11 @@ class Connector {
 
       const bool full = pending_messages_ >= o_.batch_records;
       const bool old = pending_messages_ > 0 && Clock::now() - first_pending_ >= o_.batch_max_delay;
-      const bool idle = msgs->empty() && pending_messages_ > 0;
-      if (full || old || idle) {
+      const bool idle = msgs->empty() && (pending_messages_ > 0 || batch_in_flight());
+      if (idle) {
         if (!flush()) return error_result();
+      } else if (full || old) {
+        if (!submit()) return error_result();
       }
       if (Clock::now() - last_report >= ctx_.settings().telemetry_interval) {
         ctx_.report_loading("", stats_json());
@@ -199,7 +226,7 @@ class Connector {
       // have partitions assigned yet).
       const bool nothing_upstream =
           upstream_done && stats_.upstream_records.load() == 0 && stats_.consumed.load() == 0;
-      if (may_finish && msgs->empty() && pending_messages_ == 0 &&
+      if (may_finish && msgs->empty() && pending_messages_ == 0 && !batch_in_flight() &&
           (nothing_upstream || (consumer_->assigned() && consumer_->lag() == 0))) {
         return finish(runtime::Outcome::kFinished,
                       "persisted " + std::to_string(stats_.written.load()) + " records");
@@ -211,6 +238,7 @@ class Connector {
   void handle(const bus::Message& m) {
     if (pending_messages_ == 0) first_pending_ = Clock::now();
     ++pending_messages_;
+    cur_.next[m.topic][m.partition] = m.offset + 1;
     auto decoded = decoder_.decode(m.value);
     if (!decoded) return dead_letter(m, decoded.error().message());
     std::string why;
@@ -219,13 +247,13 @@ class Connector {
           [&](auto& e) {
             using T = std::decay_t<decltype(e)>;
             if constexpr (std::is_same_v<T, Trade>) {
-              if ((why = validate(e)).empty()) trades_.push_back(std::move(e));
+              if ((why = validate(e)).empty()) cur_.trades.push_back(std::move(e));
             } else if constexpr (std::is_same_v<T, AggTrade>) {
-              if ((why = validate(e)).empty()) agg_trades_.push_back(std::move(e));
+              if ((why = validate(e)).empty()) cur_.agg_trades.push_back(std::move(e));
             } else if constexpr (std::is_same_v<T, Candle>) {
-              if ((why = validate(e)).empty()) candles_.push_back(std::move(e));
+              if ((why = validate(e)).empty()) cur_.candles.push_back(std::move(e));
             } else if constexpr (std::is_same_v<T, DepthSnapshot>) {
-              if ((why = validate(e)).empty()) snapshots_.push_back(std::move(e));
+              if ((why = validate(e)).empty()) cur_.snapshots.push_back(std::move(e));
             } else {
               skip(decoded->type);
             }
@@ -233,11 +261,16 @@ class Connector {
           *decoded->event);
     } else if (decoded->indicator) {
       if ((why = validate(*decoded->indicator)).empty())
-        indicators_.push_back(std::move(*decoded->indicator));
+        cur_.indicators.push_back(std::move(*decoded->indicator));
     } else {
       skip(decoded->type);
     }
     if (!why.empty()) dead_letter(m, "invalid " + std::string(decoded->type) + ": " + why);
+  }
+
+  bool batch_in_flight() {
+    std::lock_guard lock(writer_mu_);
+    return in_flight_.has_value();
   }
 
   void skip(std::string_view type) {
@@ -262,7 +295,7 @@ class Connector {
         return;
       }
     }
-    dlq_dirty_ = true;
+    cur_.dead_letters = true;
     ++stats_.dead_letters;
     metrics_.dead_letters.inc();
     if (stats_.dead_letters.load() <= 10 || stats_.dead_letters.load() % 1000 == 0)
@@ -296,52 +329,102 @@ class Connector {
     }
   }
 
-  // Writes the batch, then commits the offsets of every message it came from.
-  bool flush() {
+  // Pipelining: the writer thread writes one batch while this thread decodes the next. A batch's
+  // offsets are committed (explicitly, so the next batch's messages are not) only after the store
+  // wrote it, on this thread, which alone touches the consumer.
+  void writer_loop() {
+    std::unique_lock lock(writer_mu_);
+    while (true) {
+      writer_cv_.wait(lock, [&] { return writer_exit_ || write_state_ == WriteState::kQueued; });
+      if (write_state_ != WriteState::kQueued) return;
+      write_state_ = WriteState::kWriting;
+      Batch& b = *in_flight_;
+      lock.unlock();
+      const auto start = Clock::now();
+      const bool ok =
+          write_with_retry(b.trades, "trades", [&](auto x) { return store_.upsert_trades(x); }) &&
+          write_with_retry(b.agg_trades, "agg_trades",
+                           [&](auto x) { return store_.upsert_agg_trades(x); }) &&
+          write_with_retry(b.candles, "candles",
+                           [&](auto x) { return store_.upsert_candles(x); }) &&
+          write_with_retry(b.snapshots, "depth_snapshots",
+                           [&](auto x) { return store_.upsert_depth_snapshots(x); }) &&
+          write_with_retry(b.indicators, "indicators",
+                           [&](auto x) { return store_.upsert_indicators(x); });
+      metrics_.batch_seconds.observe(std::chrono::duration<double>(Clock::now() - start).count());
+      lock.lock();
+      write_state_ = ok ? WriteState::kWritten : WriteState::kFailed;
+      writer_cv_.notify_all();
+    }
+  }
+
+  void start_writer() {
+    writer_ = std::thread([this] { writer_loop(); });
+  }
+  void stop_writer() {
+    {
+      std::lock_guard lock(writer_mu_);
+      writer_exit_ = true;
+    }
+    writer_cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
+  }
+
+  // Waits for the batch in flight; commits it when written. False when it failed (error_ /
+  // stopped_in_retry_ tell why).
+  bool complete_in_flight() {
+    std::unique_lock lock(writer_mu_);
+    writer_cv_.wait(lock, [&] {
+      return write_state_ == WriteState::kIdle || write_state_ == WriteState::kWritten ||
+             write_state_ == WriteState::kFailed;
+    });
+    if (write_state_ == WriteState::kIdle) return true;
+    if (write_state_ == WriteState::kFailed) return false;
+    Batch b = std::move(*in_flight_);
+    in_flight_.reset();
+    write_state_ = WriteState::kIdle;
+    lock.unlock();
+    if (b.dead_letters) {
+      if (auto r = ctx_.bus().flush(std::chrono::seconds(30)); !r) {
+        error_ = "dead-letter records not delivered: " + r.error().message;
+        return false;
+      }
+    }
+    if (auto r = consumer_->commit(b.next); !r) {
+      // Written but not committed: the records will be read and upserted again (no duplicate).
+      log::warn(kService, "commit failed; the batch will be read again",
+                {{"error", r.error().message}});
+    }
+    const std::size_t records = b.records();
+    stats_.written += static_cast<std::int64_t>(records);
+    ++stats_.batches;
+    metrics_.written.inc(records);
+    metrics_.batches.inc();
+    ctx_.add_records(static_cast<std::int64_t>(records));
+    return true;
+  }
+
+  // Hands the current batch to the writer (after the previous one is written and committed).
+  bool submit() {
     if (pending_messages_ == 0) return true;
-    const auto start = Clock::now();
     if (dlq_failed_) {
       error_.clear();
       stopped_in_retry_ = true;
       return false;
     }
-    const std::size_t records = trades_.size() + agg_trades_.size() + candles_.size() +
-                                snapshots_.size() + indicators_.size();
-    if (!write_with_retry(trades_, "trades", [&](auto b) { return store_.upsert_trades(b); }) ||
-        !write_with_retry(agg_trades_, "agg_trades",
-                          [&](auto b) { return store_.upsert_agg_trades(b); }) ||
-        !write_with_retry(candles_, "candles", [&](auto b) { return store_.upsert_candles(b); }) ||
-        !write_with_retry(snapshots_, "depth_snapshots",
-                          [&](auto b) { return store_.upsert_depth_snapshots(b); }) ||
-        !write_with_retry(indicators_, "indicators",
-                          [&](auto b) { return store_.upsert_indicators(b); }))
-      return false;
-    if (dlq_dirty_) {
-      if (auto r = ctx_.bus().flush(std::chrono::seconds(30)); !r) {
-        error_ = "dead-letter records not delivered: " + r.error().message;
-        return false;
-      }
-      dlq_dirty_ = false;
+    if (!complete_in_flight()) return false;
+    {
+      std::lock_guard lock(writer_mu_);
+      in_flight_.emplace(std::move(cur_));
+      write_state_ = WriteState::kQueued;
     }
-    if (auto r = consumer_->commit(); !r) {
-      // Written but not committed: the records will be read and upserted again (no duplicate).
-      log::warn(kService, "commit failed; the batch will be read again",
-                {{"error", r.error().message}});
-    }
-    trades_.clear();
-    agg_trades_.clear();
-    candles_.clear();
-    snapshots_.clear();
-    indicators_.clear();
-    pending_messages_ = 0;
-    stats_.written += static_cast<std::int64_t>(records);
-    ++stats_.batches;
-    metrics_.written.inc(records);
-    metrics_.batches.inc();
-    metrics_.batch_seconds.observe(std::chrono::duration<double>(Clock::now() - start).count());
-    ctx_.add_records(static_cast<std::int64_t>(records));
+    writer_cv_.notify_all();
+    cur_ = Batch{};
     return true;
   }
+
+  // Everything read so far written and committed.
+  bool flush() { return submit() && complete_in_flight(); }
 
   std::string stats_json() const {
     std::string out;
@@ -384,15 +467,18 @@ class Connector {
   Metrics metrics_;
   wire::Decoder decoder_;
   std::unique_ptr<bus::Consumer> consumer_;
-  std::vector<Trade> trades_;
-  std::vector<AggTrade> agg_trades_;
-  std::vector<Candle> candles_;
-  std::vector<DepthSnapshot> snapshots_;
-  std::vector<IndicatorValue> indicators_;
-  std::size_t pending_messages_ = 0;
+  // The batch being filled (on this thread) and the one being written (on writer_).
+  Batch cur_;
+  std::size_t& pending_messages_ = cur_.messages;
   Clock::time_point first_pending_;
+  std::mutex writer_mu_;
+  std::condition_variable writer_cv_;
+  std::optional<Batch> in_flight_;
+  enum class WriteState : std::uint8_t { kIdle, kQueued, kWriting, kWritten, kFailed };
+  WriteState write_state_ = WriteState::kIdle;
+  bool writer_exit_ = false;
+  std::thread writer_;
   Clock::time_point last_lag_;
-  bool dlq_dirty_ = false;
   bool dlq_failed_ = false;
   bool stopped_in_retry_ = false;
   std::string error_;
