@@ -8,6 +8,7 @@ packages=(
   libsimdjson-dev libsqlite3-dev zlib1g-dev libzip-dev libboost1.81-dev libssl-dev
   librdkafka-dev libpq-dev kcat
   libgtest-dev libbenchmark-dev
+  libtorch-dev  # libtorch 1.13 (C++ API + CMake config) for src/ml/gnn; skipped by CMake when absent
 )
 
 missing=()

@@ -42,4 +42,28 @@ fi
 # offline Job manifest test (tests/services/queue_manager/k8s/manifest_schema_test.cc).
 "$VENV/bin/python" -c 'import kubernetes_validate' 2>/dev/null ||
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "kubernetes-validate==1.37.0"
+# PyTorch Geometric, the reference for the GNN layer tests (tests/ml/gnn/pyg_equality_test.cc), in
+# a separate venv that sees Debian's python3-torch (1.13; torch itself is never pip-installed).
+# PyG 2.3.1 is the last release line that supports torch 1.13; numpy stays the system one torch
+# was built against, scipy is pinned to a release that accepts it.
+PYG_VERSION="2.3.1"
+PYG_VENV="${SF_PYG_VENV:-$HOME/.cache/streamforge/venv-pyg}"
+if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-torch python3-venv
+fi
+pyg_installed="$("$PYG_VENV/bin/python" -c 'import torch_geometric; print(torch_geometric.__version__)' 2>/dev/null || true)"
+if [[ "$pyg_installed" != "$PYG_VERSION" ]]; then
+  rm -rf "$PYG_VENV"
+  mkdir -p "$(dirname "$PYG_VENV")"
+  /usr/bin/python3 -m venv --system-site-packages "$PYG_VENV"
+  numpy_version="$(/usr/bin/python3 -c 'import numpy; print(numpy.__version__)')"
+  "$PYG_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+    "torch_geometric==$PYG_VERSION"
+  "$PYG_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "numpy==$numpy_version" "scipy==1.11.4" tqdm jinja2 requests pyparsing psutil
+fi
+echo "pyg python: $PYG_VENV/bin/python (torch_geometric $("$PYG_VENV/bin/python" -c 'import torch_geometric; print(torch_geometric.__version__)' 2>/dev/null))"
 echo "test python: $VENV/bin/python (ccxt $("$VENV/bin/python" -c 'import ccxt; print(ccxt.__version__)'))"

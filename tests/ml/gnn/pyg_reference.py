@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Reference outputs of PyTorch Geometric's GNN layers for tests/ml/gnn/pyg_equality_test.cc.
+
+Builds a fixed random graph, creates each PyG layer with random (seeded) parameters, runs forward
+and backward of sum(out * w) for a fixed random w, and writes one file per layer to --out:
+<layer>.sft holding the input, the parameters under PyG's names (prefix "param."), the output,
+w, and the gradients ("grad.x", "grad.<param>"). Format (little endian): b"SFT1", u32 count, then
+per tensor: u32 name length, name, u32 dtype (0 float32, 1 int64), u32 ndim, i64 dims, raw data.
+
+With --bench EPOCHS it instead times training epochs of each layer type (two layers + linear
+head, Adam, MSE) on a larger graph and prints one JSON line per layer.
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+import time
+
+import torch
+import torch_geometric
+from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, SAGEConv
+
+NUM_NODES = 50
+NUM_EDGES = 200
+NUM_FEATURES = 8
+OUT_CHANNELS = 4
+HEADS = 2
+SEED = 1234
+
+
+def write_tensors(path, tensors):
+    with open(path + ".tmp", "wb") as f:
+        f.write(b"SFT1")
+        f.write(struct.pack("<I", len(tensors)))
+        for name, t in tensors.items():
+            t = t.detach().contiguous()
+            if t.dtype == torch.float32:
+                code = 0
+            elif t.dtype == torch.int64:
+                code = 1
+            else:
+                raise ValueError(f"{name}: unsupported dtype {t.dtype}")
+            raw = name.encode()
+            f.write(struct.pack("<I", len(raw)))
+            f.write(raw)
+            f.write(struct.pack("<II", code, t.dim()))
+            f.write(struct.pack(f"<{t.dim()}q", *t.shape))
+            f.write(t.numpy().tobytes())
+    os.replace(path + ".tmp", path)
+
+
+def make_graph(gen, num_nodes, num_edges, num_features):
+    # Plain random directed edges: duplicates and a few self-loops are kept on purpose (PyG removes
+    # self-loops before adding its own; the C++ layers must do the same).
+    src = torch.randint(0, num_nodes, (num_edges,), generator=gen)
+    dst = torch.randint(0, num_nodes, (num_edges,), generator=gen)
+    edge_index = torch.stack([src, dst])
+    x = torch.randn(num_nodes, num_features, generator=gen)
+    return x, edge_index
+
+
+def make_layer(kind, in_channels, out_channels):
+    if kind == "gcn":
+        return GCNConv(in_channels, out_channels)
+    if kind == "sage":
+        return SAGEConv(in_channels, out_channels)
+    if kind == "gat":
+        return GATConv(in_channels, out_channels, heads=HEADS, dropout=0.0)
+    if kind == "gatv2":
+        return GATv2Conv(in_channels, out_channels, heads=HEADS, dropout=0.0)
+    raise ValueError(kind)
+
+
+def reference(out_dir):
+    gen = torch.Generator().manual_seed(SEED)
+    x, edge_index = make_graph(gen, NUM_NODES, NUM_EDGES, NUM_FEATURES)
+    for kind in ("gcn", "sage", "gat", "gatv2"):
+        layer = make_layer(kind, NUM_FEATURES, OUT_CHANNELS)
+        with torch.no_grad():
+            # Every parameter random, biases included (PyG starts them at zero).
+            for p in layer.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+        xg = x.clone().requires_grad_(True)
+        out = layer(xg, edge_index)
+        w = torch.randn(out.shape, generator=gen)
+        (out * w).sum().backward()
+        tensors = {"x": x, "edge_index": edge_index, "out": out, "w": w, "grad.x": xg.grad}
+        # state_dict(keep_vars) names every parameter the way PyG does (GATConv's shared
+        # lin_src/lin_dst appears once under named_parameters: lin_src.weight).
+        for name, p in layer.named_parameters():
+            tensors["param." + name] = p
+            tensors["grad." + name] = p.grad
+        write_tensors(os.path.join(out_dir, kind + ".sft"), tensors)
+    print(f"pyg_reference: torch {torch.__version__}, torch_geometric {torch_geometric.__version__}"
+          f" -> {out_dir}")
+
+
+class Net(torch.nn.Module):
+    def __init__(self, kind, in_channels, hidden, out_channels):
+        super().__init__()
+        heads = HEADS if kind in ("gat", "gatv2") else 1
+        self.conv1 = make_layer(kind, in_channels, hidden)
+        self.conv2 = make_layer(kind, hidden * heads, hidden)
+        self.head = torch.nn.Linear(hidden * heads, out_channels)
+
+    def forward(self, x, edge_index):
+        x = self.conv1(x, edge_index).relu()
+        x = self.conv2(x, edge_index).relu()
+        return self.head(x)
+
+
+def bench(epochs, num_nodes, num_edges, num_features, hidden, threads):
+    torch.set_num_threads(threads)
+    gen = torch.Generator().manual_seed(SEED)
+    x, edge_index = make_graph(gen, num_nodes, num_edges, num_features)
+    target = torch.randn(num_nodes, 1, generator=gen)
+    for kind in ("gcn", "sage", "gat", "gatv2"):
+        torch.manual_seed(SEED)
+        net = Net(kind, num_features, hidden, 1)
+        opt = torch.optim.Adam(net.parameters(), lr=0.01)
+
+        def epoch():
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(net(x, edge_index), target)
+            loss.backward()
+            opt.step()
+            return loss.item()
+
+        for _ in range(3):
+            epoch()
+        start = time.perf_counter()
+        for _ in range(epochs):
+            loss = epoch()
+        ms = (time.perf_counter() - start) * 1e3 / epochs
+        print(json.dumps({"layer": kind, "ms_per_epoch": round(ms, 3), "loss": loss,
+                          "nodes": num_nodes, "edges": num_edges, "features": num_features,
+                          "hidden": hidden, "threads": threads}))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", help="directory for the reference files")
+    ap.add_argument("--bench", type=int, default=0, help="time EPOCHS training epochs per layer")
+    ap.add_argument("--nodes", type=int, default=10000)
+    ap.add_argument("--edges", type=int, default=100000)
+    ap.add_argument("--features", type=int, default=32)
+    ap.add_argument("--hidden", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    if args.bench:
+        bench(args.bench, args.nodes, args.edges, args.features, args.hidden, args.threads)
+        return 0
+    if not args.out:
+        ap.error("--out or --bench is required")
+    os.makedirs(args.out, exist_ok=True)
+    reference(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
