@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds the CLI and runs the main job: the embedded platform
-# (`streamforge run`) with a demo test-flow, which prints what happened and exits.
-# Pass other arguments to run the platform differently, e.g. `scripts/run.sh` then
-# `build/bin/streamforge run --port 8080` to keep it serving.
+# The main job (Scenario 1): installs what is missing, builds, then runs the `historical-gnn`
+# workflow in the embedded platform (`streamforge run`): BTCUSDT 5m history -> persisted ->
+# indicators -> candles graph -> GNN trained and compared with baselines on a held-out tail; prints
+# where the model, metrics and data are (scripts/scenario1.sh tells what it does without internet).
+# `build/bin/streamforge run --port 8080` keeps the platform serving instead; `run --demo` runs the
+# small dummy test-flow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh streamforge
-exec build/bin/streamforge run --demo "$@"
+exec bash scripts/scenario1.sh "$@"

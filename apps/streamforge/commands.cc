@@ -3,10 +3,13 @@
 #include "services/arango_connector/arango_connector.h"
 #include "services/dummy/dummy_service.h"
 #include "services/graph_builder/graph_builder.h"
+#ifdef SF_HAVE_TRAIN
+#include "ml/train/trainer_service.h"
+#endif
+#include "services/exchange_sim/exchange_sim.h"
 #include "services/indicator_calculator/indicator_calculator.h"
 #include "services/loader_producer/loader_producer.h"
 #include "services/loader_ws/loader_ws.h"
-#include "services/exchange_sim/exchange_sim.h"
 #include "services/platform/platform.h"
 #include "tools/candles.h"
 #include "tools/ctl.h"
@@ -33,14 +36,21 @@ std::span<const Command> commands() {
       {"ctl", "send ping/stop to a queue's workers; print ping round trips", &tools::ctl_main},
       {"loader-producer", "historical data (REST or data.binance.vision) onto the bus, resumable",
        &services::loader_producer_main},
-      {"loader-ws", "live WebSocket trades (deduplicated, gaps repaired) or synced depth onto the bus",
+      {"loader-ws",
+       "live WebSocket trades (deduplicated, gaps repaired) or synced depth onto the bus",
        &services::loader_ws_main},
       {"arango-connector", "bus -> store (SQLite, PostgreSQL, ArangoDB): batched, idempotent, DLQ",
        &services::arango_connector_main},
-      {"indicator-calculator", "trades or candles -> candles + indicators on the bus (INDICATORS_CONFIG)",
+      {"indicator-calculator",
+       "trades or candles -> candles + indicators on the bus (INDICATORS_CONFIG)",
        &services::indicator_calculator_main},
       {"graph-builder", "stored candles -> a market graph (nodes, edges, labels) for gnn-trainer",
        &services::graph_builder_main},
+#ifdef SF_HAVE_TRAIN
+      {"gnn-trainer",
+       "a graph (graph-builder) -> a GNN (GCN, GraphSAGE, GAT, GATv2) vs baselines, metrics.json",
+       &services::gnn_trainer_main},
+#endif
       {"dummy-service", "test worker following the worker contract (telemetry, stop, ping)",
        &services::dummy_main},
       {"exchange-sim", "local Binance spot REST server over recorded data, with fault injection",

@@ -40,6 +40,19 @@ struct Graph {
 // Empty when the graph fits the config, else why not.
 std::string validate(const ModelConfig& config, const Graph& graph);
 
+// Loss of a masked training step (train_step_masked).
+enum class LossKind { kMse, kCrossEntropy };
+
+struct TrainStepOptions {
+  LossKind loss = LossKind::kMse;
+  // 1 = node contributes to the loss; empty = every node. Size num_nodes otherwise.
+  std::vector<std::uint8_t> mask;
+  // Cross-entropy only: weight per class (size out_features); empty = uniform. The loss is the
+  // weighted mean over masked nodes (torch's cross_entropy with weight, reduction mean).
+  std::vector<float> class_weights;
+  double lr = 0.01;
+};
+
 struct Output {
   std::vector<float> values;  // row-major [num_nodes, out_features]; empty on error
   double loss = 0;            // train_step only: the MSE before the update
@@ -63,6 +76,18 @@ class Model {
   // One full-batch training step: MSE against target ([num_nodes, out_features]), backward, Adam
   // with learning rate lr. Output carries the predictions and loss before the update.
   Output train_step(const Graph& graph, const std::vector<float>& target, double lr = 0.01);
+  // Full-graph forward, loss over the masked nodes only, backward, Adam step (lr). Target: MSE
+  // -> [num_nodes, out_features]; cross-entropy -> [num_nodes] class indices in
+  // [0, out_features) stored as float (unmasked entries are ignored, any value). The head's
+  // outputs are the logits. Output carries predictions and the loss before the update.
+  Output train_step_masked(const Graph& graph, const std::vector<float>& target,
+                           const TrainStepOptions& options);
+
+  // Weights and (when a step was taken) the Adam state and its learning rate, in one torch
+  // archive (torch::serialize). Empty on success, else the error.
+  std::string save(const std::string& path) const;
+  // Loads what save() wrote into a model of the same config; restores the optimizer state too.
+  std::string load(const std::string& path);
 
  private:
   struct Impl;

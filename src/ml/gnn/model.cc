@@ -1,8 +1,12 @@
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/container/any.h>
 #include <torch/optim/adam.h>
+#include <torch/serialize.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
 #include <torch/utils.h>
 
+#include <filesystem>
 #include <stdexcept>
 
 #include "ml/gnn/gnn.h"
@@ -165,6 +169,109 @@ Output Model::train_step(const Graph& graph, const std::vector<float>& target, d
   out.values = Impl::to_vector(pred);
   out.loss = loss.item<double>();
   return out;
+}
+
+Output Model::train_step_masked(const Graph& graph, const std::vector<float>& target,
+                                const TrainStepOptions& o) {
+  Output out;
+  out.error = validate(impl_->config, graph);
+  const int64_t n = graph.num_nodes;
+  const int64_t k = impl_->config.out_features;
+  const bool ce = o.loss == LossKind::kCrossEntropy;
+  if (out.ok() && static_cast<int64_t>(target.size()) != (ce ? n : n * k))
+    out.error = "target has " + std::to_string(target.size()) + " values, expected " +
+                (ce ? std::string("num_nodes") : std::string("num_nodes * out_features"));
+  if (out.ok() && !o.mask.empty() && static_cast<int64_t>(o.mask.size()) != n)
+    out.error = "mask has " + std::to_string(o.mask.size()) + " values, expected num_nodes";
+  if (out.ok() && ce && !o.class_weights.empty() &&
+      static_cast<int64_t>(o.class_weights.size()) != k)
+    out.error = "class_weights has " + std::to_string(o.class_weights.size()) +
+                " values, expected out_features";
+  std::vector<int64_t> rows;
+  if (out.ok()) {
+    for (int64_t i = 0; i < n; ++i)
+      if (o.mask.empty() || o.mask[static_cast<size_t>(i)]) rows.push_back(i);
+    if (rows.empty()) out.error = "mask selects no node";
+  }
+  std::vector<int64_t> classes;
+  if (out.ok() && ce) {
+    for (auto i : rows) {
+      const float v = target[static_cast<size_t>(i)];
+      const auto c = static_cast<int64_t>(v);
+      if (!(v >= 0) || c >= k || static_cast<float>(c) != v) {
+        out.error = "target of node " + std::to_string(i) + " is not a class in [0, out_features)";
+        break;
+      }
+      classes.push_back(c);
+    }
+  }
+  if (!out.ok()) return out;
+  if (!impl_->opt || impl_->opt_lr != o.lr) {
+    impl_->opt = std::make_unique<torch::optim::Adam>(impl_->root->parameters(),
+                                                      torch::optim::AdamOptions(o.lr));
+    impl_->opt_lr = o.lr;
+  }
+  impl_->root->train();
+  impl_->opt->zero_grad();
+  auto pred = impl_->run(graph);
+  auto idx = torch::tensor(rows, torch::kInt64);
+  auto sel = pred.index_select(0, idx);
+  torch::Tensor loss;
+  if (ce) {
+    auto y = torch::tensor(classes, torch::kInt64);
+    auto opts = torch::nn::functional::CrossEntropyFuncOptions();
+    if (!o.class_weights.empty()) opts.weight(torch::tensor(o.class_weights, torch::kFloat32));
+    loss = torch::nn::functional::cross_entropy(sel, y, opts);
+  } else {
+    auto y = torch::from_blob(const_cast<float*>(target.data()), {n, k}, torch::kFloat32)
+                 .index_select(0, idx);
+    loss = torch::nn::functional::mse_loss(sel, y);
+  }
+  loss.backward();
+  impl_->opt->step();
+  out.values = Impl::to_vector(pred);
+  out.loss = loss.item<double>();
+  return out;
+}
+
+std::string Model::save(const std::string& path) const {
+  try {
+    torch::serialize::OutputArchive archive;
+    impl_->root->save(archive);
+    if (impl_->opt) {
+      torch::serialize::OutputArchive optim;
+      impl_->opt->save(optim);
+      archive.write("sf_optimizer", optim);
+      archive.write("sf_optimizer_lr", torch::tensor(impl_->opt_lr, torch::kFloat64));
+    }
+    archive.save_to(path);
+  } catch (const std::exception& e) {
+    return "cannot save model to " + path + ": " + e.what();
+  }
+  return {};
+}
+
+std::string Model::load(const std::string& path) {
+  if (!std::filesystem::exists(path)) return "no model file " + path;
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    impl_->root->load(archive);
+    torch::Tensor lr;
+    torch::serialize::InputArchive optim;
+    if (archive.try_read("sf_optimizer_lr", lr) && archive.try_read("sf_optimizer", optim)) {
+      impl_->opt_lr = lr.item<double>();
+      impl_->opt = std::make_unique<torch::optim::Adam>(impl_->root->parameters(),
+                                                        torch::optim::AdamOptions(impl_->opt_lr));
+      impl_->opt->load(optim);
+    } else {
+      impl_->opt.reset();
+      impl_->opt_lr = -1;
+    }
+  } catch (const std::exception& e) {
+    return "cannot load model from " + path + ": " + e.what();
+  }
+  return {};
 }
 
 }  // namespace sf::ml::gnn

@@ -4,6 +4,9 @@
 #include "services/arango_connector/arango_connector.h"
 #include "services/dummy/dummy_service.h"
 #include "services/graph_builder/graph_builder.h"
+#ifdef SF_HAVE_TRAIN
+#include "ml/train/trainer_service.h"
+#endif
 #include "services/indicator_calculator/indicator_calculator.h"
 #include "services/loader_producer/loader_producer.h"
 #include "services/loader_ws/loader_ws.h"
@@ -58,6 +61,16 @@ Result<Body, std::string> graph_builder(const runtime::Config& c, const Embedded
   return Body([owned, body](runtime::WorkerContext& ctx) { return body(ctx); });
 }
 
+#ifdef SF_HAVE_TRAIN
+Result<Body, std::string> trainer(const runtime::Config& c, const Embedded&) {
+  auto o = gnn_trainer_options_from(c);
+  if (!o) return unexpected(o.error());
+  auto upload = gnn_trainer_upload_from(c);
+  if (!upload) return unexpected(upload.error());
+  return Body(gnn_trainer_body(std::move(*o), std::move(*upload)));
+}
+#endif
+
 constexpr ServiceSpec kServices[] = {
     {"dummy-service", &add_dummy_options, &dummy},
     {"loader-producer", &add_loader_options, &loader},
@@ -65,6 +78,9 @@ constexpr ServiceSpec kServices[] = {
     {"arango-connector", &add_connector_options, &connector},
     {"indicator-calculator", &add_calculator_options, &calculator},
     {"graph-builder", &add_graph_builder_options, &graph_builder},
+#ifdef SF_HAVE_TRAIN
+    {"gnn-trainer", &add_gnn_trainer_options, &trainer},
+#endif
 };
 
 }  // namespace

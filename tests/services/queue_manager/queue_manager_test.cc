@@ -156,6 +156,48 @@ TEST_F(QueueManagerTest, HistoricalLoadFinishesAndStoresTheExactCandles) {
   EXPECT_NE(events.body.find("\"status\":\"finished\""), std::string::npos);
 }
 
+#ifdef SF_HAVE_TRAIN
+// Scenario 1 in miniature: historical-gnn over exchange-sim ends with a stored model and metrics
+// that compare it with the baselines on the same held-out split.
+TEST_F(QueueManagerTest, HistoricalGnnProducesAStoredModelAndMetricsAgainstBaselines) {
+  SF_REQUIRE_SHARED_DATA("klines_btcusdt_2020_htm/BTCUSDT-5m-2020-07-01_2020-07-11.csv");
+  exchange_sim::ExchangeSimOptions so;
+  so.data_dir = sf::testing::shared_data_dir().string();
+  auto sim = exchange_sim::ExchangeSim::start(so);
+  ASSERT_TRUE(sim.ok()) << sim.error();
+  sim_ = std::move(*sim);
+  const fs::path out = fs::temp_directory_path() / ("sf_qm_gnn_" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  qm::QueueManagerOptions qo;
+  qo.base_env["GRAPH_DIR"] = (out / "graphs").string();
+  qo.base_env["MODEL_DIR"] = (out / "models").string();
+  start_platform(qo);
+  auto r = call(
+      "POST", "/queues",
+      R"({"template":"historical-gnn","symbol":"BTCUSDT","from":"2020-07-01","to":"2020-07-11","params":{"epochs":"5"}})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id = field(r.body, "queue_id");
+  ASSERT_EQ(wait_status(id, 180s), "finished") << call("GET", "/queues/" + id).body;
+  const fs::path metrics = out / "models" / id / "v1" / "metrics.json";
+  ASSERT_TRUE(fs::exists(metrics)) << metrics;
+  std::ifstream in(metrics);
+  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  ASSERT_FALSE(p.parse(json).get(doc));
+  for (const char* who : {"model", "majority", "persistence", "logistic_regression"}) {
+    double ba = -1;
+    ASSERT_FALSE(doc["test"][who]["balanced_accuracy"].get(ba)) << who;
+    EXPECT_GE(ba, 0.0);
+    EXPECT_LE(ba, 1.0);
+  }
+  std::int64_t nodes = 0;
+  ASSERT_FALSE(doc["graph"]["nodes"].get(nodes));
+  EXPECT_EQ(nodes, 2880);  // every stored candle of 2020-07-01..10 became a node
+  fs::remove_all(out);
+}
+#endif
+
 TEST_F(QueueManagerTest, StopMidRunInterruptsEveryStageWithinFiveSeconds) {
   start_platform();
   // The test-flow dummy would load for 60 s.
