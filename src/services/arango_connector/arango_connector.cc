@@ -19,6 +19,7 @@
 #include "runtime/protocol.h"
 #include "runtime/service.h"
 #include "runtime/signals.h"
+#include "services/queue_manager/registry.h"
 
 namespace sf::services {
 namespace {
@@ -595,38 +596,7 @@ std::string connector_store_url(const runtime::Config& config) {
 }
 
 int arango_connector_main(int argc, char** argv) {
-  runtime::ConfigParser parser(
-      "streamforge arango-connector",
-      "Persists records from the bus into the configured store (SQLite, PostgreSQL or ArangoDB), "
-      "batched, committed only after the store wrote them.");
-  runtime::add_worker_options(parser);
-  add_connector_options(parser);
-  auto args = runtime::with_store_flag(argc, argv);  // --store sets SF_STORE
-  std::vector<char*> argv2;
-  for (auto& a : args) argv2.push_back(a.data());
-  int code = 0;
-  auto config = runtime::parse_or_exit(parser, static_cast<int>(argv2.size()), argv2.data(), &code);
-  if (!config) return code;
-  if (auto r = runtime::configure_logging(*config); !r) {
-    std::cerr << r.error() << '\n';
-    return 2;
-  }
-  auto options = connector_options_from(*config);
-  if (!options) {
-    std::cerr << "arango-connector: " << options.error() << '\n';
-    return 2;
-  }
-  const std::string store_url = connector_store_url(*config);
-  auto store = store::open_store(store_url);
-  if (!store) {
-    log::error(kService, "cannot open store",
-               {{"store", store::redact_store_url(store_url)}, {"error", store.error().message}});
-    return 2;
-  }
-  log::info(kService, "store opened", {{"store", store::redact_store_url(store_url)}});
-
-  return runtime::run_worker_process(*config, kService, "consumer",
-                                     connector_body(*options, **store));
+  return qm::run_hosted_service("arango-connector", argc, argv);
 }
 
 }  // namespace sf::services

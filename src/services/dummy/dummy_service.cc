@@ -7,6 +7,7 @@
 #include "runtime/log.h"
 #include "runtime/service.h"
 #include "runtime/signals.h"
+#include "services/queue_manager/registry.h"
 
 namespace sf::services {
 
@@ -71,19 +72,7 @@ DummyOptions dummy_options_from(const runtime::Config& config) {
 }
 
 int dummy_main(int argc, char** argv) {
-  runtime::ConfigParser parser("streamforge dummy-service",
-                               "Test worker: follows the worker contract without real work.");
-  runtime::add_worker_options(parser);
-  add_dummy_options(parser);
-  int code = 0;
-  auto config = runtime::parse_or_exit(parser, argc, argv, &code);
-  if (!config) return code;
-  if (auto r = runtime::configure_logging(*config); !r) {
-    std::cerr << r.error() << '\n';
-    return 2;
-  }
-  return runtime::run_worker_process(*config, "dummy-service", "",
-                                     dummy_body(dummy_options_from(*config)));
+  return qm::run_hosted_service("dummy-service", argc, argv);
 }
 
 }  // namespace sf::services

@@ -9,6 +9,7 @@
 #include "runtime/log.h"
 #include "runtime/service.h"
 #include "services/arango_connector/arango_connector.h"
+#include "services/queue_manager/registry.h"
 
 namespace sf::services {
 namespace {
@@ -183,34 +184,7 @@ std::function<runtime::WorkResult(runtime::WorkerContext&)> graph_builder_body(
 }
 
 int graph_builder_main(int argc, char** argv) {
-  runtime::ConfigParser parser(
-      "streamforge graph-builder",
-      "Stored candles -> a market graph (nodes, edges, labels) for gnn-trainer.");
-  runtime::add_worker_options(parser);
-  add_graph_builder_options(parser);
-  auto args = runtime::with_store_flag(argc, argv);
-  std::vector<char*> argv2;
-  for (auto& a : args) argv2.push_back(a.data());
-  int code = 0;
-  auto config = runtime::parse_or_exit(parser, static_cast<int>(argv2.size()), argv2.data(), &code);
-  if (!config) return code;
-  if (auto r = runtime::configure_logging(*config); !r) {
-    std::cerr << r.error() << '\n';
-    return 2;
-  }
-  auto options = graph_builder_options_from(*config);
-  if (!options) {
-    std::cerr << "graph-builder: " << options.error() << '\n';
-    return 2;
-  }
-  const std::string url = connector_store_url(*config);
-  auto store = store::open_store(url);
-  if (!store) {
-    std::cerr << "graph-builder: cannot open store " << store::redact_store_url(url) << ": "
-              << store.error().message << '\n';
-    return 2;
-  }
-  return runtime::run_worker_process(*config, kService, "", graph_builder_body(*options, **store));
+  return qm::run_hosted_service("graph-builder", argc, argv);
 }
 
 }  // namespace sf::services

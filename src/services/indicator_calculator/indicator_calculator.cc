@@ -13,6 +13,7 @@
 #include "runtime/metrics.h"
 #include "runtime/service.h"
 #include "runtime/signals.h"
+#include "services/queue_manager/registry.h"
 
 namespace sf::services {
 namespace {
@@ -268,25 +269,7 @@ Result<CalculatorOptions, std::string> calculator_options_from(const runtime::Co
 }
 
 int indicator_calculator_main(int argc, char** argv) {
-  runtime::ConfigParser parser(
-      "streamforge indicator-calculator",
-      "Trades or candles from the bus -> candles of INTERVAL and indicators (INDICATORS_CONFIG), "
-      "published to the bus.");
-  runtime::add_worker_options(parser);
-  add_calculator_options(parser);
-  int code = 0;
-  auto config = runtime::parse_or_exit(parser, argc, argv, &code);
-  if (!config) return code;
-  if (auto r = runtime::configure_logging(*config); !r) {
-    std::cerr << r.error() << '\n';
-    return 2;
-  }
-  auto o = calculator_options_from(*config);
-  if (!o) {
-    std::cerr << "indicator-calculator: " << o.error() << '\n';
-    return 2;
-  }
-  return runtime::run_worker_process(*config, std::string(kService), "", calculator_body(*o));
+  return qm::run_hosted_service("indicator-calculator", argc, argv);
 }
 
 }  // namespace sf::services

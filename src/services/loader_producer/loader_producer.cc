@@ -14,6 +14,7 @@
 #include "runtime/log.h"
 #include "runtime/service.h"
 #include "runtime/signals.h"
+#include "services/queue_manager/registry.h"
 
 namespace sf::services {
 namespace {
@@ -407,24 +408,7 @@ Result<LoaderOptions, std::string> loader_options_from(const runtime::Config& co
 }
 
 int loader_producer_main(int argc, char** argv) {
-  runtime::ConfigParser parser(
-      "streamforge loader-producer",
-      "Loads historical Binance data (REST or data.binance.vision) onto the bus.");
-  runtime::add_worker_options(parser);
-  add_loader_options(parser);
-  int code = 0;
-  auto config = runtime::parse_or_exit(parser, argc, argv, &code);
-  if (!config) return code;
-  if (auto r = runtime::configure_logging(*config); !r) {
-    std::cerr << r.error() << '\n';
-    return 2;
-  }
-  auto options = loader_options_from(*config);
-  if (!options) {
-    std::cerr << "loader-producer: " << options.error() << '\n';
-    return 2;
-  }
-  return runtime::run_worker_process(*config, kService, "producer", loader_body(*options));
+  return qm::run_hosted_service("loader-producer", argc, argv);
 }
 
 }  // namespace sf::services

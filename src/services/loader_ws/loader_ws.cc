@@ -21,6 +21,7 @@
 #include "runtime/metrics.h"
 #include "runtime/service.h"
 #include "runtime/signals.h"
+#include "services/queue_manager/registry.h"
 
 namespace sf::services {
 namespace {
@@ -797,24 +798,7 @@ Result<LoaderWsOptions, std::string> loader_ws_options_from(const runtime::Confi
 }
 
 int loader_ws_main(int argc, char** argv) {
-  runtime::ConfigParser parser(
-      "streamforge loader-ws",
-      "Live Binance WebSocket data onto the bus, deduplicated and gap-repaired.");
-  runtime::add_worker_options(parser);
-  add_loader_ws_options(parser);
-  int code = 0;
-  auto config = runtime::parse_or_exit(parser, argc, argv, &code);
-  if (!config) return code;
-  if (auto r = runtime::configure_logging(*config); !r) {
-    std::cerr << r.error() << '\n';
-    return 2;
-  }
-  auto options = loader_ws_options_from(*config);
-  if (!options) {
-    std::cerr << "loader-ws: " << options.error() << '\n';
-    return 2;
-  }
-  return runtime::run_worker_process(*config, kService, "producer", loader_ws_body(*options));
+  return qm::run_hosted_service("loader-ws", argc, argv);
 }
 
 }  // namespace sf::services

@@ -1,5 +1,8 @@
 #include "services/queue_manager/registry.h"
 
+#include <iostream>
+
+#include "runtime/log.h"
 #include "runtime/service.h"
 #include "services/arango_connector/arango_connector.h"
 #include "services/dummy/dummy_service.h"
@@ -42,8 +45,12 @@ Result<Body, std::string> connector(const runtime::Config& c, const Embedded& e)
   if (!o) return unexpected(o.error());
   const bool own_store = !c.get_string("SF_STORE").empty() || !c.get_string("ARANGO_URL").empty();
   if (!own_store && e.store != nullptr) return Body(connector_body(std::move(*o), *e.store));
-  auto store = store::open_store(connector_store_url(c));
-  if (!store) return unexpected("cannot open store: " + store.error().message);
+  const std::string url = connector_store_url(c);
+  auto store = store::open_store(url);
+  if (!store)
+    return unexpected("cannot open store " + store::redact_store_url(url) + ": " +
+                      store.error().message);
+  log::info("store", "store opened", {{"store", store::redact_store_url(url)}});
   std::shared_ptr<store::Store> owned(std::move(*store));
   auto body = connector_body(std::move(*o), *owned);
   return Body([owned, body](runtime::WorkerContext& ctx) { return body(ctx); });
@@ -54,8 +61,12 @@ Result<Body, std::string> graph_builder(const runtime::Config& c, const Embedded
   if (!o) return unexpected(o.error());
   const bool own_store = !c.get_string("SF_STORE").empty() || !c.get_string("ARANGO_URL").empty();
   if (!own_store && e.store != nullptr) return Body(graph_builder_body(std::move(*o), *e.store));
-  auto store = store::open_store(connector_store_url(c));
-  if (!store) return unexpected("cannot open store: " + store.error().message);
+  const std::string url = connector_store_url(c);
+  auto store = store::open_store(url);
+  if (!store)
+    return unexpected("cannot open store " + store::redact_store_url(url) + ": " +
+                      store.error().message);
+  log::info("store", "store opened", {{"store", store::redact_store_url(url)}});
   std::shared_ptr<store::Store> owned(std::move(*store));
   auto body = graph_builder_body(std::move(*o), *owned);
   return Body([owned, body](runtime::WorkerContext& ctx) { return body(ctx); });
@@ -72,14 +83,26 @@ Result<Body, std::string> trainer(const runtime::Config& c, const Embedded&) {
 #endif
 
 constexpr ServiceSpec kServices[] = {
-    {"dummy-service", &add_dummy_options, &dummy},
-    {"loader-producer", &add_loader_options, &loader},
-    {"loader-ws", &add_loader_ws_options, &loader_ws},
-    {"arango-connector", &add_connector_options, &connector},
-    {"indicator-calculator", &add_calculator_options, &calculator},
-    {"graph-builder", &add_graph_builder_options, &graph_builder},
+    {"dummy-service", "Test worker: follows the worker contract without real work.", "",
+     &add_dummy_options, &dummy},
+    {"loader-producer", "Loads historical Binance data (REST or data.binance.vision) onto the bus.",
+     "producer", &add_loader_options, &loader},
+    {"loader-ws", "Live Binance WebSocket data onto the bus, deduplicated and gap-repaired.",
+     "producer", &add_loader_ws_options, &loader_ws},
+    {"arango-connector",
+     "Persists records from the bus into the configured store (SQLite, PostgreSQL or ArangoDB), "
+     "batched, committed only after the store wrote them.",
+     "consumer", &add_connector_options, &connector},
+    {"indicator-calculator",
+     "Trades or candles from the bus -> candles of INTERVAL and indicators (INDICATORS_CONFIG), "
+     "published to the bus.",
+     "", &add_calculator_options, &calculator},
+    {"graph-builder", "Stored candles -> a market graph (nodes, edges, labels) for gnn-trainer.",
+     "", &add_graph_builder_options, &graph_builder},
 #ifdef SF_HAVE_TRAIN
-    {"gnn-trainer", &add_gnn_trainer_options, &trainer},
+    {"gnn-trainer",
+     "A graph directory (graph-builder) -> a trained GNN, baselines and metrics.json.", "",
+     &add_gnn_trainer_options, &trainer},
 #endif
 };
 
@@ -93,6 +116,34 @@ const ServiceSpec* find_service(std::string_view name) {
   for (const auto& s : kServices)
     if (s.name == name) return &s;
   return nullptr;
+}
+
+int run_hosted_service(std::string_view name, int argc, char** argv) {
+  const ServiceSpec* spec = find_service(name);
+  if (spec == nullptr) {
+    std::cerr << "streamforge: no service " << name << '\n';
+    return 2;
+  }
+  runtime::ConfigParser parser("streamforge " + std::string(name), std::string(spec->description));
+  runtime::add_worker_options(parser);
+  spec->add_options(parser);
+  auto args = runtime::with_store_flag(argc, argv);  // --store sets SF_STORE where declared
+  std::vector<char*> argv2;
+  for (auto& a : args) argv2.push_back(a.data());
+  int code = 0;
+  auto config = runtime::parse_or_exit(parser, static_cast<int>(argv2.size()), argv2.data(), &code);
+  if (!config) return code;
+  if (auto r = runtime::configure_logging(*config); !r) {
+    std::cerr << r.error() << '\n';
+    return 2;
+  }
+  auto body = spec->make_body(*config, Embedded{});
+  if (!body) {
+    std::cerr << name << ": " << body.error() << '\n';
+    return 2;
+  }
+  return runtime::run_worker_process(*config, std::string(name), std::string(spec->bus_role),
+                                     *body);
 }
 
 Result<runtime::Config, std::string> stage_config(const ServiceSpec& spec,
