@@ -87,7 +87,7 @@ class Store {
 
   // The schema version the database is at after migrations.
   virtual StoreResult<int> schema_version() = 0;
-  // "sqlite" or "postgres".
+  // "sqlite", "postgres" or "arango".
   virtual std::string_view kind() const = 0;
 };
 
