@@ -4,6 +4,7 @@
 #include "services/dummy/dummy_service.h"
 #include "services/graph_builder/graph_builder.h"
 #ifdef SF_HAVE_TRAIN
+#include "ml/train/infer_service.h"
 #include "ml/train/trainer_service.h"
 #endif
 #include "services/exchange_sim/exchange_sim.h"
@@ -50,6 +51,9 @@ std::span<const Command> commands() {
       {"gnn-trainer",
        "a graph (graph-builder) -> a GNN (GCN, GraphSAGE, GAT, GATv2) vs baselines, metrics.json",
        &services::gnn_trainer_main},
+      {"gnn-infer",
+       "a stored model scores the newest graph nodes -> predictions on the bus and in the store",
+       &services::gnn_infer_main},
 #endif
       {"dummy-service", "test worker following the worker contract (telemetry, stop, ping)",
        &services::dummy_main},

@@ -8,6 +8,7 @@
 #include "services/dummy/dummy_service.h"
 #include "services/graph_builder/graph_builder.h"
 #ifdef SF_HAVE_TRAIN
+#include "ml/train/infer_service.h"
 #include "ml/train/trainer_service.h"
 #endif
 #include "services/indicator_calculator/indicator_calculator.h"
@@ -80,6 +81,21 @@ Result<Body, std::string> trainer(const runtime::Config& c, const Embedded&) {
   if (!upload) return unexpected(upload.error());
   return Body(gnn_trainer_body(std::move(*o), std::move(*upload)));
 }
+
+// Predictions go to the embedded store unless the stage names one.
+Result<Body, std::string> infer(const runtime::Config& c, const Embedded& e) {
+  auto o = gnn_infer_options_from(c);
+  if (!o) return unexpected(o.error());
+  const std::string url = c.get_string("SF_STORE");
+  if (url.empty()) return Body(gnn_infer_body(std::move(*o), e.store));
+  auto store = store::open_store(url);
+  if (!store)
+    return unexpected("cannot open store " + store::redact_store_url(url) + ": " +
+                      store.error().message);
+  std::shared_ptr<store::Store> owned(std::move(*store));
+  auto body = gnn_infer_body(std::move(*o), owned.get());
+  return Body([owned, body](runtime::WorkerContext& ctx) { return body(ctx); });
+}
 #endif
 
 constexpr ServiceSpec kServices[] = {
@@ -103,6 +119,9 @@ constexpr ServiceSpec kServices[] = {
     {"gnn-trainer",
      "A graph directory (graph-builder) -> a trained GNN, baselines and metrics.json.", "",
      &add_gnn_trainer_options, &trainer},
+    {"gnn-infer",
+     "A stored model scores the newest graph nodes; predictions to the bus and the store.",
+     "producer", &add_gnn_infer_options, &infer},
 #endif
 };
 

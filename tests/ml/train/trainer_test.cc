@@ -13,13 +13,17 @@
 #include <iterator>
 
 #include "bus/inproc_bus.h"
+#include "core/wire_decode.h"
 #include "exchange/binance/parse.h"
+#include "ml/gnn/gnn.h"
 #include "ml/graph/asset_graph.h"
 #include "ml/graph/candle_graph.h"
+#include "ml/train/infer_service.h"
 #include "ml/train/trainer_service.h"
 #include "runtime/protocol.h"
 #include "runtime/service.h"
 #include "runtime/worker.h"
+#include "store/store.h"
 #include "test_support.h"
 
 namespace sf::ml::train {
@@ -380,6 +384,101 @@ TEST(GnnModelTraining, MaskedCrossEntropyStepAndSaveLoad) {
 // Not run by ctest (DISABLED_): the full-data numbers in docs/gnn.md. Run with
 //   build/tests/gnn_trainer_test --gtest_also_run_disabled_tests --gtest_filter='*FullFreqtrade*'
 // (SF_FULL_EPOCHS overrides the epochs, default 100; the metrics.json files are printed).
+// gnn-infer: the stored model scores the newest nodes; on the training graph itself (same
+// normalisation) its probabilities are the model's own softmax, published and stored.
+TEST(GnnInfer, ScoresTheNewestNodesPublishesAndStoresProbabilities) {
+  SF_REQUIRE_SHARED_DATA(kBtc);
+  auto o = small("infer-models");
+  o.epochs = 5;
+  auto res = run_trainer(o);
+  ASSERT_TRUE(res.ok()) << res.error();
+  services::InferOptions io;
+  io.model_dir = o.model_dir;
+  io.model_name = "btc";
+  io.graph_path = btc_graph_dir();
+  io.topic = "btc-predictions";
+  io.predict_last = 4;
+  auto store = store::open_store("sqlite::memory:");
+  ASSERT_TRUE(store.ok());
+  bus::InProcBus bus;
+  runtime::WorkerSettings ws;
+  ws.service = "gnn-infer";
+  ws.queue_id = "q-infer";
+  runtime::Worker w(bus, ws);
+  EXPECT_EQ(w.run(services::gnn_infer_body(io, store->get())), 0);
+  ASSERT_EQ(w.outcome(), runtime::Outcome::kFinished);
+  // The model's own forward pass over the same graph, for comparison.
+  auto ds = load_dataset(btc_graph_dir());
+  ASSERT_TRUE(ds.ok());
+  const auto& g = ds->graph;
+  gnn::Graph gg{.num_nodes = static_cast<std::int64_t>(g.num_nodes()),
+                .num_features = static_cast<std::int64_t>(g.num_features()),
+                .x = g.features,
+                .src = {},
+                .dst = {}};
+  for (const auto& e : g.edges) {
+    gg.src.push_back(e.src);
+    gg.dst.push_back(e.dst);
+  }
+  gnn::Model model({.kind = gnn::LayerKind::kGcn,
+                    .in_features = gg.num_features,
+                    .hidden = 8,
+                    .out_features = 3,
+                    .heads = 1,
+                    .dropout = 0,
+                    .seed = 0,
+                    .threads = 1});
+  ASSERT_EQ(model.load((fs::path(res->version_dir) / "model.pt").string()), "");
+  auto out = model.forward(gg);
+  ASSERT_TRUE(out.ok());
+  const auto last = g.num_nodes() - 1;
+  const float* z = &out.values[last * 3];
+  const double m = std::max({z[0], z[1], z[2]});
+  const double sum = std::exp(z[0] - m) + std::exp(z[1] - m) + std::exp(z[2] - m);
+  const double want_up = std::exp(z[2] - m) / sum;
+  // Stored: 4 nodes x 3 probabilities, summing to 1 per node.
+  const Symbol btc = *Symbol::parse("BTCUSDT");
+  double total = 0;
+  for (const char* name : {"gnn_btc_p_down", "gnn_btc_p_flat", "gnn_btc_p_up"}) {
+    auto v = (*store)->indicators(btc, Interval::k5m, name, {});
+    ASSERT_TRUE(v.ok());
+    ASSERT_EQ(v->size(), 4u) << name;
+    EXPECT_EQ(v->back().open_time, g.node_time[last]);
+    total += v->back().value;
+    if (std::string(name) == "gnn_btc_p_up") {
+      EXPECT_NEAR(v->back().value, want_up, 1e-6);
+    }
+  }
+  EXPECT_NEAR(total, 1.0, 1e-9);
+  // Published as indicator records, keyed by symbol.
+  auto c = bus.subscribe({.topics = {"btc-predictions"},
+                          .group = "check",
+                          .start = bus::StartFrom::kEarliest,
+                          .offsets = {}});
+  ASSERT_TRUE(c.ok());
+  auto msgs = (*c)->poll(std::chrono::milliseconds(500), 100);
+  ASSERT_TRUE(msgs.ok());
+  ASSERT_EQ(msgs->size(), 12u);
+  auto d = wire::decode((*msgs)[0].value);
+  ASSERT_TRUE(d.ok());
+  ASSERT_TRUE(d->indicator.has_value());
+  EXPECT_EQ((*msgs)[0].key, "BTCUSDT");
+}
+
+TEST(GnnInfer, AMissingModelOrGraphIsAnError) {
+  services::InferOptions io;
+  io.model_dir = (root() / "nothing-here").string();
+  io.model_name = "none";
+  io.graph_path = btc_graph_dir();
+  bus::InProcBus bus;
+  runtime::WorkerSettings ws;
+  ws.service = "gnn-infer";
+  ws.queue_id = "q-infer-bad";
+  runtime::Worker w(bus, ws);
+  EXPECT_EQ(w.run(services::gnn_infer_body(io, nullptr)), 1);
+  EXPECT_EQ(w.outcome(), runtime::Outcome::kError);
+}
+
 TEST(GnnTrainer, DISABLED_FullFreqtradeCandlesAndAssets) {
   SF_REQUIRE_SHARED_DATA(kBtc);
   const int epochs = std::getenv("SF_FULL_EPOCHS") ? std::atoi(std::getenv("SF_FULL_EPOCHS")) : 100;
