@@ -899,9 +899,12 @@ struct WsReplay::Impl {
           }
           if (stopping) return;
         }
+        // REST answers from `played`: it counts the frame before any client can have read it, so
+        // REST is never behind what a client received (a client that got trade N and asks REST
+        // finds N; the sessions' sockets are written on other threads).
+        played = i + 1;
         dispatch(frame, stream);
         position = i + 1;
-        played = position;
       }
       apply_snapshots_before(parser, frames.size(), next_snapshot);
       if (!options.loop) break;
