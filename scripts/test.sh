@@ -11,9 +11,11 @@ bash scripts/install-test-python.sh  # ccxt, the independent client the exchange
 bash scripts/build.sh
 
 if [ "${SF_TEST_NO_SERVERS:-0}" != "1" ]; then
+  # Absolute paths: the trap runs after `cd build` below (relative ones left both servers running).
+  root="$PWD"
   cleanup() {
-    bash scripts/kafka.sh stop >/dev/null 2>&1 || true
-    [ -x scripts/postgres.sh ] && bash scripts/postgres.sh stop >/dev/null 2>&1 || true
+    bash "$root/scripts/kafka.sh" stop >/dev/null 2>&1 || true
+    [ -x "$root/scripts/postgres.sh" ] && bash "$root/scripts/postgres.sh" stop >/dev/null 2>&1 || true
   }
   trap cleanup EXIT
   SF_TEST_KAFKA_BOOTSTRAP=$(bash scripts/kafka.sh start)
