@@ -166,6 +166,16 @@ struct Reader {
 
 // --- encoding -------------------------------------------------------------------------------
 
+// `"name":true|false|null`: an optional bool (a source without the field stores null).
+void optional_bool_field(JsonWriter& w, std::string_view name, const std::optional<bool>& v) {
+  w.key(name);
+  if (v) {
+    w.value(*v);
+  } else {
+    w.null();
+  }
+}
+
 void market_head(JsonWriter& w, const std::string& key, std::string_view kind_series,
                  const Symbol& symbol, TimestampUs time, std::int64_t id) {
   w.begin_object()
@@ -472,8 +482,15 @@ StoreResult<std::size_t> ArangoStore::write(const std::string& collection, Coll 
   return total;
 }
 
+StoreResult<std::size_t> ArangoStore::write_market(ByCollection by_collection, std::size_t count) {
+  for (auto& [collection, docs] : by_collection) {
+    if (auto r = write(collection, Coll::kMarket, std::move(docs)); !r) return r;
+  }
+  return count;
+}
+
 StoreResult<std::size_t> ArangoStore::upsert_trades(std::span<const Trade> batch) {
-  std::unordered_map<std::string, std::vector<Doc>> by_collection;
+  ByCollection by_collection;
   for (const Trade& t : batch) {
     Doc doc;
     doc.key = finish_key(symbol_key(t.symbol) + "_trade_" + std::to_string(t.trade_id));
@@ -485,24 +502,16 @@ StoreResult<std::size_t> ArangoStore::upsert_trades(std::span<const Trade> batch
         .field("trade_time", t.trade_time)
         .field("event_time", t.event_time)
         .field("receive_time", t.receive_time)
-        .field("is_buyer_maker", t.is_buyer_maker)
-        .key("is_best_match");
-    if (t.is_best_match) {
-      w.value(*t.is_best_match);
-    } else {
-      w.null();
-    }
+        .field("is_buyer_maker", t.is_buyer_maker);
+    optional_bool_field(w, "is_best_match", t.is_best_match);
     w.end_object();
     by_collection[market_collection(t.symbol, "trades")].push_back(std::move(doc));
   }
-  for (auto& [collection, docs] : by_collection) {
-    if (auto r = write(collection, Coll::kMarket, std::move(docs)); !r) return r;
-  }
-  return batch.size();
+  return write_market(std::move(by_collection), batch.size());
 }
 
 StoreResult<std::size_t> ArangoStore::upsert_agg_trades(std::span<const AggTrade> batch) {
-  std::unordered_map<std::string, std::vector<Doc>> by_collection;
+  ByCollection by_collection;
   for (const AggTrade& t : batch) {
     Doc doc;
     doc.key = finish_key(symbol_key(t.symbol) + "_agg_" + std::to_string(t.agg_trade_id));
@@ -516,24 +525,16 @@ StoreResult<std::size_t> ArangoStore::upsert_agg_trades(std::span<const AggTrade
         .field("trade_time", t.trade_time)
         .field("event_time", t.event_time)
         .field("receive_time", t.receive_time)
-        .field("is_buyer_maker", t.is_buyer_maker)
-        .key("is_best_match");
-    if (t.is_best_match) {
-      w.value(*t.is_best_match);
-    } else {
-      w.null();
-    }
+        .field("is_buyer_maker", t.is_buyer_maker);
+    optional_bool_field(w, "is_best_match", t.is_best_match);
     w.end_object();
     by_collection[market_collection(t.symbol, "agg_trades")].push_back(std::move(doc));
   }
-  for (auto& [collection, docs] : by_collection) {
-    if (auto r = write(collection, Coll::kMarket, std::move(docs)); !r) return r;
-  }
-  return batch.size();
+  return write_market(std::move(by_collection), batch.size());
 }
 
 StoreResult<std::size_t> ArangoStore::upsert_candles(std::span<const Candle> batch) {
-  std::unordered_map<std::string, std::vector<Doc>> by_collection;
+  ByCollection by_collection;
   for (const Candle& c : batch) {
     const std::string iv(interval_name(c.interval));
     Doc doc;
@@ -562,14 +563,11 @@ StoreResult<std::size_t> ArangoStore::upsert_candles(std::span<const Candle> bat
         .end_object();
     by_collection[market_collection(c.symbol, "candles_" + iv)].push_back(std::move(doc));
   }
-  for (auto& [collection, docs] : by_collection) {
-    if (auto r = write(collection, Coll::kMarket, std::move(docs)); !r) return r;
-  }
-  return batch.size();
+  return write_market(std::move(by_collection), batch.size());
 }
 
 StoreResult<std::size_t> ArangoStore::upsert_depth_snapshots(std::span<const DepthSnapshot> batch) {
-  std::unordered_map<std::string, std::vector<Doc>> by_collection;
+  ByCollection by_collection;
   for (const DepthSnapshot& d : batch) {
     Doc doc;
     doc.key = finish_key(symbol_key(d.symbol) + "_depth_" + std::to_string(d.last_update_id));
@@ -588,14 +586,11 @@ StoreResult<std::size_t> ArangoStore::upsert_depth_snapshots(std::span<const Dep
         .end_object();
     by_collection[market_collection(d.symbol, "depth_snapshots")].push_back(std::move(doc));
   }
-  for (auto& [collection, docs] : by_collection) {
-    if (auto r = write(collection, Coll::kMarket, std::move(docs)); !r) return r;
-  }
-  return batch.size();
+  return write_market(std::move(by_collection), batch.size());
 }
 
 StoreResult<std::size_t> ArangoStore::upsert_indicators(std::span<const IndicatorValue> batch) {
-  std::unordered_map<std::string, std::vector<Doc>> by_collection;
+  ByCollection by_collection;
   for (const IndicatorValue& v : batch) {
     const std::string iv(interval_name(v.interval));
     Doc doc;
@@ -613,10 +608,7 @@ StoreResult<std::size_t> ArangoStore::upsert_indicators(std::span<const Indicato
     w.end_object();
     by_collection[market_collection(v.symbol, "indicators_" + iv)].push_back(std::move(doc));
   }
-  for (auto& [collection, docs] : by_collection) {
-    if (auto r = write(collection, Coll::kMarket, std::move(docs)); !r) return r;
-  }
-  return batch.size();
+  return write_market(std::move(by_collection), batch.size());
 }
 
 StoreResult<std::size_t> ArangoStore::append_telemetry(std::span<const TelemetryEvent> batch) {

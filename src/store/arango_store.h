@@ -41,6 +41,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "store/arango_client.h"
@@ -116,6 +117,9 @@ class ArangoStore final : public Store {
   std::string market_collection(const Symbol& symbol, std::string_view kind) const;
   StoreResult<void> ensure_collection(const std::string& name, Coll type);
   StoreResult<std::size_t> write(const std::string& collection, Coll type, std::vector<Doc> docs);
+  // Writes market documents grouped by their collection; returns `count` (the batch size).
+  using ByCollection = std::unordered_map<std::string, std::vector<Doc>>;
+  StoreResult<std::size_t> write_market(ByCollection by_collection, std::size_t count);
   StoreResult<std::size_t> query(std::string_view aql, std::string_view bind_vars,
                                  const ArangoClient::DocumentCallback& on_document);
 
