@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <iostream>
 #include <map>
@@ -46,23 +47,33 @@ std::string shared(const char* relative) {
   return (sf::testing::shared_data_dir() / relative).string();
 }
 
-// The capture's @trade frames in order, parsed independently of the loader.
-std::vector<Trade> capture_trades(const char* relative) {
-  std::vector<Trade> out;
-  binance::Parser parser;
+// Calls `fn` with each recorded payload of a `<receive time> <payload>` capture (the prefix and
+// the line ending removed); lines without a prefix are skipped.
+void for_each_capture_payload(const char* relative,
+                              const std::function<void(const std::string&)>& fn) {
   std::string error;
   EXPECT_TRUE(tools::for_each_line(
       shared(relative),
       [&](std::string_view line) {
         const auto space = line.find(' ');
         if (space == std::string_view::npos) return;
-        std::string frame(line.substr(space + 1));
-        if (frame.find("@trade\"") == std::string::npos) return;
-        auto event = parser.parse_ws_frame(frame, 0);
-        if (event && std::holds_alternative<Trade>(*event)) out.push_back(std::get<Trade>(*event));
+        std::string text(line.substr(space + 1));
+        while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+        fn(text);
       },
       &error))
       << error;
+}
+
+// The capture's @trade frames in order, parsed independently of the loader.
+std::vector<Trade> capture_trades(const char* relative) {
+  std::vector<Trade> out;
+  binance::Parser parser;
+  for_each_capture_payload(relative, [&](const std::string& frame) {
+    if (frame.find("@trade\"") == std::string::npos) return;
+    auto event = parser.parse_ws_frame(frame, 0);
+    if (event && std::holds_alternative<Trade>(*event)) out.push_back(std::get<Trade>(*event));
+  });
   return out;
 }
 
@@ -396,29 +407,20 @@ TEST_F(LoaderWsTest, DepthResyncsOnceAfterEachDroppedDiffAndRecovers) {
   std::vector<DepthUpdate> updates;
   std::vector<std::pair<std::int64_t, std::int64_t>> diffs;
   binance::Parser parser;
-  std::string error;
-  ASSERT_TRUE(tools::for_each_line(
-      shared(kDay1),
-      [&](std::string_view line) {
-        const auto space = line.find(' ');
-        if (space == std::string_view::npos) return;
-        std::string text(line.substr(space + 1));
-        while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-        if (text.starts_with("{\"lastUpdateId\"")) {
-          auto snapshot = parser.parse_rest_depth(text, btc, 0);
-          ASSERT_TRUE(snapshot.ok());
-          truth.apply_snapshot(*snapshot);
-          return;
-        }
-        if (text.find("\"e\":\"depthUpdate\"") == std::string::npos) return;
-        auto e = parser.parse_ws_frame(text, 0);
-        ASSERT_TRUE(e.ok());
-        const auto& d = std::get<DepthUpdate>(*e);
-        diffs.emplace_back(d.first_update_id, d.final_update_id);
-        updates.push_back(d);
-      },
-      &error))
-      << error;
+  for_each_capture_payload(kDay1, [&](const std::string& text) {
+    if (text.starts_with("{\"lastUpdateId\"")) {
+      auto snapshot = parser.parse_rest_depth(text, btc, 0);
+      ASSERT_TRUE(snapshot.ok());
+      truth.apply_snapshot(*snapshot);
+      return;
+    }
+    if (text.find("\"e\":\"depthUpdate\"") == std::string::npos) return;
+    auto e = parser.parse_ws_frame(text, 0);
+    ASSERT_TRUE(e.ok());
+    const auto& d = std::get<DepthUpdate>(*e);
+    diffs.emplace_back(d.first_update_id, d.final_update_id);
+    updates.push_back(d);
+  });
   ASSERT_GT(truth.last_update_id(), 0);
   ASSERT_EQ(diffs.size(), 3'451u);
   for (const DepthUpdate& d : updates) {
@@ -789,27 +791,18 @@ TEST_F(LoaderWsTest, DepthBookTickerCrossCheckComparesEveryTickerAtABookStateAnd
   std::int64_t recorded_snapshot = 0;
   binance::Parser parser;
   for (const char* file : {kDay1, kDay2}) {
-    std::string error;
-    ASSERT_TRUE(tools::for_each_line(
-        shared(file),
-        [&](std::string_view line) {
-          const auto space = line.find(' ');
-          if (space == std::string_view::npos) return;
-          std::string text(line.substr(space + 1));
-          while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-          if (text.starts_with("{\"lastUpdateId\"")) {
-            auto snapshot = parser.parse_rest_depth(text, btc, 0);
-            ASSERT_TRUE(snapshot.ok());
-            recorded_snapshot = snapshot->last_update_id;
-            return;
-          }
-          auto e = parser.parse_ws_frame(text, 0);
-          ASSERT_TRUE(e.ok()) << text;
-          if (const auto* d = std::get_if<DepthUpdate>(&*e)) diff_ids.insert(d->final_update_id);
-          if (const auto* t = std::get_if<BookTicker>(&*e)) ticker_ids.push_back(t->update_id);
-        },
-        &error))
-        << error;
+    for_each_capture_payload(file, [&](const std::string& text) {
+      if (text.starts_with("{\"lastUpdateId\"")) {
+        auto snapshot = parser.parse_rest_depth(text, btc, 0);
+        ASSERT_TRUE(snapshot.ok());
+        recorded_snapshot = snapshot->last_update_id;
+        return;
+      }
+      auto e = parser.parse_ws_frame(text, 0);
+      ASSERT_TRUE(e.ok()) << text;
+      if (const auto* d = std::get_if<DepthUpdate>(&*e)) diff_ids.insert(d->final_update_id);
+      if (const auto* t = std::get_if<BookTicker>(&*e)) ticker_ids.push_back(t->update_id);
+    });
   }
   ASSERT_EQ(ticker_ids.size(), 28'040u + 45'134u);
   auto comparable_from = [&](std::int64_t s) {
