@@ -286,6 +286,22 @@ struct BinanceRestClient::Impl {
     }
   }
 
+  // execute() for a call whose 2xx body one parser turns into the result.
+  template <class T, class Parse>
+  RestResult<T> fetch(RestEndpoint endpoint, int cost, const QueryString& query, bool with_api_key,
+                      const Parse& parse) {
+    std::optional<T> out;
+    auto done = execute(endpoint, cost, target(endpoint, query), with_api_key,
+                        [&](std::string_view body) -> std::optional<ParseError> {
+                          auto parsed = parse(body);
+                          if (!parsed) return parsed.error();
+                          out.emplace(std::move(parsed).value());
+                          return std::nullopt;
+                        });
+    if (!done) return unexpected(done.error());
+    return std::move(*out);
+  }
+
   // Applies the retry policy to one call. `parse` turns a 2xx body into the caller's value and
   // returns the parse error, if any.
   using BodyParser = std::function<std::optional<ParseError>(std::string_view body)>;
@@ -476,17 +492,10 @@ RestResult<std::vector<Candle>> BinanceRestClient::klines(const Symbol& symbol, 
   if (start_time) query.add("startTime", to_request_ms(*start_time));
   if (end_time) query.add("endTime", to_request_ms(*end_time));
   query.add("limit", std::int64_t{limit});
-  std::optional<std::vector<Candle>> out;
-  auto done = impl_->execute(kEndpoint, request_weight(kEndpoint), impl_->target(kEndpoint, query),
-                             false, [&](std::string_view body) -> std::optional<ParseError> {
-                               auto parsed =
-                                   impl_->parser.parse_rest_klines(body, symbol, interval);
-                               if (!parsed) return parsed.error();
-                               out.emplace(std::move(parsed).value());
-                               return std::nullopt;
-                             });
-  if (!done) return unexpected(done.error());
-  return std::move(*out);
+  return impl_->fetch<std::vector<Candle>>(
+      kEndpoint, request_weight(kEndpoint), query, false, [&](std::string_view body) {
+        return impl_->parser.parse_rest_klines(body, symbol, interval);
+      });
 }
 
 RestResult<std::vector<AggTrade>> BinanceRestClient::agg_trades(
@@ -502,16 +511,9 @@ RestResult<std::vector<AggTrade>> BinanceRestClient::agg_trades(
   if (start_time) query.add("startTime", to_request_ms(*start_time));
   if (end_time) query.add("endTime", to_request_ms(*end_time));
   query.add("limit", std::int64_t{limit});
-  std::optional<std::vector<AggTrade>> out;
-  auto done = impl_->execute(kEndpoint, request_weight(kEndpoint), impl_->target(kEndpoint, query),
-                             false, [&](std::string_view body) -> std::optional<ParseError> {
-                               auto parsed = impl_->parser.parse_rest_agg_trades(body, symbol);
-                               if (!parsed) return parsed.error();
-                               out.emplace(std::move(parsed).value());
-                               return std::nullopt;
-                             });
-  if (!done) return unexpected(done.error());
-  return std::move(*out);
+  return impl_->fetch<std::vector<AggTrade>>(
+      kEndpoint, request_weight(kEndpoint), query, false,
+      [&](std::string_view body) { return impl_->parser.parse_rest_agg_trades(body, symbol); });
 }
 
 RestResult<std::vector<Trade>> BinanceRestClient::trades(const Symbol& symbol, int limit) {
@@ -521,16 +523,9 @@ RestResult<std::vector<Trade>> BinanceRestClient::trades(const Symbol& symbol, i
   }
   QueryString query;
   query.add("symbol", symbol.view()).add("limit", std::int64_t{limit});
-  std::optional<std::vector<Trade>> out;
-  auto done = impl_->execute(kEndpoint, request_weight(kEndpoint), impl_->target(kEndpoint, query),
-                             false, [&](std::string_view body) -> std::optional<ParseError> {
-                               auto parsed = impl_->parser.parse_rest_trades(body, symbol);
-                               if (!parsed) return parsed.error();
-                               out.emplace(std::move(parsed).value());
-                               return std::nullopt;
-                             });
-  if (!done) return unexpected(done.error());
-  return std::move(*out);
+  return impl_->fetch<std::vector<Trade>>(
+      kEndpoint, request_weight(kEndpoint), query, false,
+      [&](std::string_view body) { return impl_->parser.parse_rest_trades(body, symbol); });
 }
 
 RestResult<std::vector<Trade>> BinanceRestClient::historical_trades(
@@ -542,16 +537,9 @@ RestResult<std::vector<Trade>> BinanceRestClient::historical_trades(
   QueryString query;
   query.add("symbol", symbol.view()).add("limit", std::int64_t{limit});
   if (from_id) query.add("fromId", *from_id);
-  std::optional<std::vector<Trade>> out;
-  auto done = impl_->execute(kEndpoint, request_weight(kEndpoint), impl_->target(kEndpoint, query),
-                             true, [&](std::string_view body) -> std::optional<ParseError> {
-                               auto parsed = impl_->parser.parse_rest_trades(body, symbol);
-                               if (!parsed) return parsed.error();
-                               out.emplace(std::move(parsed).value());
-                               return std::nullopt;
-                             });
-  if (!done) return unexpected(done.error());
-  return std::move(*out);
+  return impl_->fetch<std::vector<Trade>>(
+      kEndpoint, request_weight(kEndpoint), query, true,
+      [&](std::string_view body) { return impl_->parser.parse_rest_trades(body, symbol); });
 }
 
 RestResult<DepthSnapshot> BinanceRestClient::depth(const Symbol& symbol, int limit) {
@@ -561,17 +549,10 @@ RestResult<DepthSnapshot> BinanceRestClient::depth(const Symbol& symbol, int lim
   }
   QueryString query;
   query.add("symbol", symbol.view()).add("limit", std::int64_t{limit});
-  std::optional<DepthSnapshot> out;
-  auto done =
-      impl_->execute(kEndpoint, request_weight(kEndpoint, limit), impl_->target(kEndpoint, query),
-                     false, [&](std::string_view body) -> std::optional<ParseError> {
-                       auto parsed = impl_->parser.parse_rest_depth(body, symbol, now_micros());
-                       if (!parsed) return parsed.error();
-                       out.emplace(std::move(parsed).value());
-                       return std::nullopt;
-                     });
-  if (!done) return unexpected(done.error());
-  return std::move(*out);
+  return impl_->fetch<DepthSnapshot>(
+      kEndpoint, request_weight(kEndpoint, limit), query, false, [&](std::string_view body) {
+        return impl_->parser.parse_rest_depth(body, symbol, now_micros());
+      });
 }
 
 RestResult<ExchangeInfo> BinanceRestClient::exchange_info(std::span<const Symbol> symbols) {
@@ -590,16 +571,9 @@ RestResult<ExchangeInfo> BinanceRestClient::exchange_info(std::span<const Symbol
     list += ']';
     query.add("symbols", list);
   }
-  std::optional<ExchangeInfo> out;
-  auto done = impl_->execute(kEndpoint, request_weight(kEndpoint), impl_->target(kEndpoint, query),
-                             false, [&](std::string_view body) -> std::optional<ParseError> {
-                               auto parsed = impl_->parser.parse_exchange_info(body);
-                               if (!parsed) return parsed.error();
-                               out.emplace(std::move(parsed).value());
-                               return std::nullopt;
-                             });
-  if (!done) return unexpected(done.error());
-  return std::move(*out);
+  return impl_->fetch<ExchangeInfo>(
+      kEndpoint, request_weight(kEndpoint), query, false,
+      [&](std::string_view body) { return impl_->parser.parse_exchange_info(body); });
 }
 
 RestResult<TimestampUs> BinanceRestClient::server_time() {
