@@ -917,4 +917,16 @@ StoreResult<std::vector<WorkflowState>> ArangoStore::workflows() {
   return out;
 }
 
+// TODO(issue 8): graph tables; stubs so the tree builds while they are written.
+StoreResult<void> ArangoStore::replace_graph(const GraphRecord& graph) {
+  if (auto ok = check_graph(graph); !ok) return ok;
+  return unexpected(StoreError{StoreErrc::kWrite, "graphs: not implemented yet"});
+}
+StoreResult<std::optional<GraphRecord>> ArangoStore::graph(const std::string&) {
+  return unexpected(StoreError{StoreErrc::kRead, "graphs: not implemented yet"});
+}
+StoreResult<std::vector<GraphRecord>> ArangoStore::graphs() {
+  return unexpected(StoreError{StoreErrc::kRead, "graphs: not implemented yet"});
+}
+
 }  // namespace sf::store

@@ -102,6 +102,10 @@ class ArangoStore final : public Store {
   StoreResult<std::optional<WorkflowState>> workflow(const std::string& queue_id) override;
   StoreResult<std::vector<WorkflowState>> workflows() override;
 
+  StoreResult<void> replace_graph(const GraphRecord& graph) override;
+  StoreResult<std::optional<GraphRecord>> graph(const std::string& name) override;
+  StoreResult<std::vector<GraphRecord>> graphs() override;
+
   StoreResult<int> schema_version() override;
   std::string_view kind() const override { return "arango"; }
 

@@ -1198,4 +1198,16 @@ StoreResult<std::vector<std::pair<std::string, std::string>>> PostgresStore::rea
   return plans;
 }
 
+// TODO(issue 8): graph tables; stubs so the tree builds while they are written.
+StoreResult<void> PostgresStore::replace_graph(const GraphRecord& graph) {
+  if (auto ok = check_graph(graph); !ok) return ok;
+  return unexpected(StoreError{StoreErrc::kWrite, "graphs: not implemented yet"});
+}
+StoreResult<std::optional<GraphRecord>> PostgresStore::graph(const std::string&) {
+  return unexpected(StoreError{StoreErrc::kRead, "graphs: not implemented yet"});
+}
+StoreResult<std::vector<GraphRecord>> PostgresStore::graphs() {
+  return unexpected(StoreError{StoreErrc::kRead, "graphs: not implemented yet"});
+}
+
 }  // namespace sf::store

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/indicator_value.h"
 #include "core/interval.h"
@@ -35,5 +38,46 @@ struct WorkflowState {
   double created_at = 0;
   double updated_at = 0;
 };
+
+// A market graph as the store keeps it (docs/graphs.md, "In the store"): graph-builder writes it,
+// gnn-trainer and gnn-infer read it. The store does not interpret features or metadata; the
+// ml::Graph <-> GraphRecord conversion lives in ml/graph/graph_store.h.
+// Natural keys: graphs (name); graph_nodes (graph, idx); graph_edges (graph, idx). Rows keep
+// their position (idx) because edge order decides the floating-point summation order in the GNN
+// layers, so a graph read back trains bit-identically to the one written.
+struct GraphNodeRecord {
+  std::int64_t node_id = 0;
+  TimestampUs time = 0;   // open time (µs) of the node's last candle
+  std::string symbol;
+  std::vector<float> features;  // normalised, in the order of meta's feature_names
+  // Labels (next-candle direction 0 DOWN / 1 FLAT / 2 UP, -1 unknown; realized volatility of
+  // the next N candles, N in meta's params.vol_horizon; nullopt unknown).
+  std::int32_t direction = -1;
+  std::optional<double> volatility;
+  friend bool operator==(const GraphNodeRecord&, const GraphNodeRecord&) = default;
+};
+
+struct GraphEdgeRecord {
+  std::int64_t src = 0;  // node_id of the source
+  std::int64_t dst = 0;
+  float weight = 0;
+  std::string kind;  // temporal | similarity | correlation
+  friend bool operator==(const GraphEdgeRecord&, const GraphEdgeRecord&) = default;
+};
+
+struct GraphRecord {
+  std::string name;      // [A-Za-z][A-Za-z0-9_-]* (ArangoDB collection rules), at most 64 chars
+  std::string kind;      // candles | assets
+  std::string interval;  // "5m"
+  std::string meta = "{}";  // JSON object: ml::meta_json() (feature names, normalisation, span)
+  double created_at = 0;    // unix seconds
+  std::int64_t node_count = 0;  // filled in by the store on read
+  std::int64_t edge_count = 0;
+  std::vector<GraphNodeRecord> nodes;  // empty in Store::graphs() listings
+  std::vector<GraphEdgeRecord> edges;
+};
+
+// True when `name` is a valid graph name (see GraphRecord::name).
+bool valid_graph_name(std::string_view name);
 
 }  // namespace sf

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <string_view>
 #include <system_error>
+#include <unordered_set>
 
 #include "store/arango_store.h"
 #include "store/postgres_store.h"
@@ -83,9 +84,49 @@ StoreResult<std::unique_ptr<Store>> open_store(const std::string& url) {
   return std::unique_ptr<Store>(std::move(*store));
 }
 
+StoreResult<void> check_graph(const GraphRecord& graph) {
+  auto bad = [&graph](const std::string& why) -> StoreResult<void> {
+    return unexpected(StoreError{StoreErrc::kConfig, "graph '" + graph.name + "': " + why});
+  };
+  if (!valid_graph_name(graph.name))
+    return bad("the name must be 1-64 of [A-Za-z0-9_-], starting with a letter");
+  std::unordered_set<std::int64_t> ids;
+  ids.reserve(graph.nodes.size());
+  const std::size_t features = graph.nodes.empty() ? 0 : graph.nodes.front().features.size();
+  for (const GraphNodeRecord& n : graph.nodes) {
+    if (!ids.insert(n.node_id).second) return bad("node id " + std::to_string(n.node_id) + " twice");
+    if (n.features.size() != features)
+      return bad("node " + std::to_string(n.node_id) + " has " + std::to_string(n.features.size()) +
+                 " features, the first node " + std::to_string(features));
+    if (n.direction < -1 || n.direction > 2)
+      return bad("node " + std::to_string(n.node_id) + ": direction must be -1..2");
+  }
+  for (const GraphEdgeRecord& e : graph.edges) {
+    if (e.kind != "temporal" && e.kind != "similarity" && e.kind != "correlation")
+      return bad("edge kind '" + e.kind + "' (temporal, similarity or correlation)");
+    if (!ids.contains(e.src) || !ids.contains(e.dst))
+      return bad("edge " + std::to_string(e.src) + " -> " + std::to_string(e.dst) +
+                 " names a node that is not in the graph");
+  }
+  return {};
+}
+
 std::string redact_store_url(const std::string& url) {
   if (ArangoStore::is_arango_url(url)) return ArangoStore::redact_url(url);
   return PostgresStore::redact_dsn(url);
 }
 
 }  // namespace sf::store
+
+namespace sf {
+
+bool valid_graph_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  if (!letter(name.front())) return false;
+  for (char c : name)
+    if (!letter(c) && !(c >= '0' && c <= '9') && c != '_' && c != '-') return false;
+  return true;
+}
+
+}  // namespace sf

@@ -10,6 +10,7 @@
 //   indicators        (symbol, interval, name, open_time)
 //   telemetry         (queue_id, producer, timestamp, status)
 //   workflows         (queue_id)
+//   graphs            (name), with graph_nodes / graph_edges keyed by (graph, position)
 // An upsert of an existing key replaces the row (a candle that was open when first written is
 // replaced by its closed version).
 #pragma once
@@ -85,11 +86,24 @@ class Store {
   virtual StoreResult<std::optional<WorkflowState>> workflow(const std::string& queue_id) = 0;
   virtual StoreResult<std::vector<WorkflowState>> workflows() = 0;
 
+  // Graphs (records.h GraphRecord). replace_graph writes the whole graph (metadata, nodes, edges)
+  // in one transaction, replacing any graph of that name entirely (kConfig on an invalid name).
+  // graph() returns nodes and edges in the order written; graphs() lists every graph's metadata
+  // and counts without nodes and edges, ordered by name.
+  virtual StoreResult<void> replace_graph(const GraphRecord& graph) = 0;
+  virtual StoreResult<std::optional<GraphRecord>> graph(const std::string& name) = 0;
+  virtual StoreResult<std::vector<GraphRecord>> graphs() = 0;
+
   // The schema version the database is at after migrations.
   virtual StoreResult<int> schema_version() = 0;
   // "sqlite", "postgres" or "arango".
   virtual std::string_view kind() const = 0;
 };
+
+// The checks every backend runs before replace_graph writes anything: a valid name, unique node
+// ids, one feature count for all nodes, direction in -1..2, edge kinds temporal | similarity |
+// correlation and edge ends that are nodes of the graph. kConfig naming the first problem.
+StoreResult<void> check_graph(const GraphRecord& graph);
 
 // Opens a store from a URL: "sqlite:PATH" (PATH may be ":memory:"). Creates parent directories
 // and applies migrations; or a PostgreSQL URL, "postgres://user:pass@host:port/db" (also

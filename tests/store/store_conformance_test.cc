@@ -1,4 +1,6 @@
 // The contract every Store backend must meet, run once per backend in kBackends.
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -547,6 +549,128 @@ TEST_P(StoreConformance, SeveralThreadsCanShareOneStore) {
   for (const std::string& failure : failures) EXPECT_EQ(failure, "");
   SF_ASSERT_OK_AND_ASSIGN(rows, store().trades(S("BTCUSDT"), {}));
   EXPECT_EQ(rows.size(), static_cast<std::size_t>(kThreads * kBatches * kBatchSize));
+}
+
+// A graph with awkward values: negative and subnormal floats, an unknown label, NaN-free
+// volatility with a tiny exponent, node ids that are not positions, two edge kinds.
+GraphRecord make_graph(const std::string& name, int nodes, int edges_per_node) {
+  GraphRecord g;
+  g.name = name;
+  g.kind = "candles";
+  g.interval = "5m";
+  g.meta = R"({"kind":"candles","feature_names":["a","b","c"],"params":{"vol_horizon":12}})";
+  g.created_at = 1767225600.25;
+  for (int i = 0; i < nodes; ++i) {
+    GraphNodeRecord n;
+    n.node_id = 1000 + 3 * i;
+    n.time = kT0 + i * 300'000'000LL;
+    n.symbol = i % 2 ? "ETHUSDT" : "BTCUSDT";
+    n.features = {static_cast<float>(i) / 7.0f, -1.0e-39f * static_cast<float>(i + 1),
+                  3.4028235e38f};
+    n.direction = i % 4 - 1;  // -1 (unknown), 0, 1, 2
+    if (i % 3) n.volatility = 1.2345678901234567e-4 * i;
+    g.nodes.push_back(n);
+  }
+  for (int i = 1; i < nodes; ++i)
+    for (int k = 1; k <= edges_per_node && k <= i; ++k) {
+      GraphEdgeRecord e;
+      // Deliberately not sorted by (src, dst): order must survive as written.
+      e.src = g.nodes[static_cast<std::size_t>(i - k)].node_id;
+      e.dst = g.nodes[static_cast<std::size_t>(i)].node_id;
+      e.weight = k == 1 ? 1.0f : 0.1f * static_cast<float>(i % 10) - 0.45f;
+      e.kind = k == 1 ? "temporal" : "similarity";
+      g.edges.push_back(e);
+    }
+  std::reverse(g.edges.begin() + static_cast<std::ptrdiff_t>(g.edges.size() / 2), g.edges.end());
+  return g;
+}
+
+void expect_same_graph(const GraphRecord& got, const GraphRecord& want) {
+  EXPECT_EQ(got.name, want.name);
+  EXPECT_EQ(got.kind, want.kind);
+  EXPECT_EQ(got.interval, want.interval);
+  EXPECT_EQ(got.created_at, want.created_at);
+  EXPECT_EQ(got.node_count, static_cast<std::int64_t>(want.nodes.size()));
+  EXPECT_EQ(got.edge_count, static_cast<std::int64_t>(want.edges.size()));
+  ASSERT_EQ(got.nodes.size(), want.nodes.size());
+  for (std::size_t i = 0; i < want.nodes.size(); ++i) {
+    const auto& a = got.nodes[i];
+    const auto& b = want.nodes[i];
+    EXPECT_EQ(a.node_id, b.node_id) << "node " << i;
+    EXPECT_EQ(a.time, b.time) << "node " << i;
+    EXPECT_EQ(a.symbol, b.symbol) << "node " << i;
+    ASSERT_EQ(a.features.size(), b.features.size()) << "node " << i;
+    for (std::size_t j = 0; j < b.features.size(); ++j)
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(a.features[j]),
+                std::bit_cast<std::uint32_t>(b.features[j]))
+          << "node " << i << " feature " << j << ": " << a.features[j] << " vs " << b.features[j];
+    EXPECT_EQ(a.direction, b.direction) << "node " << i;
+    EXPECT_EQ(a.volatility, b.volatility) << "node " << i;
+  }
+  ASSERT_EQ(got.edges.size(), want.edges.size());
+  for (std::size_t i = 0; i < want.edges.size(); ++i)
+    EXPECT_EQ(got.edges[i], want.edges[i]) << "edge " << i;
+}
+
+TEST_P(StoreConformance, GraphRoundTripsBitIdenticalInWrittenOrder) {
+  const GraphRecord g = make_graph("btcusdt_candles_5m_2022-01-01", 300, 3);
+  SF_ASSERT_OK(store().replace_graph(g));
+  SF_ASSERT_OK_AND_ASSIGN(read, store().graph(g.name));
+  ASSERT_TRUE(read.has_value());
+  expect_same_graph(*read, g);
+  // The metadata is kept as JSON (its text may be re-serialised by the engine).
+  EXPECT_NE(read->meta.find("\"feature_names\""), std::string::npos) << read->meta;
+  SF_ASSERT_OK_AND_ASSIGN(missing, store().graph("no_such_graph"));
+  EXPECT_FALSE(missing.has_value());
+}
+
+TEST_P(StoreConformance, ReplacingAGraphLeavesNothingOfTheOldOne) {
+  SF_ASSERT_OK(store().replace_graph(make_graph("g1", 200, 3)));
+  SF_ASSERT_OK(store().replace_graph(make_graph("g2", 10, 1)));
+  GraphRecord smaller = make_graph("g1", 50, 2);
+  smaller.kind = "assets";
+  smaller.created_at += 60;
+  SF_ASSERT_OK(store().replace_graph(smaller));
+  SF_ASSERT_OK_AND_ASSIGN(read, store().graph("g1"));
+  ASSERT_TRUE(read.has_value());
+  expect_same_graph(*read, smaller);
+  SF_ASSERT_OK_AND_ASSIGN(other, store().graph("g2"));
+  ASSERT_TRUE(other.has_value());
+  expect_same_graph(*other, make_graph("g2", 10, 1));
+
+  ASSERT_NO_FATAL_FAILURE(reopen());
+  SF_ASSERT_OK_AND_ASSIGN(list, store().graphs());
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].name, "g1");
+  EXPECT_EQ(list[0].kind, "assets");
+  EXPECT_EQ(list[0].node_count, 50);
+  EXPECT_EQ(list[0].edge_count, static_cast<std::int64_t>(smaller.edges.size()));
+  EXPECT_TRUE(list[0].nodes.empty());
+  EXPECT_EQ(list[1].name, "g2");
+  EXPECT_EQ(list[1].node_count, 10);
+}
+
+TEST_P(StoreConformance, GraphWithThirtyThousandNodesRoundTrips) {
+  const GraphRecord g = make_graph("big", 30'000, 6);
+  SF_ASSERT_OK(store().replace_graph(g));
+  SF_ASSERT_OK_AND_ASSIGN(read, store().graph("big"));
+  ASSERT_TRUE(read.has_value());
+  expect_same_graph(*read, g);
+}
+
+TEST_P(StoreConformance, GraphNamesAreValidatedBeforeAnythingIsWritten) {
+  for (const char* bad : {"", "1abc", "has space", "semi;colon", "a/b"}) {
+    auto r = store().replace_graph(make_graph(bad, 5, 1));
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, StoreErrc::kConfig) << bad;
+  }
+  GraphRecord dangling = make_graph("dangling", 5, 1);
+  dangling.edges.push_back({.src = 1000, .dst = 999999, .weight = 1, .kind = "temporal"});
+  auto r = store().replace_graph(dangling);
+  ASSERT_FALSE(r) << "an edge to a node that is not in the graph is refused";
+  EXPECT_EQ(r.error().code, StoreErrc::kConfig);
+  SF_ASSERT_OK_AND_ASSIGN(list, store().graphs());
+  EXPECT_TRUE(list.empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::ValuesIn(kBackends),

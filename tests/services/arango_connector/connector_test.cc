@@ -96,6 +96,13 @@ class FlakyStore : public store::Store {
   store::StoreResult<std::vector<TelemetryEvent>> telemetry(const std::string& q) override {
     return inner_.telemetry(q);
   }
+  store::StoreResult<void> replace_graph(const GraphRecord& g) override {
+    return inner_.replace_graph(g);
+  }
+  store::StoreResult<std::optional<GraphRecord>> graph(const std::string& n) override {
+    return inner_.graph(n);
+  }
+  store::StoreResult<std::vector<GraphRecord>> graphs() override { return inner_.graphs(); }
   store::StoreResult<std::optional<WorkflowState>> workflow(const std::string& q) override {
     return inner_.workflow(q);
   }
