@@ -2,16 +2,13 @@
 
 #include "services/arango_connector/arango_connector.h"
 #include "services/dummy/dummy_service.h"
-#include "services/graph_builder/graph_builder.h"
-#ifdef SF_HAVE_TRAIN
-#include "ml/train/infer_service.h"
-#include "ml/train/trainer_service.h"
-#endif
 #include "services/exchange_sim/exchange_sim.h"
+#include "services/graph_builder/graph_builder.h"
 #include "services/indicator_calculator/indicator_calculator.h"
 #include "services/loader_producer/loader_producer.h"
 #include "services/loader_ws/loader_ws.h"
 #include "services/platform/platform.h"
+#include "services/queue_manager/registry.h"
 #include "tools/candles.h"
 #include "tools/ctl.h"
 #include "tools/indicators.h"
@@ -50,10 +47,14 @@ std::span<const Command> commands() {
 #ifdef SF_HAVE_TRAIN
       {"gnn-trainer",
        "a graph (graph-builder) -> a GNN (GCN, GraphSAGE, GAT, GATv2) vs baselines, metrics.json",
-       &services::gnn_trainer_main},
+       +[](int argc, char** argv) {
+         return services::qm::run_hosted_service("gnn-trainer", argc, argv);
+       }},
       {"gnn-infer",
        "a stored model scores the newest graph nodes -> predictions on the bus and in the store",
-       &services::gnn_infer_main},
+       +[](int argc, char** argv) {
+         return services::qm::run_hosted_service("gnn-infer", argc, argv);
+       }},
 #endif
       {"dummy-service", "test worker following the worker contract (telemetry, stop, ping)",
        &services::dummy_main},

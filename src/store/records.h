@@ -47,7 +47,7 @@ struct WorkflowState {
 // layers, so a graph read back trains bit-identically to the one written.
 struct GraphNodeRecord {
   std::int64_t node_id = 0;
-  TimestampUs time = 0;   // open time (µs) of the node's last candle
+  TimestampUs time = 0;  // open time (µs) of the node's last candle
   std::string symbol;
   std::vector<float> features;  // normalised, in the order of meta's feature_names
   // Labels (next-candle direction 0 DOWN / 1 FLAT / 2 UP, -1 unknown; realized volatility of
@@ -66,9 +66,9 @@ struct GraphEdgeRecord {
 };
 
 struct GraphRecord {
-  std::string name;      // [A-Za-z][A-Za-z0-9_-]* (ArangoDB collection rules), at most 64 chars
-  std::string kind;      // candles | assets
-  std::string interval;  // "5m"
+  std::string name;         // [A-Za-z][A-Za-z0-9_-]* (ArangoDB collection rules), at most 64 chars
+  std::string kind;         // candles | assets
+  std::string interval;     // "5m"
   std::string meta = "{}";  // JSON object: ml::meta_json() (feature names, normalisation, span)
   double created_at = 0;    // unix seconds
   std::int64_t node_count = 0;  // filled in by the store on read

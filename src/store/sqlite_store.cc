@@ -7,6 +7,7 @@
 #include <optional>
 #include <string_view>
 
+#include "store/float_array_text.h"
 #include "store/levels_json.h"
 #include "store/row_readers.h"
 
@@ -124,6 +125,41 @@ CREATE TABLE workflows (
   updated_at REAL NOT NULL
 ) STRICT;
 CREATE INDEX workflows_by_creation ON workflows (created_at, queue_id);
+)sql"},
+    // Graphs (docs/graphs.md, "In the store"). Features are JSON array text, so SQL can read them
+    // with json_extract(features, '$[3]'); rows are clustered on (graph, idx), the written order.
+    {2, "graphs: graphs, graph_nodes, graph_edges", R"sql(
+CREATE TABLE graphs (
+  name TEXT NOT NULL PRIMARY KEY,
+  kind TEXT NOT NULL,
+  interval TEXT NOT NULL,
+  meta TEXT NOT NULL,
+  created_at REAL NOT NULL,
+  node_count INTEGER NOT NULL,
+  edge_count INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE graph_nodes (
+  graph TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  node_id INTEGER NOT NULL,
+  time_us INTEGER NOT NULL,
+  symbol TEXT NOT NULL,
+  features TEXT NOT NULL,
+  direction INTEGER NOT NULL,
+  volatility REAL,
+  PRIMARY KEY (graph, idx)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE graph_edges (
+  graph TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  src INTEGER NOT NULL,
+  dst INTEGER NOT NULL,
+  weight REAL NOT NULL,
+  kind TEXT NOT NULL,
+  PRIMARY KEY (graph, idx)
+) STRICT, WITHOUT ROWID;
 )sql"},
 };
 
@@ -418,13 +454,27 @@ StoreResult<std::vector<T>> query(sqlite3* db, sqlite3_stmt* stmt, const char* t
 }
 
 // The record builders live in store/row_readers.h (shared with the other backend).
-AggTrade read_agg_trade(ColumnReader& r) { return rows::read_agg_trade(r); }
-Candle read_candle(ColumnReader& r) { return rows::read_candle(r); }
-DepthSnapshot read_depth_snapshot(ColumnReader& r) { return rows::read_depth_snapshot(r); }
-IndicatorValue read_indicator(ColumnReader& r) { return rows::read_indicator(r); }
-TelemetryEvent read_telemetry(ColumnReader& r) { return rows::read_telemetry(r); }
-Trade read_trade(ColumnReader& r) { return rows::read_trade(r); }
-WorkflowState read_workflow(ColumnReader& r) { return rows::read_workflow(r); }
+AggTrade read_agg_trade(ColumnReader& r) {
+  return rows::read_agg_trade(r);
+}
+Candle read_candle(ColumnReader& r) {
+  return rows::read_candle(r);
+}
+DepthSnapshot read_depth_snapshot(ColumnReader& r) {
+  return rows::read_depth_snapshot(r);
+}
+IndicatorValue read_indicator(ColumnReader& r) {
+  return rows::read_indicator(r);
+}
+TelemetryEvent read_telemetry(ColumnReader& r) {
+  return rows::read_telemetry(r);
+}
+Trade read_trade(ColumnReader& r) {
+  return rows::read_trade(r);
+}
+WorkflowState read_workflow(ColumnReader& r) {
+  return rows::read_workflow(r);
+}
 
 }  // namespace
 
@@ -881,16 +931,188 @@ StoreResult<std::vector<std::pair<std::string, std::string>>> SqliteStore::read_
   return plans;
 }
 
-// TODO(issue 8): graph tables; stubs so the tree builds while they are written.
+// ---------------------------------------------------------------------------------------------
+// Graphs: rare, large writes; statements are prepared per call.
+
 StoreResult<void> SqliteStore::replace_graph(const GraphRecord& graph) {
   if (auto ok = check_graph(graph); !ok) return ok;
-  return unexpected(StoreError{StoreErrc::kWrite, "graphs: not implemented yet"});
+  std::lock_guard lock(mutex_);
+  auto fail = [this](const std::string& what) -> StoreResult<void> {
+    return unexpected(rollback_with(StoreErrc::kWrite, what + ": " + sqlite_message(db_)));
+  };
+  if (run_to_completion(statements_.begin.get()) != SQLITE_DONE) return fail("BEGIN");
+  for (const char* table : {"graph_nodes", "graph_edges", "graphs"}) {
+    const std::string sql =
+        std::string("DELETE FROM ") + table +
+        (std::string_view(table) == "graphs" ? " WHERE name = ?1" : " WHERE graph = ?1");
+    auto del = prepare(sql.c_str());
+    if (!del) return unexpected(rollback_with(StoreErrc::kWrite, del.error().message));
+    sqlite3_bind_text(del->get(), 1, graph.name.data(), static_cast<int>(graph.name.size()),
+                      SQLITE_STATIC);
+    if (run_to_completion(del->get()) != SQLITE_DONE) return fail(std::string("deleting ") + table);
+  }
+  auto meta = prepare(
+      "INSERT INTO graphs (name, kind, interval, meta, created_at, node_count, edge_count) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  auto node = prepare(
+      "INSERT INTO graph_nodes (graph, idx, node_id, time_us, symbol, features, direction, "
+      "volatility) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  auto edge = prepare(
+      "INSERT INTO graph_edges (graph, idx, src, dst, weight, kind) VALUES (?1, ?2, ?3, ?4, ?5, "
+      "?6)");
+  for (auto* stmt : {&meta, &node, &edge})
+    if (!*stmt) return unexpected(rollback_with(StoreErrc::kWrite, stmt->error().message));
+  auto text = [](sqlite3_stmt* stmt, int i, std::string_view v) {
+    sqlite3_bind_text(stmt, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  };
+  sqlite3_stmt* m = meta->get();
+  text(m, 1, graph.name);
+  text(m, 2, graph.kind);
+  text(m, 3, graph.interval);
+  text(m, 4, graph.meta);
+  sqlite3_bind_double(m, 5, graph.created_at);
+  sqlite3_bind_int64(m, 6, static_cast<sqlite3_int64>(graph.nodes.size()));
+  sqlite3_bind_int64(m, 7, static_cast<sqlite3_int64>(graph.edges.size()));
+  if (run_to_completion(m) != SQLITE_DONE) return fail("writing graph " + graph.name);
+
+  sqlite3_stmt* n = node->get();
+  std::string features;
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    const GraphNodeRecord& r = graph.nodes[i];
+    features.clear();
+    append_float_array(features, r.features);
+    text(n, 1, graph.name);
+    sqlite3_bind_int64(n, 2, static_cast<sqlite3_int64>(i));
+    sqlite3_bind_int64(n, 3, r.node_id);
+    sqlite3_bind_int64(n, 4, r.time);
+    text(n, 5, r.symbol);
+    text(n, 6, features);
+    sqlite3_bind_int(n, 7, r.direction);
+    if (r.volatility)
+      sqlite3_bind_double(n, 8, *r.volatility);
+    else
+      sqlite3_bind_null(n, 8);
+    if (sqlite3_step(n) != SQLITE_DONE) return fail("writing graph nodes");
+    sqlite3_reset(n);
+  }
+  sqlite3_stmt* e = edge->get();
+  for (std::size_t i = 0; i < graph.edges.size(); ++i) {
+    const GraphEdgeRecord& r = graph.edges[i];
+    text(e, 1, graph.name);
+    sqlite3_bind_int64(e, 2, static_cast<sqlite3_int64>(i));
+    sqlite3_bind_int64(e, 3, r.src);
+    sqlite3_bind_int64(e, 4, r.dst);
+    sqlite3_bind_double(e, 5, static_cast<double>(r.weight));  // a float is exact as a double
+    text(e, 6, r.kind);
+    if (sqlite3_step(e) != SQLITE_DONE) return fail("writing graph edges");
+    sqlite3_reset(e);
+  }
+  if (run_to_completion(statements_.commit.get()) != SQLITE_DONE) return fail("COMMIT");
+  return {};
 }
-StoreResult<std::optional<GraphRecord>> SqliteStore::graph(const std::string&) {
-  return unexpected(StoreError{StoreErrc::kRead, "graphs: not implemented yet"});
+
+namespace {
+
+std::string column_text(sqlite3_stmt* stmt, int i) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
+  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt, i)))
+           : std::string();
 }
+
+GraphRecord read_graph_meta(sqlite3_stmt* stmt) {
+  GraphRecord g;
+  g.name = column_text(stmt, 0);
+  g.kind = column_text(stmt, 1);
+  g.interval = column_text(stmt, 2);
+  g.meta = column_text(stmt, 3);
+  g.created_at = sqlite3_column_double(stmt, 4);
+  g.node_count = sqlite3_column_int64(stmt, 5);
+  g.edge_count = sqlite3_column_int64(stmt, 6);
+  return g;
+}
+
+constexpr const char* kGraphColumns =
+    "SELECT name, kind, interval, meta, created_at, node_count, edge_count FROM graphs";
+
+}  // namespace
+
+StoreResult<std::optional<GraphRecord>> SqliteStore::graph(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  auto fail = [this](const std::string& what) {
+    return unexpected(make_error(StoreErrc::kRead, what + ": " + sqlite_message(db_)));
+  };
+  // One read transaction, so the three reads see the same graph even while another
+  // connection replaces it.
+  if (sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("BEGIN");
+  struct EndRead {
+    sqlite3* db;
+    ~EndRead() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
+  } end_read{db_};
+  auto meta = prepare((std::string(kGraphColumns) + " WHERE name = ?1").c_str());
+  if (!meta) return unexpected(meta.error());
+  sqlite3_bind_text(meta->get(), 1, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
+  int rc = sqlite3_step(meta->get());
+  if (rc == SQLITE_DONE) return std::optional<GraphRecord>();
+  if (rc != SQLITE_ROW) return fail("reading graph " + name);
+  GraphRecord g = read_graph_meta(meta->get());
+
+  auto nodes = prepare(
+      "SELECT node_id, time_us, symbol, features, direction, volatility FROM graph_nodes "
+      "WHERE graph = ?1 ORDER BY idx");
+  auto edges =
+      prepare("SELECT src, dst, weight, kind FROM graph_edges WHERE graph = ?1 ORDER BY idx");
+  if (!nodes) return unexpected(nodes.error());
+  if (!edges) return unexpected(edges.error());
+  sqlite3_stmt* n = nodes->get();
+  sqlite3_bind_text(n, 1, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
+  g.nodes.reserve(static_cast<std::size_t>(g.node_count));
+  while ((rc = sqlite3_step(n)) == SQLITE_ROW) {
+    GraphNodeRecord r;
+    r.node_id = sqlite3_column_int64(n, 0);
+    r.time = sqlite3_column_int64(n, 1);
+    r.symbol = column_text(n, 2);
+    const auto* f = reinterpret_cast<const char*>(sqlite3_column_text(n, 3));
+    if (!f ||
+        !parse_float_array(
+            std::string_view(f, static_cast<std::size_t>(sqlite3_column_bytes(n, 3))), &r.features))
+      return unexpected(make_error(StoreErrc::kCorrupt, "graph " + name + ": node " +
+                                                            std::to_string(r.node_id) +
+                                                            " features are not a number array"));
+    r.direction = sqlite3_column_int(n, 4);
+    if (sqlite3_column_type(n, 5) != SQLITE_NULL) r.volatility = sqlite3_column_double(n, 5);
+    g.nodes.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return fail("reading graph nodes");
+  sqlite3_stmt* e = edges->get();
+  sqlite3_bind_text(e, 1, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
+  g.edges.reserve(static_cast<std::size_t>(g.edge_count));
+  while ((rc = sqlite3_step(e)) == SQLITE_ROW) {
+    GraphEdgeRecord r;
+    r.src = sqlite3_column_int64(e, 0);
+    r.dst = sqlite3_column_int64(e, 1);
+    r.weight = static_cast<float>(sqlite3_column_double(e, 2));
+    r.kind = column_text(e, 3);
+    g.edges.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return fail("reading graph edges");
+  if (g.nodes.size() != static_cast<std::size_t>(g.node_count) ||
+      g.edges.size() != static_cast<std::size_t>(g.edge_count))
+    return unexpected(
+        make_error(StoreErrc::kCorrupt, "graph " + name + ": counts differ from rows"));
+  return std::optional<GraphRecord>(std::move(g));
+}
+
 StoreResult<std::vector<GraphRecord>> SqliteStore::graphs() {
-  return unexpected(StoreError{StoreErrc::kRead, "graphs: not implemented yet"});
+  std::lock_guard lock(mutex_);
+  auto list = prepare((std::string(kGraphColumns) + " ORDER BY name").c_str());
+  if (!list) return unexpected(list.error());
+  std::vector<GraphRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(list->get())) == SQLITE_ROW)
+    out.push_back(read_graph_meta(list->get()));
+  if (rc != SQLITE_DONE)
+    return unexpected(make_error(StoreErrc::kRead, "listing graphs: " + sqlite_message(db_)));
+  return out;
 }
 
 }  // namespace sf::store

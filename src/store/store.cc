@@ -94,7 +94,8 @@ StoreResult<void> check_graph(const GraphRecord& graph) {
   ids.reserve(graph.nodes.size());
   const std::size_t features = graph.nodes.empty() ? 0 : graph.nodes.front().features.size();
   for (const GraphNodeRecord& n : graph.nodes) {
-    if (!ids.insert(n.node_id).second) return bad("node id " + std::to_string(n.node_id) + " twice");
+    if (!ids.insert(n.node_id).second)
+      return bad("node id " + std::to_string(n.node_id) + " twice");
     if (n.features.size() != features)
       return bad("node " + std::to_string(n.node_id) + " has " + std::to_string(n.features.size()) +
                  " features, the first node " + std::to_string(features));

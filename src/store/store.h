@@ -30,12 +30,12 @@ namespace sf::store {
 
 // Errors at the store boundary.
 enum class StoreErrc : std::uint8_t {
-  kOpen,        // cannot open/connect
-  kMigration,   // schema migration failed or the database is newer than this build
-  kWrite,       // a write or its transaction failed (nothing of the batch was written)
-  kRead,        // a query failed
-  kCorrupt,     // a stored value could not be decoded
-  kConfig,      // bad store URL
+  kOpen,       // cannot open/connect
+  kMigration,  // schema migration failed or the database is newer than this build
+  kWrite,      // a write or its transaction failed (nothing of the batch was written)
+  kRead,       // a query failed
+  kCorrupt,    // a stored value could not be decoded
+  kConfig,     // bad store URL
 };
 
 struct StoreError {

@@ -214,9 +214,9 @@ TEST_F(SqliteStoreTest, TablesAreStrict) {
   // STRICT: SQLite rejects (or converts to the declared type) instead of storing any type.
   EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM pragma_table_list WHERE strict = 0 AND name IN "
                        "('trades', 'agg_trades', 'candles', 'depth_snapshots', 'indicators', "
-                       "'telemetry', 'workflows')"),
+                       "'telemetry', 'workflows', 'graphs', 'graph_nodes', 'graph_edges')"),
             "0");
-  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM pragma_table_list WHERE strict = 1"), "7");
+  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM pragma_table_list WHERE strict = 1"), "10");
 }
 
 TEST_F(SqliteStoreTest, ReadQueriesUseIndexesAndNeverSort) {

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "analytics/indicators.h"
+#include "ml/graph/candle_graph.h"
 
 namespace sf::ml {
 
@@ -155,6 +157,24 @@ Result<Graph, std::string> build_asset_graph(const std::vector<std::vector<Candl
               {"snapshots", static_cast<double>(S)},
               {"rsi_period", 14}};
   return g;
+}
+
+void asset_labels(const std::vector<std::vector<Candle>>& series, const AssetGraphOptions& opt,
+                  std::size_t num_nodes, double flat_band, int vol_horizon,
+                  std::vector<int>* direction, std::vector<double>* volatility) {
+  direction->assign(num_nodes, -1);
+  volatility->assign(num_nodes, std::numeric_limits<double>::quiet_NaN());
+  const std::size_t pairs = series.size();
+  if (pairs == 0) return;
+  for (std::size_t p = 0; p < pairs; ++p) {
+    const auto d = direction_labels(series[p], flat_band);
+    const auto v = volatility_labels(series[p], vol_horizon);
+    for (std::size_t i = p; i < num_nodes; i += pairs) {
+      const std::size_t e = asset_snapshot_end(opt, i / pairs);
+      if (e < d.size()) (*direction)[i] = d[e];
+      if (e < v.size()) (*volatility)[i] = v[e];
+    }
+  }
 }
 
 }  // namespace sf::ml

@@ -37,6 +37,13 @@ std::vector<std::string> asset_feature_names();
 Result<Graph, std::string> build_asset_graph(const std::vector<std::vector<Candle>>& series,
                                              const AssetGraphOptions& opt = {});
 
+// Labels of an assets graph built with `opt` from `series`: node (s, p) gets symbol p's
+// direction_labels / volatility_labels at candle asset_snapshot_end(opt, s), i.e. the move of
+// the candle after the snapshot. -1 / NaN where unknown.
+void asset_labels(const std::vector<std::vector<Candle>>& series, const AssetGraphOptions& opt,
+                  std::size_t num_nodes, double flat_band, int vol_horizon,
+                  std::vector<int>* direction, std::vector<double>* volatility);
+
 // Candle index where snapshot s ends.
 inline std::size_t asset_snapshot_end(const AssetGraphOptions& opt, std::size_t s) {
   return static_cast<std::size_t>(opt.window) + s * static_cast<std::size_t>(opt.step);

@@ -220,13 +220,11 @@ Result<void, std::string> export_graph(const Graph& g, const std::filesystem::pa
   return write_file(dir / "meta.json", meta_json(g) + "\n");
 }
 
-Result<Graph, std::string> import_graph(const std::filesystem::path& dir) {
-  Graph g;
-  auto meta_text = read_file(dir / "meta.json");
-  if (!meta_text) return unexpected(meta_text.error());
+Result<void, std::string> parse_meta_json(std::string_view json, Graph* out) {
+  Graph& g = *out;
   try {
     simdjson::dom::parser parser;
-    simdjson::dom::element meta = parser.parse(*meta_text);
+    simdjson::dom::element meta = parser.parse(simdjson::padded_string(json));
     g.kind = std::string(std::string_view(meta["kind"]));
     g.interval = std::string(std::string_view(meta["interval"]));
     for (auto s : meta["symbols"].get_array()) g.symbols.emplace_back(std::string_view(s));
@@ -241,8 +239,16 @@ Result<Graph, std::string> import_graph(const std::filesystem::path& dir) {
     for (auto [k, v] : meta["params"].get_object())
       g.params.emplace_back(std::string(k), double(v));
   } catch (const simdjson::simdjson_error& e) {
-    return unexpected(std::string("meta.json: ") + e.what());
+    return unexpected(std::string(e.what()));
   }
+  return {};
+}
+
+Result<Graph, std::string> import_graph(const std::filesystem::path& dir) {
+  Graph g;
+  auto meta_text = read_file(dir / "meta.json");
+  if (!meta_text) return unexpected(meta_text.error());
+  if (auto r = parse_meta_json(*meta_text, &g); !r) return unexpected("meta.json: " + r.error());
 
   auto nodes_text = read_file(dir / "nodes.csv");
   if (!nodes_text) return unexpected(nodes_text.error());

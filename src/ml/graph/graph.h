@@ -73,6 +73,10 @@ struct Graph {
 // edges_by_kind}, params.
 std::string meta_json(const Graph& g);
 
+// Fills kind, interval, symbols, feature_names, normalisation, span fields and params of `g`
+// from meta_json() text (meta.json, or the store's graphs.meta).
+Result<void, std::string> parse_meta_json(std::string_view json, Graph* g);
+
 // Writes dir/nodes.csv, dir/edges.csv, dir/meta.json (creating dir). Floats are written in their
 // shortest round-trip form, so import_graph() reads back bit-identical values.
 Result<void, std::string> export_graph(const Graph& g, const std::filesystem::path& dir);

@@ -77,21 +77,48 @@ Result<Dataset, std::string> load_dataset(const std::filesystem::path& dir) {
   return d;
 }
 
-Result<void, std::string> write_labels_csv(const std::filesystem::path& dir, const ml::Graph& graph,
-                                           const std::vector<std::int8_t>& direction,
-                                           const std::vector<double>& volatility, int vol_horizon) {
-  std::ofstream out(dir / "labels.csv");
-  out << "node,open_time,direction,volatility_next_" << vol_horizon << "\n";
-  char buf[64];
-  for (std::size_t i = 0; i < graph.num_nodes(); ++i) {
-    const double v = i < volatility.size() ? volatility[i] : std::nan("");
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    out << i << ',' << graph.node_time[i] << ','
-        << (i < direction.size() ? static_cast<int>(direction[i]) : -1) << ','
-        << (std::isnan(v) ? "" : buf) << '\n';
+bool parse_graph_source(std::string_view text, GraphSource* out) {
+  if (text == "auto" || text.empty()) {
+    *out = GraphSource::kAuto;
+  } else if (text == "store") {
+    *out = GraphSource::kStore;
+  } else if (text == "dir") {
+    *out = GraphSource::kDir;
+  } else {
+    return false;
   }
-  if (!out) return unexpected("cannot write " + (dir / "labels.csv").string());
-  return {};
+  return true;
+}
+
+Result<std::string, std::string> prepare_graph_dir(store::Store* store, const std::string& name,
+                                                   const std::filesystem::path& dir,
+                                                   GraphSource source) {
+  if (source != GraphSource::kDir && store != nullptr) {
+    auto stored = store->graph(name);
+    if (!stored)
+      return unexpected("reading graph " + name + " from the store: " + stored.error().message);
+    if (stored->has_value()) {
+      auto labelled = ml::from_graph_record(**stored);
+      if (!labelled) return unexpected(labelled.error());
+      // Written to a sibling and swapped in, so a crash never leaves a half-written directory.
+      const auto tmp = dir.parent_path() / (dir.filename().string() + ".from-store.tmp");
+      std::error_code ec;
+      std::filesystem::remove_all(tmp, ec);
+      if (auto r = ml::export_labelled_graph(*labelled, tmp); !r) return unexpected(r.error());
+      std::filesystem::remove_all(dir, ec);
+      std::filesystem::rename(tmp, dir, ec);
+      if (ec)
+        return unexpected("cannot move " + tmp.string() + " to " + dir.string() + ": " +
+                          ec.message());
+      return std::string("store");
+    }
+  }
+  if (source == GraphSource::kStore)
+    return unexpected(store == nullptr ? "GRAPH_SOURCE=store but no store is configured"
+                                       : "the store holds no graph named '" + name + "'");
+  if (!std::filesystem::exists(dir / "meta.json"))
+    return unexpected("graph " + name + " is neither in the store nor in " + dir.string());
+  return std::string("dir");
 }
 
 Split chronological_split(const ml::Graph& graph, const std::vector<bool>& labelled,

@@ -11,27 +11,42 @@
 
 #include "core/result.h"
 #include "ml/graph/graph.h"
+#include "ml/graph/graph_store.h"
+#include "store/store.h"
 
 namespace sf::ml::train {
 
 enum class Task { kDirection, kVolatility };
 const char* to_string(Task t);
 
-struct Dataset {
-  ml::Graph graph;
-  std::vector<int> direction;      // per node: 0 DOWN, 1 FLAT, 2 UP, -1 unknown
-  std::vector<double> volatility;  // per node: realized volatility of the next N; NaN unknown
-  int vol_horizon = 0;             // N of the labels.csv column volatility_next_N
-};
+// A graph with its labels (ml/graph/graph_store.h): the same value whether it came from a
+// directory or from the store.
+using Dataset = ml::LabelledGraph;
 
 // Reads dir/{nodes.csv,edges.csv,meta.json,labels.csv}. Nodes that labels.csv does not list are
 // unknown; a row naming a node that does not exist is an error.
 Result<Dataset, std::string> load_dataset(const std::filesystem::path& dir);
 
-// Writes dir/labels.csv as graph-builder does (row i = node i).
-Result<void, std::string> write_labels_csv(const std::filesystem::path& dir, const ml::Graph& graph,
-                                           const std::vector<std::int8_t>& direction,
-                                           const std::vector<double>& volatility, int vol_horizon);
+// labels.csv is written by ml::write_labels_csv (ml/graph/graph_store.h).
+using ml::write_labels_csv;
+
+// A dataset is written with ml::export_labelled_graph (ml/graph/graph_store.h).
+
+// Where a run takes its graph from: GRAPH_SOURCE.
+enum class GraphSource {
+  kAuto,   // the store when it holds the graph (and a store is given), else the directory
+  kStore,  // the store; an error when it does not hold the graph
+  kDir,    // the directory only
+};
+bool parse_graph_source(std::string_view text, GraphSource* out);
+
+// Makes `dir` hold graph `name` for a run (the trainer and gnn-infer read directories): with the
+// store as source, the stored graph is read and written to `dir` (a local copy, replaced every
+// run, so the run sees exactly what the store holds). Returns where the graph came from
+// ("store" or "dir"); an error when neither has it.
+Result<std::string, std::string> prepare_graph_dir(store::Store* store, const std::string& name,
+                                                   const std::filesystem::path& dir,
+                                                   GraphSource source);
 
 struct Split {
   std::vector<std::int64_t> train, validation, test;  // node indices, in time order

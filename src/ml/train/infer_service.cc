@@ -15,6 +15,7 @@
 #include "runtime/json_writer.h"
 #include "runtime/log.h"
 #include "runtime/service.h"
+#include "runtime/store_options.h"
 
 // GCC 12 reports a false -Wrestrict in std::string concatenation at -O3 (GCC bug 105329).
 #pragma GCC diagnostic ignored "-Wrestrict"
@@ -74,9 +75,10 @@ void add_gnn_infer_options(runtime::ConfigParser& parser) {
               .type = runtime::OptionType::kInt,
               .default_value = "1",
               .help = "score the newest N nodes"});
-  parser.add({.name = "SF_STORE",
-              .default_value = "",
-              .help = "store for the predictions (empty: bus only)"});
+  parser.add({.name = "GRAPH_SOURCE",
+              .default_value = "auto",
+              .help = "auto (the store when it holds GRAPH_NAME, else GRAPH_DIR), store or dir"});
+  runtime::add_store_options(parser);
 }
 
 Result<InferOptions, std::string> gnn_infer_options_from(const runtime::Config& c) {
@@ -90,6 +92,9 @@ Result<InferOptions, std::string> gnn_infer_options_from(const runtime::Config& 
   o.topic = c.get_string("KAFKA_TOPIC");
   if (o.topic.empty()) o.topic = o.model_name + "-predictions";
   o.predict_last = static_cast<int>(c.get_int("PREDICT_LAST"));
+  if (!ml::train::parse_graph_source(c.get_string("GRAPH_SOURCE"), &o.graph_source))
+    return unexpected("GRAPH_SOURCE: '" + c.get_string("GRAPH_SOURCE") +
+                      "' is not auto, store or dir");
   if (o.predict_last < 1) return unexpected(std::string("PREDICT_LAST must be at least 1"));
   return o;
 }
@@ -130,6 +135,10 @@ std::function<runtime::WorkResult(runtime::WorkerContext&)> gnn_infer_body(Infer
     if (!model_mean || !model_std)
       return fail(!model_mean ? model_mean.error() : model_std.error());
 
+    const fs::path graph_dir(o.graph_path);
+    auto from = ml::train::prepare_graph_dir(store, graph_dir.filename().string(), graph_dir,
+                                             o.graph_source);
+    if (!from) return fail(from.error());
     auto ds = ml::train::load_dataset(o.graph_path);
     if (!ds) return fail("graph: " + ds.error());
     const auto& g = ds->graph;
@@ -213,41 +222,6 @@ std::function<runtime::WorkResult(runtime::WorkerContext&)> gnn_infer_body(Infer
     return {runtime::Outcome::kFinished,
             "scored " + std::to_string(n - first) + " node(s) with " + vdir.string(), extra};
   };
-}
-
-int gnn_infer_main(int argc, char** argv) {
-  runtime::ConfigParser parser(
-      "streamforge gnn-infer",
-      "Scores the newest graph nodes with a stored model; predictions to the bus and store.");
-  runtime::add_worker_options(parser);
-  add_gnn_infer_options(parser);
-  auto args = runtime::with_store_flag(argc, argv);
-  std::vector<char*> argv2;
-  for (auto& a : args) argv2.push_back(a.data());
-  int code = 0;
-  auto config = runtime::parse_or_exit(parser, static_cast<int>(argv2.size()), argv2.data(), &code);
-  if (!config) return code;
-  if (auto r = runtime::configure_logging(*config); !r) {
-    std::cerr << r.error() << '\n';
-    return 2;
-  }
-  auto o = gnn_infer_options_from(*config);
-  if (!o) {
-    std::cerr << "gnn-infer: " << o.error() << '\n';
-    return 2;
-  }
-  std::unique_ptr<store::Store> store;
-  if (const auto url = config->get_string("SF_STORE"); !url.empty()) {
-    auto s = store::open_store(url);
-    if (!s) {
-      std::cerr << "gnn-infer: cannot open store " << store::redact_store_url(url) << ": "
-                << s.error().message << '\n';
-      return 2;
-    }
-    store = std::move(*s);
-  }
-  return runtime::run_worker_process(*config, kService, "producer",
-                                     gnn_infer_body(*o, store.get()));
 }
 
 }  // namespace sf::services

@@ -7,6 +7,7 @@
 #include "runtime/json_writer.h"
 #include "runtime/log.h"
 #include "runtime/service.h"
+#include "runtime/store_options.h"
 
 namespace sf::services {
 namespace {
@@ -25,9 +26,14 @@ void add_gnn_trainer_options(runtime::ConfigParser& parser) {
   parser.add({.name = "MINIO_BUCKET_NAME", .default_value = "models", .help = "S3 bucket"});
   parser.add({.name = "GRAPH_DIR",
               .default_value = "./data/graphs",
-              .help = "where graph-builder wrote graphs"});
-  parser.add(
-      {.name = "GRAPH_NAME", .default_value = "", .help = "graph directory under GRAPH_DIR"});
+              .help = "graph directories (a graph read from the store is copied here)"});
+  parser.add({.name = "GRAPH_SOURCE",
+              .default_value = "auto",
+              .help = "auto (the store when it holds GRAPH_NAME, else GRAPH_DIR), store or dir"});
+  runtime::add_store_options(parser);
+  parser.add({.name = "GRAPH_NAME",
+              .default_value = "",
+              .help = "the graph (graph-builder's GRAPH_NAME)"});
   parser.add({.name = "GRAPH_COLLECTION_NAME",
               .default_value = "",
               .help = "the original's name for GRAPH_NAME"});
@@ -144,8 +150,13 @@ Result<std::optional<ml::S3Options>, std::string> gnn_trainer_upload_from(
 }
 
 std::function<runtime::WorkResult(runtime::WorkerContext&)> gnn_trainer_body(
-    ml::train::TrainerOptions o, std::optional<ml::S3Options> upload) {
-  return [o = std::move(o), upload](runtime::WorkerContext& ctx) -> runtime::WorkResult {
+    ml::train::TrainerOptions o, std::optional<ml::S3Options> upload, GraphInput input) {
+  return [o = std::move(o), upload, input](runtime::WorkerContext& ctx) -> runtime::WorkResult {
+    const std::filesystem::path graph_dir(o.graph_dir);
+    auto from = ml::train::prepare_graph_dir(input.store, graph_dir.filename().string(), graph_dir,
+                                             input.source);
+    if (!from) return {runtime::Outcome::kError, from.error(), "{}"};
+    log::info(kService, "graph ready", {{"graph", graph_dir.filename().string()}, {"from", *from}});
     ml::train::TrainerHooks hooks;
     hooks.stop = [&ctx] { return ctx.stop_requested(); };
     hooks.on_epoch = [&ctx, &o](const ml::train::EpochRecord& r) {
@@ -201,30 +212,12 @@ std::function<runtime::WorkResult(runtime::WorkerContext&)> gnn_trainer_body(
   };
 }
 
-int gnn_trainer_main(int argc, char** argv) {
-  runtime::ConfigParser parser(
-      "streamforge gnn-trainer",
-      "A graph directory (graph-builder) -> a trained GNN, baselines and metrics.json.");
-  runtime::add_worker_options(parser);
-  add_gnn_trainer_options(parser);
-  int code = 0;
-  auto config = runtime::parse_or_exit(parser, argc, argv, &code);
-  if (!config) return code;
-  if (auto r = runtime::configure_logging(*config); !r) {
-    std::cerr << r.error() << '\n';
-    return 2;
-  }
-  auto options = gnn_trainer_options_from(*config);
-  if (!options) {
-    std::cerr << "gnn-trainer: " << options.error() << '\n';
-    return 2;
-  }
-  auto upload = gnn_trainer_upload_from(*config);
-  if (!upload) {
-    std::cerr << "gnn-trainer: " << upload.error() << '\n';
-    return 2;
-  }
-  return runtime::run_worker_process(*config, kService, "", gnn_trainer_body(*options, *upload));
+Result<ml::train::GraphSource, std::string> graph_source_from(const runtime::Config& config) {
+  ml::train::GraphSource source{};
+  if (!ml::train::parse_graph_source(config.get_string("GRAPH_SOURCE"), &source))
+    return unexpected("GRAPH_SOURCE: '" + config.get_string("GRAPH_SOURCE") +
+                      "' is not auto, store or dir");
+  return source;
 }
 
 }  // namespace sf::services

@@ -74,11 +74,10 @@ struct ConnectorStats {
 std::function<runtime::WorkResult(runtime::WorkerContext&)> connector_body(
     ConnectorOptions options, store::Store& store, ConnectorStats* stats = nullptr);
 
-// The service's own options, its ConnectorOptions and its store URL (SF_STORE, else ARANGO_URL +
-// ARANGO_*, else POSTGRES_DSN, else sqlite:./data/streamforge.db) from a parsed configuration.
+// The service's own options (runtime::add_store_options among them) and its ConnectorOptions
+// from a parsed configuration; the store URL is runtime::store_url_from(config).
 void add_connector_options(runtime::ConfigParser& parser);
 Result<ConnectorOptions, std::string> connector_options_from(const runtime::Config& config);
-std::string connector_store_url(const runtime::Config& config);
 
 // `streamforge arango-connector [options]`.
 int arango_connector_main(int argc, char** argv);

@@ -5,10 +5,11 @@
 #include <fstream>
 #include <iostream>
 
+#include "ml/graph/graph_store.h"
 #include "runtime/json_writer.h"
 #include "runtime/log.h"
 #include "runtime/service.h"
-#include "services/arango_connector/arango_connector.h"
+#include "runtime/store_options.h"
 #include "services/queue_manager/registry.h"
 
 namespace sf::services {
@@ -18,23 +19,6 @@ constexpr const char* kService = "graph-builder";
 
 std::string day(TimestampUs t) {
   return format_iso8601(t).substr(0, 10);
-}
-
-Result<void, std::string> write_labels(const std::vector<Candle>& candles,
-                                       const GraphBuilderOptions& o,
-                                       const std::filesystem::path& dir) {
-  const auto direction = ml::direction_labels(candles, o.flat_band);
-  const auto vol = ml::volatility_labels(candles, o.vol_horizon);
-  std::ofstream out(dir / "labels.csv");
-  out << "node,open_time,direction,volatility_next_" << o.vol_horizon << "\n";
-  char buf[64];
-  for (std::size_t i = 0; i < candles.size(); ++i) {
-    std::snprintf(buf, sizeof buf, "%.17g", vol[i]);
-    out << i << ',' << candles[i].open_time << ',' << static_cast<int>(direction[i]) << ','
-        << (std::isnan(vol[i]) ? "" : buf) << '\n';
-  }
-  if (!out) return unexpected("cannot write " + (dir / "labels.csv").string());
-  return {};
 }
 
 }  // namespace
@@ -51,8 +35,9 @@ void add_graph_builder_options(runtime::ConfigParser& parser) {
       {.name = "COLLECTION_INPUTS",
        .default_value = "",
        .help = "the original's input collections (informative: candles come from the store)"});
-  parser.add(
-      {.name = "GRAPH_DIR", .default_value = "./data/graphs", .help = "where graphs are written"});
+  parser.add({.name = "GRAPH_DIR",
+              .default_value = "./data/graphs",
+              .help = "graphs are also exported here as CSV + JSON (empty: store only)"});
   parser.add({.name = "LAGS",
               .type = runtime::OptionType::kInt,
               .default_value = "3",
@@ -77,13 +62,7 @@ void add_graph_builder_options(runtime::ConfigParser& parser) {
               .type = runtime::OptionType::kDouble,
               .default_value = "0.5",
               .help = "assets: keep |correlation| >= this"});
-  parser.add({.name = "SF_STORE", .default_value = "", .help = "store URL (as arango-connector)"});
-  parser.add({.name = "ARANGO_URL", .default_value = "", .help = "ArangoDB endpoint"});
-  parser.add({.name = "ARANGO_DB", .default_value = "streamforge", .help = "ArangoDB database"});
-  parser.add({.name = "ARANGO_USER", .default_value = "root", .help = "ArangoDB user"});
-  parser.add({.name = "ARANGO_PASSWORD", .default_value = "", .help = "ArangoDB password"});
-  parser.add(
-      {.name = "COLLECTION_NAME", .default_value = "", .help = "ArangoDB collection override"});
+  runtime::add_store_options(parser);
 }
 
 Result<GraphBuilderOptions, std::string> graph_builder_options_from(const runtime::Config& config) {
@@ -153,32 +132,60 @@ std::function<runtime::WorkResult(runtime::WorkerContext&)> graph_builder_body(
       graph = ml::build_asset_graph(series, o.assets);
     }
     if (!graph) return {runtime::Outcome::kError, "graph: " + graph.error(), "{}"};
+    ml::LabelledGraph labelled;
+    labelled.graph = std::move(*graph);
+    labelled.vol_horizon = o.vol_horizon;
+    labelled.graph.params.emplace_back("flat_band", o.flat_band);
+    if (o.kind == "candles") {
+      const auto direction = ml::direction_labels(series[0], o.flat_band);
+      labelled.direction.assign(direction.begin(), direction.end());
+      labelled.volatility = ml::volatility_labels(series[0], o.vol_horizon);
+    } else {
+      ml::asset_labels(series, o.assets, labelled.graph.num_nodes(), o.flat_band, o.vol_horizon,
+                       &labelled.direction, &labelled.volatility);
+    }
+    const ml::Graph& g = labelled.graph;
     std::string name = o.graph_name;
     if (name.empty())
       name = o.symbols[0].lower() + "_" + o.kind + "_" + std::string(interval_name(o.interval)) +
              "_" + day(o.from);
-    const auto dir = std::filesystem::path(o.graph_dir) / name;
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (auto r = ml::export_graph(*graph, dir); !r)
-      return {runtime::Outcome::kError, r.error(), "{}"};
-    if (o.kind == "candles")
-      if (auto r = write_labels(series[0], o, dir); !r)
+    if (!valid_graph_name(name))
+      return {runtime::Outcome::kError,
+              "GRAPH_NAME '" + name + "': 1-64 of [A-Za-z0-9_-], starting with a letter", "{}"};
+    // The store is the system of record; the directory is the export for pandas / PyG and the
+    // trainer's local copy.
+    auto record = ml::to_graph_record(labelled, name, static_cast<double>(now_micros()) / 1e6);
+    if (auto r = store.replace_graph(record); !r)
+      return {runtime::Outcome::kError, "cannot store graph " + name + ": " + r.error().message,
+              "{}"};
+    log::info(kService, "graph stored",
+              {{"graph", name},
+               {"store", std::string(store.kind())},
+               {"nodes", g.num_nodes()},
+               {"edges", g.edges.size()}});
+    std::string dir;
+    if (!o.graph_dir.empty()) {
+      dir = (std::filesystem::path(o.graph_dir) / name).string();
+      if (auto r = ml::export_labelled_graph(labelled, dir); !r)
         return {runtime::Outcome::kError, r.error(), "{}"};
-    ctx.add_records(static_cast<std::int64_t>(graph->num_nodes() + graph->edges.size()));
+    }
+    ctx.add_records(static_cast<std::int64_t>(g.num_nodes() + g.edges.size()));
     std::string extra;
     runtime::JsonWriter w(extra);
     w.begin_object()
-        .field("graph_dir", dir.string())
+        .field("graph", name)
+        .field("store", std::string(store.kind()))
+        .field("graph_dir", dir)
         .field("kind", o.kind)
-        .field("nodes", static_cast<std::int64_t>(graph->num_nodes()))
-        .field("edges", static_cast<std::int64_t>(graph->edges.size()))
-        .field("features", static_cast<std::int64_t>(graph->num_features()))
-        .field("train_nodes", static_cast<std::int64_t>(graph->train_nodes))
+        .field("nodes", static_cast<std::int64_t>(g.num_nodes()))
+        .field("edges", static_cast<std::int64_t>(g.edges.size()))
+        .field("features", static_cast<std::int64_t>(g.num_features()))
+        .field("train_nodes", static_cast<std::int64_t>(g.train_nodes))
         .end_object();
     return {runtime::Outcome::kFinished,
-            "graph " + name + ": " + std::to_string(graph->num_nodes()) + " nodes, " +
-                std::to_string(graph->edges.size()) + " edges",
+            "graph " + name + ": " + std::to_string(g.num_nodes()) + " nodes, " +
+                std::to_string(g.edges.size()) + " edges, in the " + std::string(store.kind()) +
+                " store" + (dir.empty() ? std::string() : " and " + dir),
             extra};
   };
 }

@@ -2,14 +2,17 @@
 //
 // Reads the closed candles of SYMBOL (one symbol for GRAPH_KIND `candles`, a comma-separated list
 // for `assets`), INTERVAL and TIME_RANGE (YYYY-MM-DD:YYYY-MM-DD, end exclusive) from the store,
-// builds the graph with normalisation fitted on the training span only (TRAIN_FRACTION), and writes
-// it as `nodes.csv`, `edges.csv`, `meta.json` plus `labels.csv` (next-candle direction with the
-// FLAT band FLAT_BAND, and realized volatility of the next VOL_HORIZON candles; candles graphs
-// only) to GRAPH_DIR/<GRAPH_NAME> (GRAPH_NAME, or the original's GRAPH_COLLECTION_NAME; default
-// `<symbol>_<kind>_<interval>_<from>`). Telemetry `finished` carries
-// {"graph_dir","nodes","edges","features"}; too few candles is an `error` naming the counts.
-// Storing the graph in the store's node/edge tables (or ArangoDB collections + a named graph) is
-// not done yet: the directory is the hand-off to the trainer.
+// builds the graph with normalisation fitted on the training span only (TRAIN_FRACTION) and its
+// labels (next-candle direction with the FLAT band FLAT_BAND, realized volatility of the next
+// VOL_HORIZON candles; for `assets`, each symbol's candle after the snapshot), and writes it under
+// GRAPH_NAME (or the original's GRAPH_COLLECTION_NAME; default `<symbol>_<kind>_<interval>_<from>`)
+//  - to the store (Store::replace_graph: graphs / graph_nodes / graph_edges tables in SQLite and
+//    PostgreSQL; a vertex and an edge collection plus a named graph in ArangoDB), the system of
+//    record gnn-trainer and gnn-infer read;
+//  - and, unless GRAPH_DIR is empty, to GRAPH_DIR/<name> as nodes.csv, edges.csv, meta.json and
+//    labels.csv for pandas / PyTorch Geometric.
+// Telemetry `finished` carries {"graph","store","graph_dir","nodes","edges","features",...};
+// too few candles is an `error` naming the counts.
 #pragma once
 
 #include <functional>

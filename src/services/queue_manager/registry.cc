@@ -4,6 +4,7 @@
 
 #include "runtime/log.h"
 #include "runtime/service.h"
+#include "runtime/store_options.h"
 #include "services/arango_connector/arango_connector.h"
 #include "services/dummy/dummy_service.h"
 #include "services/graph_builder/graph_builder.h"
@@ -40,61 +41,55 @@ Result<Body, std::string> calculator(const runtime::Config& c, const Embedded&) 
   return Body(calculator_body(std::move(*o)));
 }
 
-// The connector writes to the embedded store unless the stage names a store of its own.
-Result<Body, std::string> connector(const runtime::Config& c, const Embedded& e) {
-  auto o = connector_options_from(c);
-  if (!o) return unexpected(o.error());
-  const bool own_store = !c.get_string("SF_STORE").empty() || !c.get_string("ARANGO_URL").empty();
-  if (!own_store && e.store != nullptr) return Body(connector_body(std::move(*o), *e.store));
-  const std::string url = connector_store_url(c);
+// A stage that reads or writes the store uses the platform's embedded store unless its
+// configuration names one (SF_STORE, ARANGO_URL); then it opens and owns that store for the run.
+template <class MakeBody>
+Result<Body, std::string> with_store(const runtime::Config& c, const Embedded& e,
+                                     MakeBody make_body) {
+  if (!runtime::names_own_store(c) && e.store != nullptr) return Body(make_body(*e.store));
+  const std::string url = runtime::store_url_from(c);
   auto store = store::open_store(url);
   if (!store)
     return unexpected("cannot open store " + store::redact_store_url(url) + ": " +
                       store.error().message);
   log::info("store", "store opened", {{"store", store::redact_store_url(url)}});
   std::shared_ptr<store::Store> owned(std::move(*store));
-  auto body = connector_body(std::move(*o), *owned);
+  auto body = make_body(*owned);
   return Body([owned, body](runtime::WorkerContext& ctx) { return body(ctx); });
+}
+
+Result<Body, std::string> connector(const runtime::Config& c, const Embedded& e) {
+  auto o = connector_options_from(c);
+  if (!o) return unexpected(o.error());
+  return with_store(c, e, [&o](store::Store& s) { return connector_body(std::move(*o), s); });
 }
 
 Result<Body, std::string> graph_builder(const runtime::Config& c, const Embedded& e) {
   auto o = graph_builder_options_from(c);
   if (!o) return unexpected(o.error());
-  const bool own_store = !c.get_string("SF_STORE").empty() || !c.get_string("ARANGO_URL").empty();
-  if (!own_store && e.store != nullptr) return Body(graph_builder_body(std::move(*o), *e.store));
-  const std::string url = connector_store_url(c);
-  auto store = store::open_store(url);
-  if (!store)
-    return unexpected("cannot open store " + store::redact_store_url(url) + ": " +
-                      store.error().message);
-  log::info("store", "store opened", {{"store", store::redact_store_url(url)}});
-  std::shared_ptr<store::Store> owned(std::move(*store));
-  auto body = graph_builder_body(std::move(*o), *owned);
-  return Body([owned, body](runtime::WorkerContext& ctx) { return body(ctx); });
+  return with_store(c, e, [&o](store::Store& s) { return graph_builder_body(std::move(*o), s); });
 }
 
 #ifdef SF_HAVE_TRAIN
-Result<Body, std::string> trainer(const runtime::Config& c, const Embedded&) {
+Result<Body, std::string> trainer(const runtime::Config& c, const Embedded& e) {
   auto o = gnn_trainer_options_from(c);
   if (!o) return unexpected(o.error());
   auto upload = gnn_trainer_upload_from(c);
   if (!upload) return unexpected(upload.error());
-  return Body(gnn_trainer_body(std::move(*o), std::move(*upload)));
+  auto source = graph_source_from(c);
+  if (!source) return unexpected(source.error());
+  if (*source == ml::train::GraphSource::kDir)
+    return Body(gnn_trainer_body(std::move(*o), std::move(*upload)));
+  return with_store(c, e, [&](store::Store& s) {
+    return gnn_trainer_body(std::move(*o), std::move(*upload), GraphInput{&s, *source});
+  });
 }
 
-// Predictions go to the embedded store unless the stage names one.
+// Predictions (and the graph, GRAPH_SOURCE) go to / come from the store like the other stages.
 Result<Body, std::string> infer(const runtime::Config& c, const Embedded& e) {
   auto o = gnn_infer_options_from(c);
   if (!o) return unexpected(o.error());
-  const std::string url = c.get_string("SF_STORE");
-  if (url.empty()) return Body(gnn_infer_body(std::move(*o), e.store));
-  auto store = store::open_store(url);
-  if (!store)
-    return unexpected("cannot open store " + store::redact_store_url(url) + ": " +
-                      store.error().message);
-  std::shared_ptr<store::Store> owned(std::move(*store));
-  auto body = gnn_infer_body(std::move(*o), owned.get());
-  return Body([owned, body](runtime::WorkerContext& ctx) { return body(ctx); });
+  return with_store(c, e, [&o](store::Store& s) { return gnn_infer_body(std::move(*o), &s); });
 }
 #endif
 
@@ -117,8 +112,9 @@ constexpr ServiceSpec kServices[] = {
      "", &add_graph_builder_options, &graph_builder},
 #ifdef SF_HAVE_TRAIN
     {"gnn-trainer",
-     "A graph directory (graph-builder) -> a trained GNN, baselines and metrics.json.", "",
-     &add_gnn_trainer_options, &trainer},
+     "A graph (graph-builder; from the store or GRAPH_DIR) -> a trained GNN, baselines and "
+     "metrics.json.",
+     "", &add_gnn_trainer_options, &trainer},
     {"gnn-infer",
      "A stored model scores the newest graph nodes; predictions to the bus and the store.",
      "producer", &add_gnn_infer_options, &infer},

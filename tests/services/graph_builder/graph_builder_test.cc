@@ -1,16 +1,18 @@
-// graph-builder over a real SQLite store holding Binance's BTCUSDT 5m candles: the exported graph
-// is the library's graph of the same candles, labels line up with the nodes, and bad input is an
-// error naming the problem.
+// graph-builder over a real SQLite store holding Binance's BTCUSDT 5m candles (and freqtrade's
+// 2022 pairs): the stored and exported graph is the library's graph of the same candles, labels
+// line up with the nodes, and bad input is an error naming the problem.
 #include "services/graph_builder/graph_builder.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
 #include "bus/inproc_bus.h"
 #include "exchange/binance/parse.h"
 #include "ml/graph/graph.h"
+#include "ml/graph/graph_store.h"
 #include "runtime/service.h"
 #include "test_support.h"
 
@@ -90,7 +92,90 @@ TEST(GraphBuilder, StoredCandlesBecomeTheLibrarysGraphWithAlignedLabels) {
     ++rows;
   }
   EXPECT_EQ(rows, 2592u);
+
+  // The store holds the same graph and labels, bit for bit: the system of record.
+  auto stored = (*store)->graph("btc");
+  ASSERT_TRUE(stored.ok()) << stored.error().message;
+  ASSERT_TRUE(stored->has_value());
+  EXPECT_EQ((*stored)->kind, "candles");
+  EXPECT_EQ((*stored)->interval, "5m");
+  auto back = ml::from_graph_record(**stored);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->graph.features, g->features);
+  EXPECT_EQ(back->graph.edges, g->edges);
+  EXPECT_EQ(back->graph.node_time, g->node_time);
+  EXPECT_EQ(back->graph.norm_std, g->norm_std);
+  EXPECT_EQ(back->graph.train_nodes, g->train_nodes);
+  EXPECT_EQ(back->vol_horizon, 12);
+  ASSERT_EQ(back->direction.size(), dirs.size());
+  for (std::size_t i = 0; i < dirs.size(); ++i) ASSERT_EQ(back->direction[i], dirs[i]) << i;
+  const auto vol = ml::volatility_labels(in_range, 12);
+  for (std::size_t i = 0; i < vol.size(); ++i)
+    ASSERT_TRUE(std::isnan(vol[i]) ? std::isnan(back->volatility[i])
+                                   : back->volatility[i] == vol[i])
+        << i;
   fs::remove_all(dir);
+}
+
+std::vector<Candle> freqtrade_candles(const std::string& base, std::size_t limit) {
+  std::ifstream in(sf::testing::shared_data_dir() / "klines_5m_2022_freqtrade" /
+                   (base + "_USDT-5m.json"));
+  std::string body((std::istreambuf_iterator<char>(in)), {});
+  binance::Parser parser;
+  auto rows = parser.parse_ohlcv_rows(body, *Symbol::parse(base + "USDT"), Interval::k5m);
+  if (!rows) return {};
+  std::vector<Candle> out(rows->begin(), rows->begin() + std::min(limit, rows->size()));
+  return out;
+}
+
+TEST(GraphBuilder, AssetsGraphGoesToTheStoreOnlyWithEachSymbolsNextCandleAsLabel) {
+  SF_REQUIRE_SHARED_DATA("klines_5m_2022_freqtrade/BTC_USDT-5m.json");
+  auto store = store::open_store("sqlite::memory:");
+  ASSERT_TRUE(store.ok());
+  std::vector<std::vector<Candle>> series;
+  for (const char* base : {"BTC", "SOL", "XRP"}) {
+    series.push_back(freqtrade_candles(base, 2016));  // 7 days from 2022-01-06
+    if (series.back().empty()) GTEST_SKIP() << base << "_USDT-5m.json not in the shared data";
+    ASSERT_TRUE((*store)->upsert_candles(series.back()).ok());
+  }
+  auto o = graph_builder_options_from(config_of({{"SYMBOL", "BTCUSDT,SOLUSDT,XRPUSDT"},
+                                                 {"GRAPH_KIND", "assets"},
+                                                 {"TIME_RANGE", "2022-01-06:2022-01-13"},
+                                                 {"GRAPH_DIR", ""},
+                                                 {"GRAPH_NAME", "majors"}}));
+  ASSERT_TRUE(o.ok()) << o.error();
+  bus::InProcBus bus;
+  runtime::WorkerSettings ws;
+  ws.service = "graph-builder";
+  ws.queue_id = "q-assets";
+  runtime::Worker w(bus, ws);
+  EXPECT_EQ(w.run(graph_builder_body(*o, **store)), 0);
+  EXPECT_EQ(w.outcome(), runtime::Outcome::kFinished);
+  EXPECT_FALSE(fs::exists("majors")) << "GRAPH_DIR empty: nothing is written to a directory";
+
+  auto want = ml::build_asset_graph(series, o->assets);
+  ASSERT_TRUE(want.ok()) << want.error();
+  auto stored = (*store)->graph("majors");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  auto back = ml::from_graph_record(**stored);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->graph.kind, "assets");
+  EXPECT_EQ(back->graph.symbols, want->symbols);
+  EXPECT_EQ(back->graph.node_symbol, want->node_symbol);
+  EXPECT_EQ(back->graph.features, want->features);
+  EXPECT_EQ(back->graph.edges, want->edges);
+  EXPECT_GT(want->count_edges(ml::EdgeKind::kCorrelation), 0u);
+  // Node (s, p): symbol p's move from the snapshot's last candle to the next one.
+  const std::size_t pairs = series.size();
+  std::size_t known = 0;
+  for (std::size_t i = 0; i < back->graph.num_nodes(); ++i) {
+    const std::size_t p = i % pairs, end = ml::asset_snapshot_end(o->assets, i / pairs);
+    ASSERT_EQ(back->graph.node_time[i], series[p][end].open_time) << i;
+    const auto dirs = ml::direction_labels(series[p], o->flat_band);
+    ASSERT_EQ(back->direction[i], dirs[end]) << i;
+    known += back->direction[i] >= 0;
+  }
+  EXPECT_GE(known + pairs, back->graph.num_nodes()) << "only the last snapshot may be unknown";
 }
 
 TEST(GraphBuilder, BadOptionsAndEmptyRangesAreErrors) {
