@@ -132,6 +132,44 @@ CREATE TABLE workflows (
 );
 CREATE INDEX workflows_by_creation ON workflows (created_at, queue_id);
 )sql"},
+    // Graphs (records.h GraphRecord). Rows keep their position (idx) in the written vectors.
+    // Features are REAL[]: float4 prints as its shortest exact text (extra_float_digits > 0), so
+    // they read back bit-identical, subnormals included, and stay queryable (features[1]). Edges
+    // carry no foreign key: its per-row check would triple the cost of bulk-loading a big graph's
+    // edges; replace_graph deletes them with the graph instead.
+    {2, "graphs", R"sql(
+CREATE TABLE graphs (
+  name TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  kind TEXT NOT NULL,
+  interval TEXT NOT NULL,
+  meta JSONB NOT NULL,
+  created_at DOUBLE PRECISION NOT NULL,
+  node_count BIGINT NOT NULL,
+  edge_count BIGINT NOT NULL
+);
+
+CREATE TABLE graph_nodes (
+  graph TEXT COLLATE "C" NOT NULL REFERENCES graphs (name) ON DELETE CASCADE,
+  idx INTEGER NOT NULL,
+  node_id BIGINT NOT NULL,
+  time_us BIGINT NOT NULL,
+  symbol TEXT NOT NULL,
+  features REAL[] NOT NULL,
+  direction SMALLINT NOT NULL,
+  volatility DOUBLE PRECISION,
+  PRIMARY KEY (graph, idx)
+);
+
+CREATE TABLE graph_edges (
+  graph TEXT COLLATE "C" NOT NULL,
+  idx INTEGER NOT NULL,
+  src BIGINT NOT NULL,
+  dst BIGINT NOT NULL,
+  weight REAL NOT NULL,
+  kind TEXT NOT NULL,
+  PRIMARY KEY (graph, idx)
+);
+)sql"},
 };
 
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
@@ -309,6 +347,37 @@ std::vector<std::pair<const char*, std::string>> read_statements() {
       {"select_workflow", select_sql(kTables[kWorkflowsTable], "WHERE queue_id = $1")},
       {"select_workflows", select_sql(kTables[kWorkflowsTable], "ORDER BY created_at, queue_id")},
       {"select_schema_version", "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"},
+  };
+}
+
+// Graphs: the columns in the order the COPYs write and the reads decode them.
+constexpr const char* kGraphColumns =
+    "name, kind, interval, meta, created_at, node_count, edge_count";
+constexpr const char* kGraphNodeColumns =
+    "graph, idx, node_id, time_us, symbol, features, direction, volatility";
+constexpr const char* kGraphEdgeColumns = "graph, idx, src, dst, weight, kind";
+
+// Prepared once per session besides read_statements(): graph writes and reads.
+std::vector<std::pair<const char*, std::string>> graph_statements() {
+  const std::string graph_columns = kGraphColumns;
+  return {
+      // Serialises writers of one graph name (in this schema) until their transaction ends, so
+      // concurrent replacements of a graph follow each other instead of failing on its key.
+      {"lock_graph",
+       "SELECT pg_advisory_xact_lock(1397116787, "
+       "hashtext(COALESCE(current_schema(), '') || '.' || $1))"},
+      {"delete_graph_edges", "DELETE FROM graph_edges WHERE graph = $1"},
+      // Its nodes go with it (ON DELETE CASCADE).
+      {"delete_graph", "DELETE FROM graphs WHERE name = $1"},
+      {"insert_graph",
+       "INSERT INTO graphs (" + graph_columns + ") VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)"},
+      {"select_graph", "SELECT " + graph_columns + " FROM graphs WHERE name = $1"},
+      {"select_graphs", "SELECT " + graph_columns + " FROM graphs ORDER BY name"},
+      {"select_graph_nodes",
+       "SELECT node_id, time_us, symbol, features, direction, volatility FROM graph_nodes "
+       "WHERE graph = $1 ORDER BY idx"},
+      {"select_graph_edges",
+       "SELECT src, dst, weight, kind FROM graph_edges WHERE graph = $1 ORDER BY idx"},
   };
 }
 
@@ -549,8 +618,40 @@ class CopyRow {
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
     return plain(std::string_view(buf, static_cast<std::size_t>(end - buf)));
   }
+  CopyRow& optional_real(std::optional<double> value) {
+    if (!value) return plain("\\N");
+    return real(*value);
+  }
+  // REAL: the shortest text that reads back as the same float (subnormals included).
+  CopyRow& real4(float value) {
+    separate();
+    append_float(value);
+    return *this;
+  }
+  // REAL[] as an array literal, "{1.5,-1e-39,3.4028235e+38}".
+  CopyRow& real4_array(const std::vector<float>& values) {
+    separate();
+    out_->push_back('{');
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i > 0) out_->push_back(',');
+      append_float(values[i]);
+    }
+    out_->push_back('}');
+    return *this;
+  }
 
  private:
+  void append_float(float value) {
+    if (std::isnan(value)) {
+      out_->append("NaN");
+    } else if (std::isinf(value)) {
+      out_->append(value > 0 ? "Infinity" : "-Infinity");
+    } else {
+      char buf[24];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+      out_->append(buf, static_cast<std::size_t>(end - buf));
+    }
+  }
   void separate() {
     if (!first_column_) out_->push_back('\t');
     first_column_ = false;
@@ -634,6 +735,40 @@ class ColumnReader {
     if (ec != std::errc() || end != raw.data() + raw.size()) return fail<double>("double", raw);
     return value;
   }
+  std::optional<double> optional_real() {
+    if (PQgetisnull(result_, row_, index_)) {
+      ++index_;
+      return std::nullopt;
+    }
+    return real();
+  }
+  float real4() {
+    std::string_view raw = text();
+    float value = 0;
+    if (!parse_float(raw, &value)) return fail<float>("real", raw);
+    return value;
+  }
+  // A REAL[] without NULL elements, as PostgreSQL prints it: "{1.5,-1e-39}".
+  std::vector<float> real4_array() {
+    std::string_view raw = text();
+    std::vector<float> values;
+    if (raw.size() < 2 || raw.front() != '{' || raw.back() != '}') {
+      return fail<std::vector<float>>("real array", raw);
+    }
+    std::string_view items = raw.substr(1, raw.size() - 2);
+    while (!items.empty()) {
+      const std::size_t comma = items.find(',');
+      float value = 0;
+      if (!parse_float(items.substr(0, comma), &value)) {
+        return fail<std::vector<float>>("real array", raw);
+      }
+      values.push_back(value);
+      if (comma == std::string_view::npos) break;
+      items.remove_prefix(comma + 1);
+      if (items.empty()) return fail<std::vector<float>>("real array", raw);
+    }
+    return values;
+  }
   std::vector<PriceLevel> levels() {
     std::string_view raw = text();
     std::vector<PriceLevel> parsed;
@@ -654,6 +789,21 @@ class ColumnReader {
     return T{};
   }
 
+  // PostgreSQL's float4 text: shortest exact digits, or NaN / Infinity / -Infinity.
+  static bool parse_float(std::string_view raw, float* value) {
+    if (raw == "NaN") {
+      *value = std::numeric_limits<float>::quiet_NaN();
+    } else if (raw == "Infinity") {
+      *value = std::numeric_limits<float>::infinity();
+    } else if (raw == "-Infinity") {
+      *value = -std::numeric_limits<float>::infinity();
+    } else {
+      auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), *value);
+      return ec == std::errc() && end == raw.data() + raw.size();
+    }
+    return true;
+  }
+
   const PGresult* result_;
   int row_;
   const char* table_;
@@ -672,6 +822,47 @@ WorkflowState read_workflow(ColumnReader& r) { return rows::read_workflow(r); }
 
 std::string int_param(std::int64_t value) {
   return std::to_string(value);
+}
+
+// The shortest text that reads back as the same double (finite values).
+std::string real_param(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  return std::string(buf, static_cast<std::size_t>(end - buf));
+}
+
+GraphRecord read_graph(ColumnReader& r) {
+  GraphRecord g;
+  g.name = r.string();
+  g.kind = r.string();
+  g.interval = r.string();
+  g.meta = r.string();
+  g.created_at = r.real();
+  g.node_count = r.int64();
+  g.edge_count = r.int64();
+  return g;
+}
+
+GraphNodeRecord read_graph_node(ColumnReader& r) {
+  GraphNodeRecord n;
+  n.node_id = r.int64();
+  n.time = r.int64();
+  n.symbol = r.string();
+  n.features = r.real4_array();
+  n.direction = static_cast<std::int32_t>(r.int64());
+  n.volatility = r.optional_real();
+  return n;
+}
+
+GraphEdgeRecord read_graph_edge(ColumnReader& r) {
+  GraphEdgeRecord e;
+  e.src = r.int64();
+  e.dst = r.int64();
+  e.weight = r.real4();
+  e.kind = r.string();
+  return e;
 }
 
 }  // namespace
@@ -796,12 +987,14 @@ StoreResult<void> PostgresStore::prepare_session() {
         !r)
       return r;
   }
-  for (const auto& [name, sql] : read_statements()) {
-    PgResult result(PQprepare(conn_, name, sql.c_str(), 0, nullptr));
-    if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
-      return unexpected(
-          make_error(StoreErrc::kOpen, std::string("preparing ") + name + ": " +
-                                           scrub(result_message(conn_, result.get()), secrets_)));
+  for (const auto& statements : {read_statements(), graph_statements()}) {
+    for (const auto& [name, sql] : statements) {
+      PgResult result(PQprepare(conn_, name, sql.c_str(), 0, nullptr));
+      if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+        return unexpected(
+            make_error(StoreErrc::kOpen, std::string("preparing ") + name + ": " +
+                                             scrub(result_message(conn_, result.get()), secrets_)));
+      }
     }
   }
   return {};
@@ -1198,16 +1391,138 @@ StoreResult<std::vector<std::pair<std::string, std::string>>> PostgresStore::rea
   return plans;
 }
 
-// TODO(issue 8): graph tables; stubs so the tree builds while they are written.
+// ---------------------------------------------------------------------------------------------
+// Graphs
+
+StoreResult<void> PostgresStore::exec_prepared(const char* statement,
+                                               std::initializer_list<std::string> params,
+                                               StoreErrc code, const std::string& what) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const std::string& param : params) values.push_back(param.c_str());
+  PgResult result(PQexecPrepared(conn_, statement, static_cast<int>(values.size()), values.data(),
+                                 nullptr, nullptr, /*resultFormat=text*/ 0));
+  const ExecStatusType status = PQresultStatus(result.get());
+  if (result == nullptr || (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)) {
+    return unexpected(
+        make_error(code, what + ": " + scrub(result_message(conn_, result.get()), secrets_)));
+  }
+  return {};
+}
+
+// One transaction: the old graph of that name goes (its edges, then the row and, by cascade, its
+// nodes), the new one's row is inserted and its nodes and edges are COPYed in written order.
 StoreResult<void> PostgresStore::replace_graph(const GraphRecord& graph) {
   if (auto ok = check_graph(graph); !ok) return ok;
-  return unexpected(StoreError{StoreErrc::kWrite, "graphs: not implemented yet"});
+  std::lock_guard lock(mutex_);
+  if (auto r = ensure_connected(StoreErrc::kWrite); !r) return unexpected(r.error());
+  const std::string what = "writing graph '" + graph.name + "'";
+  struct ReleaseHugeBuffer {
+    std::string& buffer;
+    ~ReleaseHugeBuffer() {
+      if (buffer.capacity() > kCopyBufferKeepBytes) std::string().swap(buffer);
+    }
+  } release_huge_buffer{copy_buffer_};
+
+  if (auto r = exec("BEGIN", StoreErrc::kWrite, what + ": BEGIN"); !r) {
+    return unexpected(rollback_with(StoreErrc::kWrite, r.error().message));
+  }
+  for (const char* statement : {"lock_graph", "delete_graph_edges", "delete_graph"}) {
+    if (auto r = exec_prepared(statement, {graph.name}, StoreErrc::kWrite, what); !r) {
+      return unexpected(rollback_with(StoreErrc::kWrite, r.error().message));
+    }
+  }
+  if (auto r = exec_prepared(
+          "insert_graph",
+          {graph.name, graph.kind, graph.interval, graph.meta, real_param(graph.created_at),
+           int_param(static_cast<std::int64_t>(graph.nodes.size())),
+           int_param(static_cast<std::int64_t>(graph.edges.size()))},
+          StoreErrc::kWrite, what);
+      !r) {
+    return unexpected(rollback_with(StoreErrc::kWrite, r.error().message));
+  }
+
+  const std::span<const GraphNodeRecord> nodes(graph.nodes);
+  auto format_node = [&](CopyRow& r, const GraphNodeRecord& n) {
+    r.text(graph.name)
+        .int64(&n - nodes.data())
+        .int64(n.node_id)
+        .int64(n.time)
+        .text(n.symbol)
+        .real4_array(n.features)
+        .int64(n.direction)
+        .optional_real(n.volatility);
+  };
+  static const std::string copy_nodes =
+      std::string("COPY graph_nodes (") + kGraphNodeColumns + ") FROM STDIN";
+  if (CopyOutcome copied = copy_rows(copy_nodes, nodes, format_node, false); !copied.ok) {
+    return unexpected(rollback_with(StoreErrc::kWrite, what + ": nodes: " + copied.message));
+  }
+
+  const std::span<const GraphEdgeRecord> edges(graph.edges);
+  auto format_edge = [&](CopyRow& r, const GraphEdgeRecord& e) {
+    r.text(graph.name)
+        .int64(&e - edges.data())
+        .int64(e.src)
+        .int64(e.dst)
+        .real4(e.weight)
+        .text(e.kind);
+  };
+  static const std::string copy_edges =
+      std::string("COPY graph_edges (") + kGraphEdgeColumns + ") FROM STDIN";
+  if (CopyOutcome copied = copy_rows(copy_edges, edges, format_edge, false); !copied.ok) {
+    return unexpected(rollback_with(StoreErrc::kWrite, what + ": edges: " + copied.message));
+  }
+
+  PgResult commit(PQexec(conn_, "COMMIT"));
+  // A COMMIT of a transaction the server had already aborted reports success as "ROLLBACK".
+  if (PQresultStatus(commit.get()) != PGRES_COMMAND_OK ||
+      std::strcmp(PQcmdStatus(commit.get()), "COMMIT") != 0) {
+    return unexpected(rollback_with(StoreErrc::kWrite,
+                                    what + ": COMMIT: " + result_message(conn_, commit.get())));
+  }
+  return {};
 }
-StoreResult<std::optional<GraphRecord>> PostgresStore::graph(const std::string&) {
-  return unexpected(StoreError{StoreErrc::kRead, "graphs: not implemented yet"});
+
+// The graph row, nodes and edges are read in one REPEATABLE READ transaction, so a replacement
+// committed meanwhile is seen entirely or not at all.
+StoreResult<std::optional<GraphRecord>> PostgresStore::graph(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (auto r = ensure_connected(StoreErrc::kRead); !r) return unexpected(r.error());
+  const std::string what = "reading graph '" + name + "'";
+  if (auto r = exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", StoreErrc::kRead,
+                    what + ": BEGIN");
+      !r) {
+    return unexpected(rollback_with(StoreErrc::kRead, r.error().message));
+  }
+  auto fail = [this](const StoreError& error) {
+    return unexpected(rollback_with(error.code, error.message));
+  };
+  auto rows = query<GraphRecord>("select_graph", "graphs", {name}, read_graph);
+  if (!rows) return fail(rows.error());
+  std::optional<GraphRecord> out;
+  if (!rows->empty()) {
+    out = std::move(rows->front());
+    auto nodes =
+        query<GraphNodeRecord>("select_graph_nodes", "graph_nodes", {name}, read_graph_node);
+    if (!nodes) return fail(nodes.error());
+    auto edges =
+        query<GraphEdgeRecord>("select_graph_edges", "graph_edges", {name}, read_graph_edge);
+    if (!edges) return fail(edges.error());
+    out->nodes = std::move(*nodes);
+    out->edges = std::move(*edges);
+  }
+  // A connection lost and re-established between the reads would have left the transaction.
+  if (PQtransactionStatus(conn_) != PQTRANS_INTRANS) {
+    return fail(make_error(StoreErrc::kRead, what + ": the connection was lost"));
+  }
+  if (auto r = exec("COMMIT", StoreErrc::kRead, what + ": COMMIT"); !r) return fail(r.error());
+  return out;
 }
+
 StoreResult<std::vector<GraphRecord>> PostgresStore::graphs() {
-  return unexpected(StoreError{StoreErrc::kRead, "graphs: not implemented yet"});
+  std::lock_guard lock(mutex_);
+  return query<GraphRecord>("select_graphs", "graphs", {}, read_graph);
 }
 
 }  // namespace sf::store

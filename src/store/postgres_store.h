@@ -9,6 +9,13 @@
 // `extra` and workflow definitions stay TEXT: they come back byte-identical, which JSONB (it
 // re-formats) would not guarantee.
 //
+// Graphs: one `graphs` row (meta JSONB) with `graph_nodes` and `graph_edges` rows keyed by
+// (graph, idx), idx being the position in the written vectors; node features are REAL[] (float4
+// prints as its shortest exact text, so features come back bit-identical). replace_graph is one
+// transaction: it deletes the old graph (edges, then the row, whose nodes go by ON DELETE CASCADE)
+// and COPYs the new rows in, under an advisory lock on the name so concurrent replacements of one
+// graph follow each other. graph() reads in one REPEATABLE READ transaction.
+//
 // Writes: each batch is one transaction (all or nothing); any error rolls the whole batch back and
 // comes back as kWrite with the server's message. Rows travel as COPY text, two ways:
 //  - Append-mostly tables (trades, agg trades, depth snapshots, telemetry), where live capture
@@ -127,6 +134,10 @@ class PostgresStore final : public Store {
   CopyOutcome copy_rows(const std::string& copy_sql, std::span<const Row> batch,
                         FormatRow& format_row, bool formatted);
   StoreError rollback_with(StoreErrc code, std::string message);
+  // Runs a prepared statement with text parameters, ignoring any rows it returns; an error is
+  // `code` with `what` and the server's message.
+  StoreResult<void> exec_prepared(const char* statement, std::initializer_list<std::string> params,
+                                  StoreErrc code, const std::string& what);
   // Runs a prepared select with text parameters; decodes each row with read_row(ColumnReader&).
   template <class T, class ReadRow>
   StoreResult<std::vector<T>> query(const char* statement, const char* table,

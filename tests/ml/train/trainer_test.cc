@@ -222,6 +222,43 @@ TEST(GnnTrainer, SameSeedSameMetrics) {
   EXPECT_NE(a->history.back().train_loss, c->history.back().train_loss);
 }
 
+TEST(GnnTrainer, AGraphReadFromTheStoreTrainsExactlyLikeItsDirectory) {
+  SF_REQUIRE_SHARED_DATA(kBtc);
+  ASSERT_FALSE(btc_graph_dir().empty());
+  auto dataset = load_dataset(btc_graph_dir());
+  ASSERT_TRUE(dataset.ok()) << dataset.error();
+  auto store = store::open_store("sqlite:" + (root() / "graphs.db").string());
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->replace_graph(ml::to_graph_record(*dataset, "btc_stored", 1.0)).ok());
+
+  const fs::path copy = root() / "copies" / "btc_stored";
+  auto from = prepare_graph_dir(store->get(), "btc_stored", copy, GraphSource::kStore);
+  ASSERT_TRUE(from.ok()) << from.error();
+  EXPECT_EQ(*from, "store");
+  auto direct = run_trainer(small("from_dir"));
+  auto o = small("from_store");
+  o.graph_dir = copy.string();
+  auto stored = run_trainer(o);
+  ASSERT_TRUE(direct.ok()) << direct.error();
+  ASSERT_TRUE(stored.ok()) << stored.error();
+  ASSERT_EQ(stored->history.size(), direct->history.size());
+  for (std::size_t i = 0; i < direct->history.size(); ++i) {
+    EXPECT_EQ(stored->history[i].train_loss, direct->history[i].train_loss) << "epoch " << i + 1;
+    EXPECT_EQ(stored->history[i].val_metric, direct->history[i].val_metric) << "epoch " << i + 1;
+  }
+  EXPECT_EQ(stored->split.test, direct->split.test);
+
+  // auto: the store when it holds the graph, else the directory; store: the store or an error.
+  auto fallback = prepare_graph_dir(store->get(), "btc", btc_graph_dir(), GraphSource::kAuto);
+  ASSERT_TRUE(fallback.ok()) << fallback.error();
+  EXPECT_EQ(*fallback, "dir");
+  auto missing = prepare_graph_dir(store->get(), "btc", btc_graph_dir(), GraphSource::kStore);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().find("no graph named 'btc'"), std::string::npos) << missing.error();
+  auto nowhere = prepare_graph_dir(store->get(), "nowhere", root() / "nowhere", GraphSource::kAuto);
+  ASSERT_FALSE(nowhere.ok());
+}
+
 TEST(GnnTrainer, StopCheckpointsAndResumeContinuesFromTheSavedEpoch) {
   SF_REQUIRE_SHARED_DATA(kBtc);
   ASSERT_FALSE(btc_graph_dir().empty());
