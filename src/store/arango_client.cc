@@ -235,6 +235,13 @@ ArangoResult<bool> ArangoClient::create_collection(const std::string& name, Coll
   return unexpected(created.error());
 }
 
+ArangoResult<void> ArangoClient::truncate_collection(const std::string& name) {
+  auto truncated = request(
+      "PUT", db_path() + "/_api/collection/" + arango_url_encode(name) + "/truncate", {}, true);
+  if (!truncated) return unexpected(truncated.error());
+  return {};
+}
+
 ArangoResult<void> ArangoClient::ensure_persistent_index(const std::string& collection,
                                                          const std::vector<std::string>& fields,
                                                          bool unique) {
@@ -354,6 +361,21 @@ ArangoResult<std::optional<std::string>> ArangoClient::get_document(const std::s
   if (e.http_status == 404 && (e.error_num == arango_errnum::kDocumentNotFound ||
                                e.error_num == arango_errnum::kDataSourceNotFound)) {
     return std::optional<std::string>();
+  }
+  return unexpected(e);
+}
+
+ArangoResult<bool> ArangoClient::remove_document(const std::string& collection,
+                                                 const std::string& key) {
+  auto response = request(
+      "DELETE",
+      db_path() + "/_api/document/" + arango_url_encode(collection) + "/" + arango_url_encode(key),
+      {}, true);
+  if (response) return true;
+  const ArangoError& e = response.error();
+  if (e.http_status == 404 && (e.error_num == arango_errnum::kDocumentNotFound ||
+                               e.error_num == arango_errnum::kDataSourceNotFound)) {
+    return false;
   }
   return unexpected(e);
 }

@@ -5,6 +5,7 @@
 //   GET    /_db/<db>/_api/database/current              does the database exist
 //   POST   /_db/_system/_api/database                   {"name"}: create it
 //   POST   /_db/<db>/_api/collection                    {"name","type"}: 2 document, 3 edge
+//   PUT    /_db/<db>/_api/collection/C/truncate         remove every document of C
 //   POST   /_db/<db>/_api/index?collection=C            {"type":"persistent","fields","unique"}
 //   POST
 //   /_db/<db>/_api/import?collection=C&type=documents&onDuplicate=..&complete=true&details=true
@@ -12,6 +13,7 @@
 //                                                       errors, empty, updated, ignored, details
 //   POST   /_db/<db>/_api/document/C?overwriteMode=..   JSON array body; one result per document
 //   GET    /_db/<db>/_api/document/C/<key>
+//   DELETE /_db/<db>/_api/document/C/<key>
 //   POST   /_db/<db>/_api/cursor                        {"query","bindVars","batchSize"}
 //   POST   /_db/<db>/_api/cursor/<id>                   next batch (PUT before 3.11: see
 //                                                       ArangoConfig::cursor_next_method)
@@ -131,6 +133,8 @@ class ArangoClient {
   // True when created, false when it existed already (409, errorNum 1207).
   ArangoResult<bool> create_collection(const std::string& name,
                                        CollectionType type = CollectionType::kDocument);
+  // Removes every document of the collection, keeping it, its type and its indexes.
+  ArangoResult<void> truncate_collection(const std::string& name);
   // Idempotent: an identical index that exists already is answered with 200.
   ArangoResult<void> ensure_persistent_index(const std::string& collection,
                                              const std::vector<std::string>& fields, bool unique);
@@ -148,6 +152,8 @@ class ArangoClient {
   // The document as JSON, nullopt when it (or its collection) does not exist.
   ArangoResult<std::optional<std::string>> get_document(const std::string& collection,
                                                         const std::string& key);
+  // Removes one document: true when removed, false when it (or its collection) did not exist.
+  ArangoResult<bool> remove_document(const std::string& collection, const std::string& key);
 
   // Runs an AQL query and calls `on_document` for every result in order, fetching further
   // batches while hasMore. `bind_vars_json` is a JSON object. A callback error stops the reading

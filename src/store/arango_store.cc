@@ -21,6 +21,7 @@ constexpr std::string_view kSchemes[] = {"arango://", "arango+http://"};
 constexpr std::string_view kTelemetryCollection = "telemetry";
 constexpr std::string_view kWorkflowsCollection = "workflows";
 constexpr std::string_view kMetaCollection = "sf_meta";
+constexpr std::string_view kGraphsCollection = "graphs";
 constexpr std::size_t kMaxKeyBytes = 254;
 
 // The AQL this store sends (the contract tests recognise exactly these strings).
@@ -34,6 +35,8 @@ constexpr std::string_view kTelemetryAql =
     "FOR d IN @@collection FILTER d.queue_id == @queue_id SORT d.timestamp, d._key RETURN d";
 constexpr std::string_view kWorkflowsAql =
     "FOR d IN @@collection SORT d.created_at, d._key RETURN d";
+constexpr std::string_view kByIdxAql = "FOR d IN @@collection SORT d.idx RETURN d";
+constexpr std::string_view kGraphsAql = "FOR d IN @@collection SORT d._key RETURN d";
 
 StoreError err(StoreErrc code, std::string message) {
   return StoreError{code, "arango: " + std::move(message)};
@@ -402,9 +405,16 @@ StoreResult<void> ArangoStore::ensure_collection(const std::string& name, Coll t
     std::lock_guard lock(ensured_mutex_);
     if (ensured_.contains(name)) return {};
   }
-  if (auto created = client_->create_collection(name); !created) {
-    return unexpected(from_arango(StoreErrc::kWrite, created.error()));
-  }
+  auto created = create_collection(name, type);
+  if (!created) return unexpected(created.error());
+  return {};
+}
+
+StoreResult<bool> ArangoStore::create_collection(const std::string& name, Coll type) {
+  const CollectionType collection_type =
+      type == Coll::kGraphEdges ? CollectionType::kEdge : CollectionType::kDocument;
+  auto created = client_->create_collection(name, collection_type);
+  if (!created) return unexpected(from_arango(StoreErrc::kWrite, created.error()));
   std::vector<std::vector<std::string>> indexes;
   switch (type) {
     case Coll::kMarket:
@@ -416,7 +426,12 @@ StoreResult<void> ArangoStore::ensure_collection(const std::string& name, Coll t
     case Coll::kWorkflows:
       indexes = {{"created_at"}};
       break;
+    case Coll::kGraphNodes:
+    case Coll::kGraphEdges:
+      indexes = {{"idx"}};  // graph() reads in idx order
+      break;
     case Coll::kMeta:
+    case Coll::kGraphs:
       break;
   }
   for (const auto& fields : indexes) {
@@ -426,7 +441,39 @@ StoreResult<void> ArangoStore::ensure_collection(const std::string& name, Coll t
   }
   std::lock_guard lock(ensured_mutex_);
   ensured_.insert(name);
-  return {};
+  return *created;
+}
+
+StoreResult<void> ArangoStore::reset_collection(const std::string& name, Coll type) {
+  bool cached = false;
+  {
+    std::lock_guard lock(ensured_mutex_);
+    cached = ensured_.contains(name);
+  }
+  if (!cached) {
+    auto created = create_collection(name, type);
+    if (!created) return unexpected(created.error());
+    if (*created) return {};  // new, hence empty
+  }
+  auto truncated = client_->truncate_collection(name);
+  if (truncated) return {};
+  const ArangoError& e = truncated.error();
+  if (cached && e.http_status == 404 && e.error_num == arango_errnum::kDataSourceNotFound) {
+    // Dropped behind our back (the cache said it existed): create it again.
+    {
+      std::lock_guard lock(ensured_mutex_);
+      ensured_.erase(name);
+    }
+    auto created = create_collection(name, type);
+    if (!created) return unexpected(created.error());
+    if (*created) return {};
+    // Created meanwhile by someone else: empty it.
+    if (auto again = client_->truncate_collection(name); !again) {
+      return unexpected(from_arango(StoreErrc::kWrite, again.error()));
+    }
+    return {};
+  }
+  return unexpected(from_arango(StoreErrc::kWrite, e));
 }
 
 // --- writes ---------------------------------------------------------------------------------
@@ -917,16 +964,322 @@ StoreResult<std::vector<WorkflowState>> ArangoStore::workflows() {
   return out;
 }
 
-// TODO(issue 8): graph tables; stubs so the tree builds while they are written.
+// --- graphs ---------------------------------------------------------------------------------
+
+namespace {
+
+std::string nodes_collection(const std::string& graph) {
+  return graph + "_nodes";
+}
+std::string edges_collection(const std::string& graph) {
+  return graph + "_edges";
+}
+
+const char* special_text(double v) {
+  return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
+}
+
+// A float as JSON: its shortest text (std::to_chars(float)), which parsed as a double and cast
+// back to float gives the same float; "-0.0" for negative zero (so it reads back as a double with
+// its sign); "nan", "inf", "-inf" as strings.
+void append_float(std::string& out, float v) {
+  if (!std::isfinite(v)) {
+    out += '"';
+    out += special_text(v);
+    out += '"';
+    return;
+  }
+  if (v == 0 && std::signbit(v)) {
+    out += "-0.0";
+    return;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  out.append(buf, end);
+}
+
+// A number, or one of the strings "nan", "inf", "-inf".
+bool number_or_special(Element e, double* out) {
+  if (e.get_double().get(*out) == simdjson::SUCCESS) return true;
+  std::string_view text;
+  if (e.get_string().get(text) != simdjson::SUCCESS) return false;
+  if (text == "nan") {
+    *out = std::numeric_limits<double>::quiet_NaN();
+  } else if (text == "inf") {
+    *out = std::numeric_limits<double>::infinity();
+  } else if (text == "-inf") {
+    *out = -std::numeric_limits<double>::infinity();
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The document of collection `graphs`; nodes and edges stay empty.
+Result<GraphRecord, std::string> read_graph_document(Element doc) {
+  Reader rd{doc, {}};
+  GraphRecord g;
+  g.name = std::string(rd.str("_key"));
+  g.kind = std::string(rd.str("kind"));
+  g.interval = std::string(rd.str("interval"));
+  Element meta;
+  if (doc["meta"].get(meta) != simdjson::SUCCESS || !meta.is_object()) {
+    rd.fail("meta", "not a JSON object");
+  } else {
+    g.meta = simdjson::minify(meta);
+  }
+  g.created_at = rd.number("created_at");
+  g.node_count = rd.int64("node_count");
+  g.edge_count = rd.int64("edge_count");
+  if (auto ok = rd.done(); !ok) return unexpected(ok.error());
+  return g;
+}
+
+// A node document and its idx.
+Ok read_graph_node(Element doc, std::int64_t* idx, GraphNodeRecord* n) {
+  Reader rd{doc, {}};
+  *idx = rd.int64("idx");
+  n->node_id = rd.id("node_id");
+  n->time = rd.int64("time_us");
+  n->symbol = std::string(rd.str("symbol"));
+  simdjson::dom::array features;
+  if (doc["features"].get_array().get(features) != simdjson::SUCCESS) {
+    rd.fail("features", "not an array");
+  } else {
+    n->features.reserve(features.size());
+    for (Element f : features) {
+      double v = 0;
+      if (!number_or_special(f, &v)) {
+        rd.fail("features", "not an array of numbers");
+        break;
+      }
+      n->features.push_back(static_cast<float>(v));
+    }
+  }
+  const std::int64_t direction = rd.int64("direction");
+  if (direction < -1 || direction > 2) rd.fail("direction", "not in -1..2");
+  n->direction = static_cast<std::int32_t>(direction);
+  Element volatility;
+  if (doc["volatility"].get(volatility) != simdjson::SUCCESS) {
+    rd.fail("volatility", "missing");
+  } else if (!volatility.is_null()) {
+    double v = 0;
+    if (number_or_special(volatility, &v)) {
+      n->volatility = v;
+    } else {
+      rd.fail("volatility", "not a number or null");
+    }
+  }
+  return rd.done();
+}
+
+// An edge document and its idx.
+Ok read_graph_edge(Element doc, std::int64_t* idx, GraphEdgeRecord* e) {
+  Reader rd{doc, {}};
+  *idx = rd.int64("idx");
+  e->src = rd.id("src");
+  e->dst = rd.id("dst");
+  Element weight;
+  double w = 0;
+  if (doc["weight"].get(weight) != simdjson::SUCCESS || !number_or_special(weight, &w)) {
+    rd.fail("weight", "not a number");
+  }
+  e->weight = static_cast<float>(w);
+  e->kind = std::string(rd.str("kind"));
+  return rd.done();
+}
+
+}  // namespace
+
 StoreResult<void> ArangoStore::replace_graph(const GraphRecord& graph) {
   if (auto ok = check_graph(graph); !ok) return ok;
-  return unexpected(StoreError{StoreErrc::kWrite, "graphs: not implemented yet"});
+  // meta is embedded as an object: it must be one (and is written minified, on one line).
+  simdjson::dom::parser parser;
+  Element meta;
+  if (parser.parse(graph.meta).get(meta) != simdjson::SUCCESS || !meta.is_object()) {
+    return unexpected(
+        err(StoreErrc::kConfig, "graph '" + graph.name + "': meta is not a JSON object"));
+  }
+  const std::string meta_json = simdjson::minify(meta);
+  const std::string nodes = nodes_collection(graph.name);
+  const std::string edges = edges_collection(graph.name);
+
+  // 1. No graph document while nodes and edges are rewritten: readers see no graph, not a
+  // half-written one.
+  if (auto removed = client_->remove_document(std::string(kGraphsCollection), graph.name);
+      !removed) {
+    return unexpected(from_arango(StoreErrc::kWrite, removed.error()));
+  }
+  // 2. Empty vertex and edge collections.
+  if (auto r = reset_collection(nodes, Coll::kGraphNodes); !r) return r;
+  if (auto r = reset_collection(edges, Coll::kGraphEdges); !r) return r;
+
+  // 3. Nodes, then edges (an edge's ends exist before it), chunked by write_chunk.
+  std::vector<Doc> docs;
+  docs.reserve(graph.nodes.size());
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    const GraphNodeRecord& n = graph.nodes[i];
+    Doc doc;
+    doc.key = std::to_string(n.node_id);
+    std::string features = "[";
+    for (std::size_t j = 0; j < n.features.size(); ++j) {
+      if (j) features += ',';
+      append_float(features, n.features[j]);
+    }
+    features += ']';
+    JsonWriter w(doc.json);
+    w.begin_object()
+        .field("_key", doc.key)
+        .field("idx", static_cast<std::uint64_t>(i))
+        .field("node_id", doc.key)
+        .field("time_us", n.time)
+        .field("symbol", n.symbol)
+        .field_raw("features", features)
+        .field("direction", n.direction);
+    if (!n.volatility) {
+      w.field_null("volatility");
+    } else if (std::isfinite(*n.volatility)) {
+      w.field("volatility", *n.volatility);
+    } else {
+      w.field("volatility", special_text(*n.volatility));
+    }
+    w.end_object();
+    docs.push_back(std::move(doc));
+  }
+  if (auto r = write(nodes, Coll::kGraphNodes, std::move(docs)); !r) return unexpected(r.error());
+
+  docs.clear();
+  docs.reserve(graph.edges.size());
+  const std::string prefix = nodes + "/";
+  for (std::size_t i = 0; i < graph.edges.size(); ++i) {
+    const GraphEdgeRecord& e = graph.edges[i];
+    Doc doc;
+    doc.key = std::to_string(i);
+    std::string weight;
+    append_float(weight, e.weight);
+    const std::string src = std::to_string(e.src);
+    const std::string dst = std::to_string(e.dst);
+    JsonWriter w(doc.json);
+    w.begin_object()
+        .field("_key", doc.key)
+        .field("_from", prefix + src)
+        .field("_to", prefix + dst)
+        .field("idx", static_cast<std::uint64_t>(i))
+        .field("src", src)
+        .field("dst", dst)
+        .field_raw("weight", weight)
+        .field("kind", e.kind)
+        .end_object();
+    docs.push_back(std::move(doc));
+  }
+  if (auto r = write(edges, Coll::kGraphEdges, std::move(docs)); !r) return unexpected(r.error());
+
+  // 4. The named graph over both collections (kept when it exists).
+  const std::vector<EdgeDefinition> definitions = {
+      EdgeDefinition{.collection = edges, .from = {nodes}, .to = {nodes}}};
+  if (auto created = client_->create_graph(graph.name, definitions); !created) {
+    return unexpected(from_arango(StoreErrc::kWrite, created.error()));
+  }
+
+  // 5. The graph document, last: from now on readers see the whole graph.
+  Doc doc;
+  doc.key = graph.name;
+  JsonWriter w(doc.json);
+  w.begin_object()
+      .field("_key", graph.name)
+      .field("kind", graph.kind)
+      .field("interval", graph.interval)
+      .field_raw("meta", meta_json)
+      .field("created_at", graph.created_at)
+      .field("node_count", static_cast<std::int64_t>(graph.nodes.size()))
+      .field("edge_count", static_cast<std::int64_t>(graph.edges.size()))
+      .end_object();
+  docs.clear();
+  docs.push_back(std::move(doc));
+  if (auto r = write(std::string(kGraphsCollection), Coll::kGraphs, std::move(docs)); !r) {
+    return unexpected(r.error());
+  }
+  return {};
 }
-StoreResult<std::optional<GraphRecord>> ArangoStore::graph(const std::string&) {
-  return unexpected(StoreError{StoreErrc::kRead, "graphs: not implemented yet"});
+
+StoreResult<std::optional<GraphRecord>> ArangoStore::graph(const std::string& name) {
+  if (!valid_graph_name(name)) return std::optional<GraphRecord>();  // none can be stored
+  const std::string incomplete = "graph '" + name + "' is being written or incomplete";
+  // The graph document and its revision; nullopt when there is none.
+  auto head = [&]() -> StoreResult<std::optional<std::pair<GraphRecord, std::string>>> {
+    auto doc = client_->get_document(std::string(kGraphsCollection), name);
+    if (!doc) return unexpected(from_arango(StoreErrc::kRead, doc.error()));
+    if (!doc->has_value()) return std::optional<std::pair<GraphRecord, std::string>>();
+    simdjson::dom::parser parser;
+    Element element;
+    if (parser.parse(**doc).get(element) != simdjson::SUCCESS) {
+      return unexpected(err(StoreErrc::kCorrupt, "graph document '" + name + "' is not JSON"));
+    }
+    auto g = read_graph_document(element);
+    if (!g) {
+      return unexpected(err(StoreErrc::kCorrupt, "graph document '" + name + "': " + g.error()));
+    }
+    std::string_view rev;
+    if (element["_rev"].get_string().get(rev) != simdjson::SUCCESS) rev = {};
+    return std::optional<std::pair<GraphRecord, std::string>>(
+        std::pair<GraphRecord, std::string>(std::move(*g), std::string(rev)));
+  };
+  auto first = head();
+  if (!first) return unexpected(first.error());
+  if (!first->has_value()) return std::optional<GraphRecord>();
+  GraphRecord g = std::move((*first)->first);
+  const std::string rev = std::move((*first)->second);
+
+  // Positions 0, 1, ... in order; a gap (or a repeat) means a partial graph.
+  bool in_order = true;
+  JsonWriter vars;
+  vars.begin_object().field("@collection", nodes_collection(name)).end_object();
+  auto nodes = query(kByIdxAql, vars.view(), [&](Element doc) -> Ok {
+    GraphNodeRecord n;
+    std::int64_t idx = 0;
+    if (auto ok = read_graph_node(doc, &idx, &n); !ok) return ok;
+    in_order = in_order && idx == static_cast<std::int64_t>(g.nodes.size());
+    g.nodes.push_back(std::move(n));
+    return {};
+  });
+  if (!nodes) return unexpected(nodes.error());
+  vars.clear();
+  vars.begin_object().field("@collection", edges_collection(name)).end_object();
+  auto edges = query(kByIdxAql, vars.view(), [&](Element doc) -> Ok {
+    GraphEdgeRecord e;
+    std::int64_t idx = 0;
+    if (auto ok = read_graph_edge(doc, &idx, &e); !ok) return ok;
+    in_order = in_order && idx == static_cast<std::int64_t>(g.edges.size());
+    g.edges.push_back(std::move(e));
+    return {};
+  });
+  if (!edges) return unexpected(edges.error());
+  if (!in_order || static_cast<std::int64_t>(g.nodes.size()) != g.node_count ||
+      static_cast<std::int64_t>(g.edges.size()) != g.edge_count) {
+    return unexpected(err(StoreErrc::kCorrupt, incomplete));
+  }
+  // Rewritten while we read (a writer removes the document first and writes it last)?
+  auto second = head();
+  if (!second) return unexpected(second.error());
+  if (!second->has_value() || (*second)->second != rev) {
+    return unexpected(err(StoreErrc::kCorrupt, incomplete));
+  }
+  return std::optional<GraphRecord>(std::move(g));
 }
+
 StoreResult<std::vector<GraphRecord>> ArangoStore::graphs() {
-  return unexpected(StoreError{StoreErrc::kRead, "graphs: not implemented yet"});
+  JsonWriter vars;
+  vars.begin_object().field("@collection", kGraphsCollection).end_object();
+  std::vector<GraphRecord> out;
+  auto r = query(kGraphsAql, vars.view(), [&](Element doc) -> Ok {
+    auto g = read_graph_document(doc);
+    if (!g) return unexpected(g.error());
+    out.push_back(std::move(*g));
+    return {};
+  });
+  if (!r) return unexpected(r.error());
+  return out;
 }
 
 }  // namespace sf::store

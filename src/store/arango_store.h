@@ -35,6 +35,27 @@
 // key). Reads: AQL with bind parameters through /_api/cursor, `batch_size` results per round
 // trip. A collection is created (with its indexes) the first time it is written; reading one that
 // does not exist yields nothing.
+//
+// Graphs (Store::replace_graph), in ArangoDB's native graph model:
+//   graphs          one document per graph, _key = name: kind, interval, meta (the JSON object
+//                   embedded), created_at, node_count, edge_count;
+//   <name>_nodes    document (vertex) collection, one document per node, _key = node_id in
+//                   decimal: idx (position), node_id (decimal string), time_us, symbol, features
+//                   (numbers in shortest float form), direction, volatility (number or null);
+//   <name>_edges    edge collection, _key = idx in decimal: _from/_to "<name>_nodes/<node_id>",
+//                   idx, src, dst (decimal strings), weight (shortest float form), kind;
+//                   both with a persistent index on [idx];
+//   named graph <name> (gharial) with the one edge definition
+//                   {<name>_edges: [<name>_nodes] -> [<name>_nodes]}, for AQL traversals and the
+//                   UI.
+// A non-finite float or volatility is stored as the string "nan", "inf" or "-inf". Numbers read
+// back as doubles; a float's shortest text parsed as a double and cast to float is the same float,
+// so a graph reads back bit-identically. Bulk imports cannot share a transaction, so
+// replace_graph removes the graph document first, truncates (or creates) both collections,
+// imports nodes then edges in chunks of `write_chunk`, ensures the named graph and writes the
+// graph document last: a reader never takes a half-written graph for a whole one. graph() reads
+// the document, then nodes and edges ordered by idx, and answers kCorrupt when the counts (or the
+// document's revision, read again at the end) disagree: the graph is being written or incomplete.
 #pragma once
 
 #include <memory>
@@ -114,12 +135,25 @@ class ArangoStore final : public Store {
     std::string key;
     std::string json;  // one line
   };
-  enum class Coll : std::uint8_t { kMarket, kTelemetry, kWorkflows, kMeta };
+  enum class Coll : std::uint8_t {
+    kMarket,
+    kTelemetry,
+    kWorkflows,
+    kMeta,
+    kGraphs,
+    kGraphNodes,
+    kGraphEdges
+  };
 
   ArangoStore(ArangoStoreOptions options, std::unique_ptr<ArangoClient> client);
 
   std::string market_collection(const Symbol& symbol, std::string_view kind) const;
   StoreResult<void> ensure_collection(const std::string& name, Coll type);
+  // Creates the collection with its indexes (they are ensured when it existed, too) and caches
+  // it: true when this call created it.
+  StoreResult<bool> create_collection(const std::string& name, Coll type);
+  // An empty collection of that name: truncated when it exists, created (and cached) otherwise.
+  StoreResult<void> reset_collection(const std::string& name, Coll type);
   StoreResult<std::size_t> write(const std::string& collection, Coll type, std::vector<Doc> docs);
   // Writes market documents grouped by their collection; returns `count` (the batch size).
   using ByCollection = std::unordered_map<std::string, std::vector<Doc>>;

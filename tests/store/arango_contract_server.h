@@ -7,9 +7,10 @@
 //    empty; an undocumented request is also answered 404/400 so the caller fails;
 //  - it keeps databases, collections (type 2 document / 3 edge), persistent index definitions,
 //    documents (per collection, by _key), named graphs and cursors in memory, so writes and reads
-//    round-trip; /_api/import (onDuplicate error|update|replace|ignore, complete, details) and
-//    batch /_api/document (overwriteMode ignore|replace|update|conflict) follow the documented
-//    semantics;
+//    round-trip; /_api/import (onDuplicate error|update|replace|ignore, complete, details; into
+//    an edge collection every document needs _from/_to), batch /_api/document (overwriteMode
+//    ignore|replace|update|conflict), DELETE /_api/document/<c>/<key> and
+//    PUT /_api/collection/<c>/truncate follow the documented semantics;
 //  - for /_api/cursor it recognises exactly the AQL strings ArangoStore sends (asserting their
 //    bind variables) and answers from memory with batch paging (hasMore, id, next batch through
 //    POST or PUT /_api/cursor/<id>, DELETE);
@@ -370,6 +371,9 @@ class ArangoContractServer {
     if (!dbs_.contains(db)) return error(404, 1228, "database not found");
     Database& d = dbs_[db];
     if (api.size() == 1 && api[0] == "collection" && m == "POST") return create_collection(r, d);
+    if (api.size() == 3 && api[0] == "collection" && api[2] == "truncate" && m == "PUT") {
+      return truncate_collection(r, d, std::string(api[1]));
+    }
     if (api.size() == 1 && api[0] == "index" && m == "POST") return create_index(r, d);
     if (api.size() == 1 && api[0] == "import" && m == "POST") return import(r, d);
     if (api.size() == 2 && api[0] == "document" && m == "POST") {
@@ -382,6 +386,9 @@ class ArangoContractServer {
       auto doc = c->second.docs.find(std::string(api[2]));
       if (doc == c->second.docs.end()) return error(404, 1202, "document not found");
       return Response::json(200, render(doc->second));
+    }
+    if (api.size() == 3 && api[0] == "document" && m == "DELETE") {
+      return remove_document(r, d, std::string(api[1]), std::string(api[2]));
     }
     if (api.size() == 1 && api[0] == "cursor" && m == "POST") return create_cursor(r, d);
     if (api.size() == 2 && api[0] == "cursor" && (m == "POST" || m == "PUT" || m == "DELETE")) {
@@ -457,6 +464,52 @@ class ArangoContractServer {
     d.collections[std::string(name)].type = static_cast<int>(type);
     return Response::json(200, R"({"error":false,"code":200,"id":"1","name":)" + quoted(name) +
                                    R"(,"type":)" + std::to_string(type) + R"(,"status":3})");
+  }
+
+  // PUT /_api/collection/<name>/truncate: removes every document; type and indexes stay.
+  Response truncate_collection(const Request& r, Database& d, const std::string& coll) {
+    if (!check_query(r, {"waitForSync", "compact"})) {
+      return violation(r, "unexpected query parameters");
+    }
+    for (const char* flag : {"waitForSync", "compact"}) {
+      if (auto v = r.query_param(flag); v && !is_bool_text(*v)) {
+        return violation(r, std::string(flag) + " must be true|false");
+      }
+    }
+    if (!r.body.empty()) {
+      simdjson::dom::parser parser;
+      if (!body_json(r, parser)) return violation(r, "body is not JSON");
+    }
+    auto c = d.collections.find(coll);
+    if (c == d.collections.end()) return error(404, 1203, "collection or view not found");
+    c->second.docs.clear();
+    return Response::json(200, R"({"error":false,"code":200,"id":"1","name":)" + quoted(coll) +
+                                   R"(,"isSystem":false,"status":3,"type":)" +
+                                   std::to_string(c->second.type) + "}");
+  }
+
+  // DELETE /_api/document/<collection>/<key>
+  Response remove_document(const Request& r, Database& d, const std::string& coll,
+                           const std::string& key) {
+    if (!check_query(r,
+                     {"waitForSync", "returnOld", "silent", "refillIndexCaches", "ignoreRevs"})) {
+      return violation(r, "unknown document query parameter");
+    }
+    for (const char* flag :
+         {"waitForSync", "returnOld", "silent", "refillIndexCaches", "ignoreRevs"}) {
+      if (auto v = r.query_param(flag); v && !is_bool_text(*v)) {
+        return violation(r, std::string(flag) + " must be true|false");
+      }
+    }
+    if (!r.body.empty()) return violation(r, "removing one document takes no body");
+    auto c = d.collections.find(coll);
+    if (c == d.collections.end()) return error(404, 1203, "collection or view not found");
+    auto doc = c->second.docs.find(key);
+    if (doc == c->second.docs.end()) return error(404, 1202, "document not found");
+    const std::string rev = *attr(doc->second, "_rev");
+    c->second.docs.erase(doc);
+    return Response::json(202, R"({"_id":)" + quoted(coll + "/" + key) + R"(,"_key":)" +
+                                   quoted(key) + R"(,"_rev":)" + rev + "}");
   }
 
   Response create_index(const Request& r, Database& d) {
@@ -545,6 +598,15 @@ class ArangoContractServer {
     return a;
   }
 
+  // An edge document's _from/_to: a string "<collection>/<key>" with a legal key.
+  static bool edge_end(simdjson::dom::object obj, const char* name) {
+    std::string_view id;
+    if (obj[name].get_string().get(id) != simdjson::SUCCESS) return false;
+    const std::size_t slash = id.find('/');
+    return slash != std::string_view::npos && legal_name(id.substr(0, slash)) &&
+           legal_key(id.substr(slash + 1));
+  }
+
   Response import(const Request& r, Database& d) {
     if (!check_query(r, {"collection", "type", "onDuplicate", "complete", "details", "waitForSync",
                          "fromPrefix", "toPrefix", "overwrite", "overwriteCollectionPrefix",
@@ -613,6 +675,13 @@ class ArangoContractServer {
         continue;
       }
       docs[i] = attrs_of(obj);
+      if (c->second.type == 3 && !(edge_end(obj, "_from") && edge_end(obj, "_to"))) {
+        bad[i] = true;
+        detail_lines.push_back("at position " + std::to_string(i) +
+                               ": creating document failed with error 'edge attribute missing or "
+                               "invalid'");
+        continue;
+      }
       if (const std::string* k = attr(docs[i], "_key")) {
         std::string_view key;
         simdjson::dom::parser kp;
@@ -624,7 +693,10 @@ class ArangoContractServer {
       }
     }
     std::int64_t errors = static_cast<std::int64_t>(std::count(bad.begin(), bad.end(), true));
-    if (complete && errors > 0) return error(400, 1221, detail_lines.front());
+    if (complete && errors > 0) {
+      const bool edge = detail_lines.front().find("edge attribute") != std::string::npos;
+      return error(400, edge ? 1233 : 1221, detail_lines.front());
+    }
     if (complete && on_dup == "error") {
       for (std::size_t i = 0; i < docs.size(); ++i) {
         const std::string* k = attr(docs[i], "_key");
@@ -756,6 +828,8 @@ class ArangoContractServer {
          false,
          true,
          {"created_at", "_key"}},
+        {"FOR d IN @@collection SORT d.idx RETURN d", {}, "", false, true, {"idx"}},
+        {"FOR d IN @@collection SORT d._key RETURN d", {}, "", false, true, {"_key"}},
     };
     return queries;
   }

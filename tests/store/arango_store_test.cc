@@ -4,7 +4,10 @@
 // store sent no request outside that API.
 #include "store/arango_store.h"
 
+#include <cmath>
+#include <limits>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -484,6 +487,102 @@ TEST_F(ArangoContract, BatchDocumentApiReportsPerDocumentErrors) {
   ASSERT_TRUE(b.has_value());
   EXPECT_NE(b->find(R"("v":"2")"), std::string::npos) << *b;  // merged, not replaced
   EXPECT_NE(b->find(R"("w":"x")"), std::string::npos) << *b;
+}
+
+// A graph is stored in ArangoDB's native graph model: a vertex collection, an edge collection
+// whose edges point at the vertices, a named graph over both, and the `graphs` document written
+// last (after the old one was removed first).
+TEST_F(ArangoContract, GraphIsANamedGraphOverVertexAndEdgeCollections) {
+  auto store = open("write_chunk=2");
+  ASSERT_TRUE(store);
+  GraphRecord g;
+  g.name = "flows";
+  g.kind = "assets";
+  g.interval = "1h";
+  g.meta = "{\n  \"feature_names\": [\"a\"]\n}";
+  g.created_at = 1767225600.5;
+  for (int i = 0; i < 3; ++i) {
+    g.nodes.push_back(GraphNodeRecord{.node_id = 10 + i,
+                                      .time = kT0 + i,
+                                      .symbol = "BTCUSDT",
+                                      .features = {0.1f * static_cast<float>(i)},
+                                      .direction = i - 1,
+                                      .volatility = std::nullopt});
+  }
+  // Values JSON has no number for, and a negative zero, survive too.
+  g.nodes[0].features = {-0.0f};
+  g.nodes[1].features = {std::numeric_limits<float>::infinity()};
+  g.nodes[2].volatility = -std::numeric_limits<double>::infinity();
+  g.edges = {{.src = 10, .dst = 11, .weight = 0.5f, .kind = "temporal"},
+             {.src = 11, .dst = 12, .weight = 0.25f, .kind = "temporal"},
+             {.src = 12, .dst = 10, .weight = -1.0f, .kind = "correlation"}};
+  SF_ASSERT_OK(store->replace_graph(g));
+
+  EXPECT_EQ(server_.collection_type("streamforge", "flows_nodes"), 2);
+  EXPECT_EQ(server_.collection_type("streamforge", "flows_edges"), 3);
+  EXPECT_EQ(server_.collection_type("streamforge", "graphs"), 2);
+  const auto named = server_.graph("streamforge", "flows");
+  ASSERT_TRUE(named.has_value());
+  ASSERT_EQ(named->edges.size(), 1u);
+  ASSERT_TRUE(named->edges.contains("flows_edges"));
+  EXPECT_EQ(named->edges.at("flows_edges").first, (std::set<std::string>{"flows_nodes"}));
+  EXPECT_EQ(named->edges.at("flows_edges").second, (std::set<std::string>{"flows_nodes"}));
+  EXPECT_EQ(server_.keys("streamforge", "flows_nodes"),
+            (std::vector<std::string>{"10", "11", "12"}));
+  const auto edge = server_.document("streamforge", "flows_edges", "2");
+  ASSERT_TRUE(edge.has_value());
+  EXPECT_NE(edge->find(R"("_from":"flows_nodes/12","_to":"flows_nodes/10")"), std::string::npos)
+      << *edge;
+  const auto doc = server_.document("streamforge", "graphs", "flows");
+  ASSERT_TRUE(doc.has_value());
+  EXPECT_NE(doc->find(R"("meta":{"feature_names":["a"]})"), std::string::npos) << *doc;
+  EXPECT_NE(doc->find(R"("node_count":3,"edge_count":3)"), std::string::npos) << *doc;
+
+  // Replacing: the graph document goes first and comes back last; both collections are
+  // truncated, not created again; nodes are imported before edges, in chunks.
+  g.edges.pop_back();
+  server_.clear_requests();
+  SF_ASSERT_OK(store->replace_graph(g));
+  const auto log = server_.requests();
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(log.front().method, "DELETE");
+  EXPECT_EQ(log.front().path, "/_db/streamforge/_api/document/graphs/flows");
+  EXPECT_EQ(log.back().method, "POST");
+  EXPECT_EQ(log.back().path, "/_db/streamforge/_api/import");
+  EXPECT_EQ(log.back().query.find("collection")->second, "graphs");
+  EXPECT_EQ(server_.count_requests("PUT", "/_db/streamforge/_api/collection/flows_nodes/truncate"),
+            1u);
+  EXPECT_EQ(server_.count_requests("PUT", "/_db/streamforge/_api/collection/flows_edges/truncate"),
+            1u);
+  EXPECT_EQ(server_.count_requests("POST", "/_db/streamforge/_api/collection"), 0u);
+  std::vector<std::string> imported;
+  for (const auto& r : requests_to("POST", "/_api/import")) {
+    imported.push_back(r.query.find("collection")->second);
+  }
+  EXPECT_EQ(imported,
+            (std::vector<std::string>{"flows_nodes", "flows_nodes", "flows_edges", "graphs"}));
+  EXPECT_EQ(server_.document_count("streamforge", "flows_edges"), 2u);
+  SF_ASSERT_OK_AND_ASSIGN(read, store->graph("flows"));
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->nodes, g.nodes);
+  EXPECT_EQ(read->edges, g.edges);
+  EXPECT_EQ(read->meta, R"({"feature_names":["a"]})");
+  EXPECT_TRUE(std::signbit(read->nodes[0].features[0]));
+
+  // A node missing behind the store's back: the graph reads as incomplete, not as a smaller one.
+  ArangoClient& client = dynamic_cast<ArangoStore&>(*store).client();
+  auto removed = client.remove_document("flows_nodes", "11");
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  EXPECT_TRUE(*removed);
+  auto again = client.remove_document("flows_nodes", "11");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_FALSE(*again) << "a document that is not there";
+  auto incomplete = store->graph("flows");
+  ASSERT_FALSE(incomplete.ok());
+  EXPECT_EQ(incomplete.error().code, StoreErrc::kCorrupt);
+  EXPECT_NE(incomplete.error().message.find("graph 'flows' is being written or incomplete"),
+            std::string::npos)
+      << incomplete.error().message;
 }
 
 }  // namespace
