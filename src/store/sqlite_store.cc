@@ -453,29 +453,6 @@ StoreResult<std::vector<T>> query(sqlite3* db, sqlite3_stmt* stmt, const char* t
   return out;
 }
 
-// The record builders live in store/row_readers.h (shared with the other backend).
-AggTrade read_agg_trade(ColumnReader& r) {
-  return rows::read_agg_trade(r);
-}
-Candle read_candle(ColumnReader& r) {
-  return rows::read_candle(r);
-}
-DepthSnapshot read_depth_snapshot(ColumnReader& r) {
-  return rows::read_depth_snapshot(r);
-}
-IndicatorValue read_indicator(ColumnReader& r) {
-  return rows::read_indicator(r);
-}
-TelemetryEvent read_telemetry(ColumnReader& r) {
-  return rows::read_telemetry(r);
-}
-Trade read_trade(ColumnReader& r) {
-  return rows::read_trade(r);
-}
-WorkflowState read_workflow(ColumnReader& r) {
-  return rows::read_workflow(r);
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -824,14 +801,16 @@ StoreResult<std::vector<Trade>> SqliteStore::trades(const Symbol& symbol, TimeRa
   std::lock_guard lock(mutex_);
   return query<Trade>(
       db_, statements_.select_trades.get(), "trades",
-      [&](Binder& b) { b.symbol(symbol).int64(range.from).int64(range.to); }, read_trade);
+      [&](Binder& b) { b.symbol(symbol).int64(range.from).int64(range.to); },
+      rows::read_trade<ColumnReader>);
 }
 
 StoreResult<std::vector<AggTrade>> SqliteStore::agg_trades(const Symbol& symbol, TimeRange range) {
   std::lock_guard lock(mutex_);
   return query<AggTrade>(
       db_, statements_.select_agg_trades.get(), "agg_trades",
-      [&](Binder& b) { b.symbol(symbol).int64(range.from).int64(range.to); }, read_agg_trade);
+      [&](Binder& b) { b.symbol(symbol).int64(range.from).int64(range.to); },
+      rows::read_agg_trade<ColumnReader>);
 }
 
 StoreResult<std::vector<Candle>> SqliteStore::candles(const Symbol& symbol, Interval interval,
@@ -840,7 +819,7 @@ StoreResult<std::vector<Candle>> SqliteStore::candles(const Symbol& symbol, Inte
   return query<Candle>(
       db_, statements_.select_candles.get(), "candles",
       [&](Binder& b) { b.symbol(symbol).interval(interval).int64(range.from).int64(range.to); },
-      read_candle);
+      rows::read_candle<ColumnReader>);
 }
 
 StoreResult<std::vector<DepthSnapshot>> SqliteStore::depth_snapshots(const Symbol& symbol,
@@ -849,7 +828,8 @@ StoreResult<std::vector<DepthSnapshot>> SqliteStore::depth_snapshots(const Symbo
   std::lock_guard lock(mutex_);
   return query<DepthSnapshot>(
       db_, statements_.select_depth_snapshots.get(), "depth_snapshots",
-      [&](Binder& b) { b.symbol(symbol).int64(from_id).int64(to_id); }, read_depth_snapshot);
+      [&](Binder& b) { b.symbol(symbol).int64(from_id).int64(to_id); },
+      rows::read_depth_snapshot<ColumnReader>);
 }
 
 StoreResult<std::vector<IndicatorValue>> SqliteStore::indicators(const Symbol& symbol,
@@ -862,21 +842,21 @@ StoreResult<std::vector<IndicatorValue>> SqliteStore::indicators(const Symbol& s
       [&](Binder& b) {
         b.symbol(symbol).interval(interval).text(name).int64(range.from).int64(range.to);
       },
-      read_indicator);
+      rows::read_indicator<ColumnReader>);
 }
 
 StoreResult<std::vector<TelemetryEvent>> SqliteStore::telemetry(const std::string& queue_id) {
   std::lock_guard lock(mutex_);
   return query<TelemetryEvent>(
       db_, statements_.select_telemetry.get(), "telemetry", [&](Binder& b) { b.text(queue_id); },
-      read_telemetry);
+      rows::read_telemetry<ColumnReader>);
 }
 
 StoreResult<std::optional<WorkflowState>> SqliteStore::workflow(const std::string& queue_id) {
   std::lock_guard lock(mutex_);
   auto rows = query<WorkflowState>(
       db_, statements_.select_workflow.get(), "workflows", [&](Binder& b) { b.text(queue_id); },
-      read_workflow);
+      rows::read_workflow<ColumnReader>);
   if (!rows) return unexpected(rows.error());
   if (rows->empty()) return std::optional<WorkflowState>();
   return std::optional<WorkflowState>(std::move(rows->front()));
@@ -885,7 +865,8 @@ StoreResult<std::optional<WorkflowState>> SqliteStore::workflow(const std::strin
 StoreResult<std::vector<WorkflowState>> SqliteStore::workflows() {
   std::lock_guard lock(mutex_);
   return query<WorkflowState>(
-      db_, statements_.select_workflows.get(), "workflows", [](Binder&) {}, read_workflow);
+      db_, statements_.select_workflows.get(), "workflows", [](Binder&) {},
+      rows::read_workflow<ColumnReader>);
 }
 
 StoreResult<int> SqliteStore::schema_version() {

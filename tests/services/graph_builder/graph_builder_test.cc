@@ -44,6 +44,19 @@ runtime::Config config_of(const std::map<std::string, std::string>& env) {
   return *c;
 }
 
+// Runs graph-builder once as a worker; its outcome.
+runtime::Outcome run_builder(const GraphBuilderOptions& o, store::Store& store,
+                             const std::string& queue_id) {
+  bus::InProcBus bus;
+  runtime::WorkerSettings ws;
+  ws.service = "graph-builder";
+  ws.queue_id = queue_id;
+  runtime::Worker w(bus, ws);
+  const int code = w.run(graph_builder_body(o, store));
+  EXPECT_EQ(code, w.outcome() == runtime::Outcome::kFinished ? 0 : 1);
+  return w.outcome();
+}
+
 TEST(GraphBuilder, StoredCandlesBecomeTheLibrarysGraphWithAlignedLabels) {
   SF_REQUIRE_SHARED_DATA("klines_btcusdt_2020_htm/BTCUSDT-5m-2020-07-01_2020-07-11.csv");
   auto store = store::open_store("sqlite::memory:");
@@ -59,13 +72,7 @@ TEST(GraphBuilder, StoredCandlesBecomeTheLibrarysGraphWithAlignedLabels) {
                                                  {"GRAPH_DIR", dir.string()},
                                                  {"GRAPH_NAME", "btc"}}));
   ASSERT_TRUE(o.ok()) << o.error();
-  bus::InProcBus bus;
-  runtime::WorkerSettings ws;
-  ws.service = "graph-builder";
-  ws.queue_id = "q-graph";
-  runtime::Worker w(bus, ws);
-  EXPECT_EQ(w.run(graph_builder_body(*o, **store)), 0);
-  EXPECT_EQ(w.outcome(), runtime::Outcome::kFinished);
+  EXPECT_EQ(run_builder(*o, **store, "q-graph"), runtime::Outcome::kFinished);
 
   auto g = ml::import_graph(dir / "btc");
   ASSERT_TRUE(g.ok()) << g.error();
@@ -144,13 +151,7 @@ TEST(GraphBuilder, AssetsGraphGoesToTheStoreOnlyWithEachSymbolsNextCandleAsLabel
                                                  {"GRAPH_DIR", ""},
                                                  {"GRAPH_NAME", "majors"}}));
   ASSERT_TRUE(o.ok()) << o.error();
-  bus::InProcBus bus;
-  runtime::WorkerSettings ws;
-  ws.service = "graph-builder";
-  ws.queue_id = "q-assets";
-  runtime::Worker w(bus, ws);
-  EXPECT_EQ(w.run(graph_builder_body(*o, **store)), 0);
-  EXPECT_EQ(w.outcome(), runtime::Outcome::kFinished);
+  EXPECT_EQ(run_builder(*o, **store, "q-assets"), runtime::Outcome::kFinished);
   EXPECT_FALSE(fs::exists("majors")) << "GRAPH_DIR empty: nothing is written to a directory";
 
   auto want = ml::build_asset_graph(series, o->assets);
@@ -194,13 +195,7 @@ TEST(GraphBuilder, BadOptionsAndEmptyRangesAreErrors) {
   auto o = graph_builder_options_from(
       config_of({{"SYMBOL", "BTCUSDT"}, {"TIME_RANGE", "2020-07-01:2020-07-02"}}));
   ASSERT_TRUE(o.ok());
-  bus::InProcBus bus;
-  runtime::WorkerSettings ws;
-  ws.service = "graph-builder";
-  ws.queue_id = "q-empty";
-  runtime::Worker w(bus, ws);
-  EXPECT_EQ(w.run(graph_builder_body(*o, **store)), 1);
-  EXPECT_EQ(w.outcome(), runtime::Outcome::kError);
+  EXPECT_EQ(run_builder(*o, **store, "q-empty"), runtime::Outcome::kError);
 }
 
 }  // namespace
