@@ -66,11 +66,12 @@ struct GraphEdgeRecord {
 };
 
 struct GraphRecord {
-  std::string name;         // [A-Za-z][A-Za-z0-9_-]* (ArangoDB collection rules), at most 64 chars
-  std::string kind;         // candles | assets
-  std::string interval;     // "5m"
-  std::string meta = "{}";  // JSON object: ml::meta_json() (feature names, normalisation, span)
-  double created_at = 0;    // unix seconds
+  std::string name;             // [A-Za-z][A-Za-z0-9_-]*, at most 200 chars (ArangoDB
+                                // collection rules: <name>_nodes stays under 256 bytes)
+  std::string kind;             // candles | assets
+  std::string interval;         // "5m"
+  std::string meta = "{}";      // JSON object: ml::meta_json() (feature names, normalisation, span)
+  double created_at = 0;        // unix seconds
   std::int64_t node_count = 0;  // filled in by the store on read
   std::int64_t edge_count = 0;
   std::vector<GraphNodeRecord> nodes;  // empty in Store::graphs() listings

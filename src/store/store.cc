@@ -89,7 +89,7 @@ StoreResult<void> check_graph(const GraphRecord& graph) {
     return unexpected(StoreError{StoreErrc::kConfig, "graph '" + graph.name + "': " + why});
   };
   if (!valid_graph_name(graph.name))
-    return bad("the name must be 1-64 of [A-Za-z0-9_-], starting with a letter");
+    return bad("the name must be 1-200 of [A-Za-z0-9_-], starting with a letter");
   std::unordered_set<std::int64_t> ids;
   ids.reserve(graph.nodes.size());
   const std::size_t features = graph.nodes.empty() ? 0 : graph.nodes.front().features.size();
@@ -122,7 +122,7 @@ std::string redact_store_url(const std::string& url) {
 namespace sf {
 
 bool valid_graph_name(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
+  if (name.empty() || name.size() > 200) return false;
   auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
   if (!letter(name.front())) return false;
   for (char c : name)

@@ -151,7 +151,7 @@ std::function<runtime::WorkResult(runtime::WorkerContext&)> graph_builder_body(
              "_" + day(o.from);
     if (!valid_graph_name(name))
       return {runtime::Outcome::kError,
-              "GRAPH_NAME '" + name + "': 1-64 of [A-Za-z0-9_-], starting with a letter", "{}"};
+              "GRAPH_NAME '" + name + "': 1-200 of [A-Za-z0-9_-], starting with a letter", "{}"};
     // The store is the system of record; the directory is the export for pandas / PyG and the
     // trainer's local copy.
     auto record = ml::to_graph_record(labelled, name, static_cast<double>(now_micros()) / 1e6);

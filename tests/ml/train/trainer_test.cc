@@ -7,10 +7,13 @@
 #include <simdjson.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 
 #include "bus/inproc_bus.h"
 #include "core/wire_decode.h"
@@ -516,9 +519,45 @@ TEST(GnnInfer, AMissingModelOrGraphIsAnError) {
   EXPECT_EQ(w.outcome(), runtime::Outcome::kError);
 }
 
+// Prints "mean +- sample std (min .. max)" of each test metric over the seeds' metrics.json, for
+// the model and (once, they do not depend on the seed) the baselines.
+void print_seed_summary(const std::string& name, const std::vector<std::string>& metrics_json) {
+  simdjson::dom::parser parser;
+  std::map<std::string, std::vector<double>> values;
+  std::vector<std::string> order;
+  for (const auto& json : metrics_json) {
+    simdjson::dom::element doc = parser.parse(json);
+    simdjson::dom::object test;
+    if (doc["test"].get(test)) continue;
+    for (auto [who, metrics] : test) {
+      simdjson::dom::object m;
+      if (metrics.get(m)) continue;
+      for (auto [metric, v] : m) {
+        double x = 0;
+        if (v.get(x)) continue;
+        const std::string key = std::string(who) + " " + std::string(metric);
+        if (!values.contains(key)) order.push_back(key);
+        values[key].push_back(x);
+      }
+    }
+  }
+  std::cout << "=== " << name << ": test metrics over " << metrics_json.size() << " seeds\n";
+  for (const auto& key : order) {
+    const auto& v = values[key];
+    double mean = 0, ss = 0;
+    for (double x : v) mean += x;
+    mean /= static_cast<double>(v.size());
+    for (double x : v) ss += (x - mean) * (x - mean);
+    const double sd = v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0;
+    std::printf("  %-40s %.4f +- %.4f (%.4f .. %.4f)\n", key.c_str(), mean, sd,
+                *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()));
+  }
+}
+
 TEST(GnnTrainer, DISABLED_FullFreqtradeCandlesAndAssets) {
   SF_REQUIRE_SHARED_DATA(kBtc);
   const int epochs = std::getenv("SF_FULL_EPOCHS") ? std::atoi(std::getenv("SF_FULL_EPOCHS")) : 100;
+  const int seeds = std::getenv("SF_FULL_SEEDS") ? std::atoi(std::getenv("SF_FULL_SEEDS")) : 5;
   auto series = [](const std::string& base) {
     std::ifstream in(sf::testing::shared_data_dir() / "klines_5m_2022_freqtrade" /
                      (base + "_USDT-5m.json"));
@@ -528,23 +567,31 @@ TEST(GnnTrainer, DISABLED_FullFreqtradeCandlesAndAssets) {
     return rows ? std::move(rows).value() : std::vector<Candle>{};
   };
   auto run = [&](const std::string& dir, gnn::LayerKind kind, Task task) {
-    TrainerOptions o;
-    o.graph_dir = dir;
-    o.model = kind;
-    o.task = task;
-    o.epochs = epochs;
-    o.hidden = 16;
-    o.learning_rate = 0.01;
-    o.patience = 20;
-    o.model_dir = (root() / "full").string();
-    o.model_name =
-        fs::path(dir).filename().string() + "_" + model_type_name(kind) + "_" + to_string(task);
-    o.threads = 2;
-    auto r = run_trainer(o);
-    ASSERT_TRUE(r.ok()) << r.error();
-    std::cout << "=== " << o.model_name << " epochs " << r->epochs_run << " best " << r->best_epoch
-              << "\n"
-              << r->metrics_json << "\n";
+    std::vector<std::string> metrics;
+    std::string name;
+    for (int seed = 1; seed <= seeds; ++seed) {
+      TrainerOptions o;
+      o.graph_dir = dir;
+      o.model = kind;
+      o.task = task;
+      o.epochs = epochs;
+      o.hidden = 16;
+      o.learning_rate = 0.01;
+      o.patience = 20;
+      o.seed = static_cast<std::uint64_t>(seed);
+      o.model_dir = (root() / "full").string();
+      name =
+          fs::path(dir).filename().string() + "_" + model_type_name(kind) + "_" + to_string(task);
+      o.model_name = name + "_seed" + std::to_string(seed);
+      o.threads = 2;
+      auto r = run_trainer(o);
+      ASSERT_TRUE(r.ok()) << r.error();
+      std::cout << "--- " << o.model_name << " epochs " << r->epochs_run << " best "
+                << r->best_epoch << "\n";
+      metrics.push_back(r->metrics_json);
+    }
+    std::cout << metrics.front() << "\n";
+    print_seed_summary(name, metrics);
   };
   // candles: BTC, the whole series.
   const auto btc = series("BTC");
@@ -559,7 +606,8 @@ TEST(GnnTrainer, DISABLED_FullFreqtradeCandlesAndAssets) {
   for (auto kind : {gnn::LayerKind::kGcn, gnn::LayerKind::kSage, gnn::LayerKind::kGat})
     run(cdir.string(), kind, Task::kDirection);
   run(cdir.string(), gnn::LayerKind::kGcn, Task::kVolatility);
-  // assets: 13 pairs; node (s, p) labelled with p's next candle after the snapshot's end.
+  // assets: 13 pairs; node (s, p) labelled with p's next candle after the snapshot's end (the
+  // labels graph-builder stores, ml::asset_labels).
   std::vector<std::vector<Candle>> all;
   for (const auto& base : {"ADA", "ATOM", "AVAX", "BTC", "DOT", "LINK", "LUNA", "MATIC", "NEAR",
                            "SAND", "SOL", "TRX", "XRP"})
@@ -567,23 +615,13 @@ TEST(GnnTrainer, DISABLED_FullFreqtradeCandlesAndAssets) {
   ml::AssetGraphOptions ao;
   auto ag = ml::build_asset_graph(all, ao);
   ASSERT_TRUE(ag.ok()) << ag.error();
-  std::vector<std::int8_t> dir(ag->num_nodes(), -1);
-  std::vector<double> vol(ag->num_nodes(), NAN);
-  const std::size_t pairs = all.size();
-  std::vector<std::vector<std::int8_t>> d(pairs);
-  std::vector<std::vector<double>> v(pairs);
-  for (std::size_t p = 0; p < pairs; ++p) {
-    d[p] = ml::direction_labels(all[p]);
-    v[p] = ml::volatility_labels(all[p], 12);
-  }
-  for (std::size_t i = 0; i < ag->num_nodes(); ++i) {
-    const std::size_t s = i / pairs, p = i % pairs, e = ml::asset_snapshot_end(ao, s);
-    dir[i] = d[p][e];
-    vol[i] = v[p][e];
-  }
+  LabelledGraph assets;
+  assets.graph = std::move(*ag);
+  assets.vol_horizon = 12;
+  ml::asset_labels(all, ao, assets.graph.num_nodes(), ml::kDefaultFlatBand, 12, &assets.direction,
+                   &assets.volatility);
   const auto adir = root() / "assets_full";
-  ASSERT_TRUE(ml::export_graph(*ag, adir).ok());
-  ASSERT_TRUE(write_labels_csv(adir, *ag, dir, vol, 12).ok());
+  ASSERT_TRUE(ml::export_labelled_graph(assets, adir).ok());
   for (auto kind : {gnn::LayerKind::kGcn, gnn::LayerKind::kSage})
     run(adir.string(), kind, Task::kDirection);
 }

@@ -194,6 +194,15 @@ TEST_F(QueueManagerTest, HistoricalGnnProducesAStoredModelAndMetricsAgainstBasel
   std::int64_t nodes = 0;
   ASSERT_FALSE(doc["graph"]["nodes"].get(nodes));
   EXPECT_EQ(nodes, 2880);  // every stored candle of 2020-07-01..10 became a node
+  // The graph the trainer read (GRAPH_SOURCE=store) is in the platform's store, labels included.
+  auto graph = platform_->store().graph(id);
+  ASSERT_TRUE(graph.ok()) << graph.error().message;
+  ASSERT_TRUE(graph->has_value());
+  EXPECT_EQ((*graph)->node_count, 2880);
+  EXPECT_EQ((*graph)->kind, "candles");
+  std::size_t labelled = 0;
+  for (const auto& n : (*graph)->nodes) labelled += n.direction >= 0;
+  EXPECT_EQ(labelled, 2879u);  // all but the last candle have a next candle
   fs::remove_all(out);
 }
 #endif
