@@ -1,9 +1,11 @@
 #include "services/graph_builder/graph_builder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <unordered_map>
 
 #include "ml/graph/graph_store.h"
 #include "runtime/json_writer.h"
@@ -21,7 +23,91 @@ std::string day(TimestampUs t) {
   return format_iso8601(t).substr(0, 10);
 }
 
+// Price-level indicators are turned into distances from the close (see indicator_columns).
+double relative_to_close(const std::string& name, double value, double close) {
+  auto starts = [&name](std::string_view p) { return name.rfind(p, 0) == 0; };
+  if (starts("sma_") || starts("ema_") || starts("vwap") || starts("bb_upper") ||
+      starts("bb_middle") || starts("bb_lower"))
+    return close > 0 ? value / close - 1 : std::nan("");
+  if (starts("atr_")) return close > 0 ? value / close : std::nan("");
+  return value;
+}
+
 }  // namespace
+
+Result<std::vector<ml::ExtraColumn>, std::string> indicator_columns(
+    store::Store& store, const std::vector<Candle>& candles,
+    const std::vector<std::string>& names) {
+  std::vector<ml::ExtraColumn> out;
+  if (candles.empty()) return out;
+  std::unordered_map<TimestampUs, std::size_t> row;
+  for (std::size_t i = 0; i < candles.size(); ++i) row[candles[i].open_time] = i;
+  const store::TimeRange range{candles.front().open_time, candles.back().open_time + 1};
+  for (const auto& name : names) {
+    auto values = store.indicators(candles.front().symbol, candles.front().interval, name, range);
+    if (!values) return unexpected("indicator " + name + ": " + values.error().message);
+    if (values->empty())
+      return unexpected("INDICATOR_FEATURES: no stored values of '" + name + "' for " +
+                        std::string(candles.front().symbol.view()) + " " +
+                        std::string(interval_name(candles.front().interval)) +
+                        " in the range (run indicator-calculator and persist its output first)");
+    ml::ExtraColumn col{"ind_" + name, std::vector<double>(candles.size(), std::nan(""))};
+    for (const auto& v : *values)
+      if (auto it = row.find(v.open_time); it != row.end())
+        col.values[it->second] =
+            relative_to_close(name, v.value, candles[it->second].close.to_double());
+    out.push_back(std::move(col));
+  }
+  return out;
+}
+
+Result<std::vector<ml::ExtraColumn>, std::string> trade_columns(store::Store& store,
+                                                                const std::vector<Candle>& candles,
+                                                                std::int64_t* trades_seen) {
+  *trades_seen = 0;
+  std::vector<ml::ExtraColumn> out;
+  if (candles.empty()) return out;
+  const std::int64_t step = interval_micros(candles.front().interval);
+  if (step <= 0 || step > 86'400'000'000LL)
+    return unexpected(std::string("TRADE_FEATURES needs an interval of at most 1d"));
+  std::unordered_map<TimestampUs, std::size_t> row;
+  for (std::size_t i = 0; i < candles.size(); ++i) row[candles[i].open_time] = i;
+  const std::size_t n = candles.size();
+  std::vector<std::int64_t> count(n, 0);
+  std::vector<double> qty(n, 0), taker_buy(n, 0), largest(n, 0);
+  constexpr std::int64_t kDay = 86'400'000'000LL;
+  const TimestampUs end = candles.back().open_time + step;
+  // A day at a time: a month of BTCUSDT aggregate trades would not fit in memory comfortably.
+  for (TimestampUs day = candles.front().open_time; day < end; day += kDay) {
+    auto trades = store.agg_trades(candles.front().symbol, {day, std::min(day + kDay, end)});
+    if (!trades) return unexpected("aggregate trades: " + trades.error().message);
+    for (const AggTrade& t : *trades) {
+      auto it = row.find(t.trade_time - ((t.trade_time % step) + step) % step);
+      if (it == row.end()) continue;
+      const std::size_t i = it->second;
+      const double q = t.quantity.to_double();
+      ++count[i];
+      qty[i] += q;
+      if (!t.is_buyer_maker) taker_buy[i] += q;
+      largest[i] = std::max(largest[i], q);
+      ++*trades_seen;
+    }
+  }
+  if (*trades_seen == 0) return out;
+  ml::ExtraColumn log_count{"at_log_count", std::vector<double>(n, std::nan(""))};
+  ml::ExtraColumn buy_ratio{"at_taker_buy_ratio", log_count.values};
+  ml::ExtraColumn max_share{"at_max_share", log_count.values};
+  ml::ExtraColumn mean_qty{"at_log_mean_qty", log_count.values};
+  for (std::size_t i = 0; i < n; ++i) {
+    if (count[i] == 0 || !(qty[i] > 0)) continue;
+    log_count.values[i] = std::log1p(static_cast<double>(count[i]));
+    buy_ratio.values[i] = taker_buy[i] / qty[i];
+    max_share.values[i] = largest[i] / qty[i];
+    mean_qty.values[i] = std::log(qty[i] / static_cast<double>(count[i]));
+  }
+  out = {std::move(log_count), std::move(buy_ratio), std::move(max_share), std::move(mean_qty)};
+  return out;
+}
 
 void add_graph_builder_options(runtime::ConfigParser& parser) {
   parser.add({.name = "GRAPH_KIND", .default_value = "candles", .help = "candles or assets"});
@@ -62,6 +148,13 @@ void add_graph_builder_options(runtime::ConfigParser& parser) {
               .type = runtime::OptionType::kDouble,
               .default_value = "0.5",
               .help = "assets: keep |correlation| >= this"});
+  parser.add({.name = "INDICATOR_FEATURES",
+              .default_value = "",
+              .help = "candles: stored indicator columns added as features (e.g. atr_14,sma_20)"});
+  parser.add(
+      {.name = "TRADE_FEATURES",
+       .default_value = "auto",
+       .help = "candles: features from stored aggregate trades: auto (when stored), on, off"});
   runtime::add_store_options(parser);
 }
 
@@ -98,6 +191,13 @@ Result<GraphBuilderOptions, std::string> graph_builder_options_from(const runtim
   o.assets.threshold = config.get_double("CORRELATION_THRESHOLD");
   o.flat_band = config.get_double("FLAT_BAND");
   o.vol_horizon = static_cast<int>(config.get_int("VOL_HORIZON"));
+  o.indicator_features = runtime::split_list(config.get_string("INDICATOR_FEATURES"));
+  o.trade_features = config.get_string("TRADE_FEATURES");
+  if (o.trade_features != "auto" && o.trade_features != "on" && o.trade_features != "off")
+    return unexpected(std::string("TRADE_FEATURES must be auto, on or off"));
+  if (o.kind == "assets" && (!o.indicator_features.empty() || o.trade_features == "on"))
+    return unexpected(
+        std::string("INDICATOR_FEATURES and TRADE_FEATURES apply to GRAPH_KIND candles only"));
   if (o.candles.lags < 1 || o.candles.similarity_top_m < 0 || o.vol_horizon < 2 ||
       o.candles.train_fraction <= 0 || o.candles.train_fraction >= 1)
     return unexpected(
@@ -127,7 +227,22 @@ std::function<runtime::WorkResult(runtime::WorkerContext&)> graph_builder_body(
                     std::string(o.symbols[0].view()) + " " +
                     std::string(interval_name(o.interval)) + " in the range (need 64)",
                 "{}"};
-      graph = ml::build_candle_graph(series[0], o.candles);
+      auto extra = indicator_columns(store, series[0], o.indicator_features);
+      if (!extra) return {runtime::Outcome::kError, extra.error(), "{}"};
+      if (o.trade_features != "off") {
+        std::int64_t trades = 0;
+        auto cols = trade_columns(store, series[0], &trades);
+        if (!cols) return {runtime::Outcome::kError, cols.error(), "{}"};
+        if (trades == 0 && o.trade_features == "on")
+          return {runtime::Outcome::kError,
+                  "TRADE_FEATURES=on but the store holds no aggregate trades of " +
+                      std::string(o.symbols[0].view()) + " in the range",
+                  "{}"};
+        log::info(kService, "trade features", {{"agg_trades", trades}, {"columns", cols->size()}});
+        extra->insert(extra->end(), cols->begin(), cols->end());
+      }
+      if (ctx.stop_requested()) return {runtime::Outcome::kInterrupted, "stopped", "{}"};
+      graph = ml::build_candle_graph(series[0], o.candles, *extra);
     } else {
       graph = ml::build_asset_graph(series, o.assets);
     }

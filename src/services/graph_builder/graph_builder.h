@@ -11,6 +11,11 @@
 //    record gnn-trainer and gnn-infer read;
 //  - and, unless GRAPH_DIR is empty, to GRAPH_DIR/<name> as nodes.csv, edges.csv, meta.json and
 //    labels.csv for pandas / PyTorch Geometric.
+// `candles` graphs take extra node features from the store (docs/graphs.md, "Features from the
+// store"): INDICATOR_FEATURES, stored indicator columns (indicator-calculator's names, e.g.
+// atr_14,sma_20; price levels become distances from the close), and TRADE_FEATURES (auto | on |
+// off), per-candle aggregates of the stored aggregate trades (count, taker-buy share, largest
+// trade's share, mean trade size).
 // Telemetry `finished` carries {"graph","store","graph_dir","nodes","edges","features",...};
 // too few candles is an `error` naming the counts.
 #pragma once
@@ -38,6 +43,8 @@ struct GraphBuilderOptions {
   std::string graph_name;  // "" = derived
   ml::CandleGraphOptions candles;
   ml::AssetGraphOptions assets;
+  std::vector<std::string> indicator_features;  // INDICATOR_FEATURES
+  std::string trade_features = "auto";          // TRADE_FEATURES: auto | on | off
   double flat_band = ml::kDefaultFlatBand;
   int vol_horizon = 12;
 };
@@ -48,6 +55,22 @@ Result<GraphBuilderOptions, std::string> graph_builder_options_from(const runtim
 // `store` must outlive the run.
 std::function<runtime::WorkResult(runtime::WorkerContext&)> graph_builder_body(
     GraphBuilderOptions options, store::Store& store);
+
+// Stored indicator `names` of `candles`' symbol and interval as feature columns aligned with the
+// candles (NaN where a candle has no value): `ind_<name>`, price levels (sma_, ema_, vwap,
+// bb_upper/middle/lower) as value / close - 1 and atr_ as value / close, so that no column
+// carries the price level; other indicators as stored. Causal: indicator-calculator computes the
+// value of candle i from candles up to i.
+Result<std::vector<ml::ExtraColumn>, std::string> indicator_columns(
+    store::Store& store, const std::vector<Candle>& candles, const std::vector<std::string>& names);
+
+// Per-candle aggregates of the stored aggregate trades inside each candle (read a day at a time):
+// at_log_count = ln(1 + n), at_taker_buy_ratio = taker-buy qty / qty, at_max_share = largest
+// trade qty / qty, at_log_mean_qty = ln(qty / n); NaN for a candle without trades. Returns no
+// columns when the range holds no aggregate trade at all (`*trades_seen` = 0).
+Result<std::vector<ml::ExtraColumn>, std::string> trade_columns(store::Store& store,
+                                                                const std::vector<Candle>& candles,
+                                                                std::int64_t* trades_seen);
 
 int graph_builder_main(int argc, char** argv);
 

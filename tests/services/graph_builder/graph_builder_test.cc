@@ -14,6 +14,7 @@
 #include "ml/graph/graph.h"
 #include "ml/graph/graph_store.h"
 #include "runtime/service.h"
+#include "store/store_test_support.h"
 #include "test_support.h"
 
 namespace sf::services {
@@ -177,6 +178,115 @@ TEST(GraphBuilder, AssetsGraphGoesToTheStoreOnlyWithEachSymbolsNextCandleAsLabel
     known += back->direction[i] >= 0;
   }
   EXPECT_GE(known + pairs, back->graph.num_nodes()) << "only the last snapshot may be unknown";
+}
+
+// Trade features over Binance's first 5,000 aggregate trades of 2026-01-01 (about 12 minutes),
+// against an independent exact computation (Decimal sums) per 1m candle.
+TEST(GraphBuilder, TradeFeaturesAggregateTheStoredAggregateTradesOfEachCandle) {
+  SF_REQUIRE_SHARED_DATA("aggtrades_btcusdt_2026-01-01/BTCUSDT-aggTrades-2026-01-01_first5000.csv");
+  auto store = store::open_store("sqlite::memory:");
+  ASSERT_TRUE(store.ok());
+  std::ifstream in(sf::testing::shared_data_dir() /
+                   "aggtrades_btcusdt_2026-01-01/BTCUSDT-aggTrades-2026-01-01_first5000.csv");
+  std::vector<AggTrade> trades;
+  std::string line;
+  const Symbol btc = *Symbol::parse("BTCUSDT");
+  while (std::getline(in, line))
+    if (auto t = binance::parse_agg_trade_csv(line, btc)) trades.push_back(*t);
+  ASSERT_EQ(trades.size(), 5000u);
+  ASSERT_TRUE((*store)->upsert_agg_trades(trades).ok());
+  constexpr TimestampUs kMinute = 60'000'000, kT0 = 1767225600000000;  // 2026-01-01T00:00Z
+  std::vector<Candle> candles;
+  for (int m = 0; m < 14; ++m)
+    candles.push_back(store::testing::make_candle(kT0 + m * kMinute, true));
+  std::int64_t seen = 0;
+  auto cols = trade_columns(**store, candles, &seen);
+  ASSERT_TRUE(cols.ok()) << cols.error();
+  EXPECT_EQ(seen, 5000);
+  ASSERT_EQ(cols->size(), 4u);
+  EXPECT_EQ((*cols)[0].name, "at_log_count");
+  EXPECT_EQ((*cols)[1].name, "at_taker_buy_ratio");
+  for (std::size_t m = 0; m < candles.size(); ++m) {
+    std::int64_t n = 0;
+    Decimal qty{}, buy{}, largest{};
+    for (const auto& t : trades) {
+      if (t.trade_time < candles[m].open_time || t.trade_time >= candles[m].open_time + kMinute)
+        continue;
+      ++n;
+      qty = qty + t.quantity;
+      if (!t.is_buyer_maker) buy = buy + t.quantity;
+      if (largest < t.quantity) largest = t.quantity;
+    }
+    if (n == 0) {
+      EXPECT_TRUE(std::isnan((*cols)[0].values[m])) << "minute " << m << " has no trade";
+      continue;
+    }
+    EXPECT_DOUBLE_EQ((*cols)[0].values[m], std::log1p(static_cast<double>(n))) << m;
+    EXPECT_NEAR((*cols)[1].values[m], buy.to_double() / qty.to_double(), 1e-12) << m;
+    EXPECT_NEAR((*cols)[2].values[m], largest.to_double() / qty.to_double(), 1e-12) << m;
+    EXPECT_NEAR((*cols)[3].values[m], std::log(qty.to_double() / static_cast<double>(n)), 1e-12)
+        << m;
+  }
+  EXPECT_TRUE(std::isnan((*cols)[0].values[13])) << "the trades end at 00:12:19";
+
+  // Without stored trades there are no columns (TRADE_FEATURES=auto adds none).
+  auto empty = store::open_store("sqlite::memory:");
+  ASSERT_TRUE(empty.ok());
+  auto none = trade_columns(**empty, candles, &seen);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(seen, 0);
+}
+
+TEST(GraphBuilder, StoredIndicatorsBecomeFeaturesWithPriceLevelsAsDistancesFromTheClose) {
+  SF_REQUIRE_SHARED_DATA("klines_btcusdt_2020_htm/BTCUSDT-5m-2020-07-01_2020-07-11.csv");
+  auto store = store::open_store("sqlite::memory:");
+  ASSERT_TRUE(store.ok());
+  const auto all = csv_candles();
+  const std::vector<Candle> candles(all.begin(), all.begin() + 500);
+  ASSERT_TRUE((*store)->upsert_candles(candles).ok());
+  // sma_20 stored as 1% above each close (from candle 20 on); rsi_14 a plain number.
+  std::vector<IndicatorValue> values;
+  for (std::size_t i = 19; i < candles.size(); ++i) {
+    values.push_back({candles[i].symbol, Interval::k5m, "sma_20", candles[i].open_time,
+                      candles[i].close.to_double() * 1.01});
+    values.push_back(
+        {candles[i].symbol, Interval::k5m, "rsi_14", candles[i].open_time, 40.0 + i % 7});
+  }
+  ASSERT_TRUE((*store)->upsert_indicators(values).ok());
+  auto cols = indicator_columns(**store, candles, {"sma_20", "rsi_14"});
+  ASSERT_TRUE(cols.ok()) << cols.error();
+  ASSERT_EQ(cols->size(), 2u);
+  EXPECT_EQ((*cols)[0].name, "ind_sma_20");
+  EXPECT_TRUE(std::isnan((*cols)[0].values[18]));
+  for (std::size_t i = 19; i < candles.size(); ++i) {
+    EXPECT_NEAR((*cols)[0].values[i], 0.01, 1e-12) << i;
+    EXPECT_EQ((*cols)[1].values[i], 40.0 + i % 7) << i;
+  }
+  auto missing = indicator_columns(**store, candles, {"atr_14"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().find("atr_14"), std::string::npos) << missing.error();
+
+  // Through the service: the graph carries the columns after the built-in features.
+  auto o = graph_builder_options_from(config_of({{"SYMBOL", "BTCUSDT"},
+                                                 {"TIME_RANGE", "2020-07-01:2020-07-03"},
+                                                 {"GRAPH_DIR", ""},
+                                                 {"GRAPH_NAME", "with_ind"},
+                                                 {"INDICATOR_FEATURES", "sma_20,rsi_14"},
+                                                 {"TRADE_FEATURES", "on"}}));
+  ASSERT_TRUE(o.ok()) << o.error();
+  EXPECT_EQ(run_builder(*o, **store, "q-ind-on"), runtime::Outcome::kError)
+      << "TRADE_FEATURES=on without stored aggregate trades is an error";
+  o->trade_features = "auto";
+  EXPECT_EQ(run_builder(*o, **store, "q-ind"), runtime::Outcome::kFinished);
+  auto stored = (*store)->graph("with_ind");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  auto g = ml::from_graph_record(**stored);
+  ASSERT_TRUE(g.ok()) << g.error();
+  const auto& names = g->graph.feature_names;
+  ASSERT_GE(names.size(), 2u);
+  EXPECT_EQ(names[names.size() - 2], "ind_sma_20");
+  EXPECT_EQ(names.back(), "ind_rsi_14");
 }
 
 TEST(GraphBuilder, BadOptionsAndEmptyRangesAreErrors) {
