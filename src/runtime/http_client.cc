@@ -1,10 +1,11 @@
 #include "runtime/http_client.h"
-#include "runtime/url.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -14,13 +15,17 @@
 #include <exception>
 #include <optional>
 
+#include "runtime/url.h"
+
 namespace sf::runtime {
 namespace {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
+using SecureStream = ssl::stream<beast::tcp_stream>;
 
 constexpr std::uint64_t kMaxResponseBytes = 256ull << 20;
 
@@ -38,22 +43,30 @@ std::string describe(const beast::error_code& ec, std::chrono::milliseconds time
 }  // namespace
 
 Result<HttpUrl, std::string> parse_http_url(std::string_view url) {
-  constexpr std::string_view kScheme = "http://";
-  if (!url.starts_with(kScheme)) {
+  constexpr std::string_view kHttp = "http://";
+  constexpr std::string_view kHttps = "https://";
+  HttpUrl parsed;
+  std::string_view rest;
+  if (url.starts_with(kHttp)) {
+    rest = url.substr(kHttp.size());
+  } else if (url.starts_with(kHttps)) {
+    rest = url.substr(kHttps.size());
+    parsed.tls = true;
+    parsed.port = 443;
+  } else {
     const std::size_t scheme_end = url.find("://");
     if (scheme_end != std::string_view::npos) {
       return unexpected("unsupported URL scheme '" + std::string(url.substr(0, scheme_end)) +
-                        "' in '" + std::string(url) + "' (only http:// is supported)");
+                        "' in '" + std::string(url) +
+                        "' (only http:// and https:// are supported)");
     }
-    return unexpected("URL '" + std::string(url) + "' must start with http://");
+    return unexpected("URL '" + std::string(url) + "' must start with http:// or https://");
   }
-  std::string_view rest = url.substr(kScheme.size());
   if (const std::size_t hash = rest.find('#'); hash != std::string_view::npos) {
     rest = rest.substr(0, hash);
   }
   const std::size_t authority_end = rest.find_first_of("/?");
   std::string_view authority = rest.substr(0, authority_end);
-  HttpUrl parsed;
   if (authority_end != std::string_view::npos) {
     parsed.target = std::string(rest.substr(authority_end));
     if (parsed.target.front() == '?') parsed.target.insert(0, "/");
@@ -66,22 +79,51 @@ Result<HttpUrl, std::string> parse_http_url(std::string_view url) {
 }
 
 struct HttpClient::Impl {
-  // Declared first so that it outlives the stream.
+  explicit Impl(TlsOptions tls) : tls_options(std::move(tls)) {}
+
+  TlsOptions tls_options;
+  // Declared before the streams so that they outlive them.
+  std::optional<ssl::context> tls_context;  // made on the first https request
   net::io_context io;
-  std::optional<beast::tcp_stream> stream;
+  // At most one of these is open: the kept-alive connection.
+  std::optional<beast::tcp_stream> plain;
+  std::optional<SecureStream> secure;
   std::string host;
   std::uint16_t port = 0;
+  bool tls = false;
   beast::flat_buffer buffer;
   int connections_opened = 0;
 
+  bool connected() const { return plain.has_value() || secure.has_value(); }
+  bool connected_to(const HttpUrl& url) const {
+    return connected() && host == url.host && port == url.port && tls == url.tls;
+  }
+
   void close() {
-    if (stream) {
-      beast::error_code ignored;
-      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-      stream->close();
-      stream.reset();
+    // No TLS close_notify: the peer sees a plain TCP close, as a kept-alive connection dropped
+    // by either side would look anyway.
+    beast::error_code ignored;
+    if (plain) {
+      plain->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      plain->close();
+      plain.reset();
+    }
+    if (secure) {
+      beast::get_lowest_layer(*secure).socket().shutdown(tcp::socket::shutdown_both, ignored);
+      beast::get_lowest_layer(*secure).close();
+      secure.reset();
     }
     buffer.clear();
+  }
+
+  Result<void, std::string> ensure_tls_context() {
+    if (tls_context) return {};
+    tls_context.emplace(ssl::context::tls_client);
+    if (auto configured = configure_client_tls(*tls_context, tls_options); !configured) {
+      tls_context.reset();
+      return unexpected(configured.error());
+    }
+    return {};
   }
 
   struct Attempt {
@@ -90,36 +132,72 @@ struct HttpClient::Impl {
     bool retryable = false;  // failed on a reused connection before any response byte
   };
 
-  net::awaitable<void> exchange(const HttpUrl& url, const http::request<http::string_body>& request,
+  // Opens the connection (TCP, then TLS for https); false with attempt.error set on failure.
+  net::awaitable<bool> connect(const HttpUrl& url, std::chrono::steady_clock::time_point deadline,
+                               std::chrono::milliseconds timeout, Attempt& attempt) {
+    beast::error_code ec;
+    const std::string where = url.host + ":" + std::to_string(url.port);
+    if (url.tls) {
+      if (auto ready = ensure_tls_context(); !ready) {
+        attempt.error = "https://" + where + ": " + ready.error();
+        co_return false;
+      }
+    }
+    tcp::resolver resolver(co_await net::this_coro::executor);
+    const auto endpoints = co_await resolver.async_resolve(
+        url.host, std::to_string(url.port), net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      attempt.error = "cannot resolve " + url.host + ": " + ec.message();
+      co_return false;
+    }
+    beast::tcp_stream& tcp_layer =
+        url.tls ? beast::get_lowest_layer(secure.emplace(io, *tls_context)) : plain.emplace(io);
+    tcp_layer.expires_at(deadline);
+    co_await tcp_layer.async_connect(endpoints, net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      attempt.error = "cannot connect to " + where + ": " + describe(ec, timeout);
+      close();
+      co_return false;
+    }
+    ++connections_opened;
+    host = url.host;
+    port = url.port;
+    tls = url.tls;
+    if (!url.tls) co_return true;
+
+    SSL* handle = secure->native_handle();
+    // SNI carries host names only (RFC 6066 forbids IP literals).
+    if (!is_ip_literal(url.host) && SSL_set_tlsext_host_name(handle, url.host.c_str()) != 1) {
+      attempt.error = "https://" + where + ": cannot set SNI host name " + url.host;
+      close();
+      co_return false;
+    }
+    if (tls_options.verify_peer) {
+      secure->set_verify_mode(ssl::verify_peer);
+      secure->set_verify_callback(host_name_verifier(url.host));
+    } else {
+      secure->set_verify_mode(ssl::verify_none);
+    }
+    co_await secure->async_handshake(ssl::stream_base::client,
+                                     net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      attempt.error = "https://" + where + ": " +
+                      (ec == beast::error::timeout ? "TLS handshake " + describe(ec, timeout)
+                                                   : tls_handshake_failure(handle, ec));
+      close();
+      co_return false;
+    }
+    co_return true;
+  }
+
+  template <class Stream>
+  net::awaitable<void> transfer(Stream& stream, const std::string& where, bool reused,
+                                const http::request<http::string_body>& request,
                                 std::chrono::steady_clock::time_point deadline,
                                 std::chrono::milliseconds timeout, Attempt& attempt) {
     beast::error_code ec;
-    const std::string where = url.host + ":" + std::to_string(url.port);
-    bool reused = true;
-    if (!stream) {
-      reused = false;
-      tcp::resolver resolver(co_await net::this_coro::executor);
-      const auto endpoints = co_await resolver.async_resolve(
-          url.host, std::to_string(url.port), net::redirect_error(net::use_awaitable, ec));
-      if (ec) {
-        attempt.error = "cannot resolve " + url.host + ": " + ec.message();
-        co_return;
-      }
-      stream.emplace(io);
-      stream->expires_at(deadline);
-      co_await stream->async_connect(endpoints, net::redirect_error(net::use_awaitable, ec));
-      if (ec) {
-        attempt.error = "cannot connect to " + where + ": " + describe(ec, timeout);
-        close();
-        co_return;
-      }
-      ++connections_opened;
-      host = url.host;
-      port = url.port;
-    }
-
-    stream->expires_at(deadline);
-    co_await http::async_write(*stream, request, net::redirect_error(net::use_awaitable, ec));
+    beast::get_lowest_layer(stream).expires_at(deadline);
+    co_await http::async_write(stream, request, net::redirect_error(net::use_awaitable, ec));
     if (ec) {
       attempt.error = "sending to " + where + " failed: " + describe(ec, timeout);
       attempt.retryable = reused && ec != beast::error::timeout;
@@ -133,7 +211,7 @@ struct HttpClient::Impl {
       parser.emplace();
       parser->body_limit(kMaxResponseBytes);
       parser->skip(request.method() == http::verb::head);
-      co_await http::async_read(*stream, buffer, *parser,
+      co_await http::async_read(stream, buffer, *parser,
                                 net::redirect_error(net::use_awaitable, ec));
       if (ec) {
         attempt.error = "reading from " + where + " failed: " + describe(ec, timeout);
@@ -157,6 +235,19 @@ struct HttpClient::Impl {
     attempt.response = std::move(response);
   }
 
+  net::awaitable<void> exchange(const HttpUrl& url, const http::request<http::string_body>& request,
+                                std::chrono::steady_clock::time_point deadline,
+                                std::chrono::milliseconds timeout, Attempt& attempt) {
+    const std::string where = url.host + ":" + std::to_string(url.port);
+    const bool reused = connected();
+    if (!reused && !co_await connect(url, deadline, timeout, attempt)) co_return;
+    if (secure) {
+      co_await transfer(*secure, where, reused, request, deadline, timeout, attempt);
+    } else {
+      co_await transfer(*plain, where, reused, request, deadline, timeout, attempt);
+    }
+  }
+
   Attempt run_once(const HttpUrl& url, const http::request<http::string_body>& request,
                    std::chrono::steady_clock::time_point deadline,
                    std::chrono::milliseconds timeout) {
@@ -178,7 +269,8 @@ struct HttpClient::Impl {
   }
 };
 
-HttpClient::HttpClient() : impl_(std::make_unique<Impl>()) {}
+HttpClient::HttpClient() : HttpClient(default_client_tls()) {}
+HttpClient::HttpClient(TlsOptions tls) : impl_(std::make_unique<Impl>(std::move(tls))) {}
 HttpClient::~HttpClient() = default;
 
 void HttpClient::close() {
@@ -195,9 +287,7 @@ Result<HttpResponse, std::string> HttpClient::request(std::string_view method, s
   auto parsed = parse_http_url(url);
   if (!parsed) return unexpected(parsed.error());
   if (method.empty()) return unexpected(std::string("empty HTTP method"));
-  if (impl_->stream && (impl_->host != parsed->host || impl_->port != parsed->port)) {
-    impl_->close();
-  }
+  if (impl_->connected() && !impl_->connected_to(*parsed)) impl_->close();
 
   http::request<http::string_body> message;
   if (const http::verb verb = http::string_to_verb(method); verb != http::verb::unknown) {
@@ -210,8 +300,9 @@ Result<HttpResponse, std::string> HttpClient::request(std::string_view method, s
   for (const auto& [name, value] : headers) message.insert(name, value);
   if (!headers.contains("Host")) {
     const bool ipv6 = parsed->host.find(':') != std::string::npos;
-    message.set(http::field::host, (ipv6 ? "[" + parsed->host + "]" : parsed->host) + ":" +
-                                       std::to_string(parsed->port));
+    std::string host = ipv6 ? "[" + parsed->host + "]" : parsed->host;
+    if (!parsed->tls || parsed->port != 443) host += ":" + std::to_string(parsed->port);
+    message.set(http::field::host, host);
   }
   if (!headers.contains("User-Agent")) message.set(http::field::user_agent, "streamforge");
   if (!body.empty() && !headers.contains("Content-Type")) {

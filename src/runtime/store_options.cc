@@ -10,7 +10,7 @@ std::string arango_url_from(const std::string& url, const std::string& db, const
   std::string hostport = url;
   if (auto p = hostport.find("://"); p != std::string::npos) hostport = hostport.substr(p + 3);
   while (!hostport.empty() && hostport.back() == '/') hostport.pop_back();
-  std::string out = "arango://" + user;
+  std::string out = (url.starts_with("https://") ? "arango+https://" : "arango://") + user;
   if (!password.empty()) out += ":" + password;
   out += "@" + hostport + "/" + db;
   if (!collection.empty()) out += "?collection=" + collection;

@@ -148,8 +148,8 @@ ArangoResult<std::unique_ptr<ArangoClient>> ArangoClient::create(ArangoConfig co
 ArangoClient::ArangoClient(ArangoConfig config) : config_(std::move(config)) {
   auto parsed = runtime::parse_http_url(config_.url);
   const bool v6 = parsed->host.find(':') != std::string::npos;
-  base_ = "http://" + (v6 ? "[" + parsed->host + "]" : parsed->host) + ":" +
-          std::to_string(parsed->port);
+  base_ = std::string(parsed->tls ? "https://" : "http://") +
+          (v6 ? "[" + parsed->host + "]" : parsed->host) + ":" + std::to_string(parsed->port);
   if (!config_.user.empty()) {
     authorization_ = "Basic " + base64(config_.user + ":" + config_.password);
   }

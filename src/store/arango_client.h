@@ -1,4 +1,4 @@
-// A client for ArangoDB's HTTP API (plain http), the transport under ArangoStore
+// A client for ArangoDB's HTTP API (http or https), the transport under ArangoStore
 // (store/arango_store.h). Endpoints used, per ArangoDB's HTTP API documentation
 // (docs.arangodb.com / docs.arango.ai, "HTTP API"):
 //

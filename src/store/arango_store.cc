@@ -17,7 +17,7 @@ namespace {
 
 using runtime::JsonWriter;
 
-constexpr std::string_view kSchemes[] = {"arango://", "arango+http://"};
+constexpr std::string_view kSchemes[] = {"arango://", "arango+http://", "arango+https://"};
 constexpr std::string_view kTelemetryCollection = "telemetry";
 constexpr std::string_view kWorkflowsCollection = "workflows";
 constexpr std::string_view kMetaCollection = "sf_meta";
@@ -275,7 +275,7 @@ StoreResult<ArangoStoreOptions> ArangoStore::parse_url(const std::string& url) {
   const bool has_port = hostport.starts_with('[') ? hostport.find("]:") != std::string::npos
                                                   : hostport.find(':') != std::string::npos;
   if (!has_port) hostport += ":8529";
-  options.client.url = "http://" + hostport;
+  options.client.url = (url.starts_with("arango+https://") ? "https://" : "http://") + hostport;
   if (!p.userinfo.empty()) {
     const std::size_t colon = p.userinfo.find(':');
     options.client.user = percent_decode(p.userinfo.substr(0, colon));

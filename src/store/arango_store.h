@@ -83,7 +83,7 @@ class ArangoStore final : public Store {
 
   // arango://[user[:password]@]host[:port][/database][?collection=NAME&batch_size=N&
   //   write_chunk=N&cursor_next=POST|PUT]
-  // (also arango+http://). Port 8529, database "streamforge" and user/password from
+  // (also arango+http://; arango+https:// over TLS). Port 8529, database "streamforge" and user/password from
   // ARANGO_USER/ARANGO_PASSWORD when the URL has none. User info is percent-decoded.
   static StoreResult<ArangoStoreOptions> parse_url(const std::string& url);
   static bool is_arango_url(const std::string& url);

@@ -388,7 +388,22 @@ TEST(HttpClientTest, ParsesUrls) {
   EXPECT_EQ(ipv6->host, "::1");
   EXPECT_EQ(ipv6->port, 9000);
 
-  EXPECT_NE(parse_http_url("https://h/").error().find("only http://"), std::string::npos);
+  auto plain = parse_http_url("http://h/");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->tls);
+  auto secure = parse_http_url("https://h/x");
+  ASSERT_TRUE(secure);
+  EXPECT_TRUE(secure->tls);
+  EXPECT_EQ(secure->host, "h");
+  EXPECT_EQ(secure->port, 443);
+  EXPECT_EQ(secure->target, "/x");
+  auto secure_port = parse_http_url("https://[::1]:9443");
+  ASSERT_TRUE(secure_port);
+  EXPECT_TRUE(secure_port->tls);
+  EXPECT_EQ(secure_port->port, 9443);
+
+  EXPECT_NE(parse_http_url("ftp://h/").error().find("only http:// and https://"),
+            std::string::npos);
   EXPECT_FALSE(parse_http_url("h:80/x"));
   EXPECT_FALSE(parse_http_url("http://:80/"));
   EXPECT_FALSE(parse_http_url("http://h:99999/"));

@@ -385,6 +385,10 @@ TEST_F(ArangoContract, UrlPartsAreParsed) {
   EXPECT_EQ(o->batch_size, 10u);
   EXPECT_FALSE(ArangoStore::parse_url("arango://").ok());
   EXPECT_FALSE(ArangoStore::parse_url("arango://h/db?batch_size=0").ok());
+  // TLS (runtime::HttpClient speaks https, verifying against the system CAs and SF_CA_FILE).
+  auto tls = ArangoStore::parse_url("arango+https://root@db.example:8530/market");
+  ASSERT_TRUE(tls.ok()) << tls.error().message;
+  EXPECT_EQ(tls->client.url, "https://db.example:8530");
 }
 
 TEST_F(ArangoContract, CollectionNameOverridePutsEveryMarketRecordInOneCollection) {

@@ -1,17 +1,12 @@
-// Client TLS settings shared by the REST transport and the WebSocket client: TLS 1.2+, and peer
-// verification against a CA file, a CA directory or the system store.
+// Client TLS settings shared by the REST transport and the WebSocket client: the runtime's
+// (runtime/tls.h), which runtime::HttpClient uses too.
 #pragma once
 
-#include <boost/asio/ssl/context.hpp>
-#include <string>
-
-#include "core/result.h"
-#include "exchange/binance/rest/transport.h"
+#include "runtime/tls.h"
 
 namespace sf::binance {
 
-// Applies `tls` to a fresh client context; the error text names the file or directory at fault.
-Result<void, std::string> configure_client_tls(boost::asio::ssl::context& context,
-                                               const TlsOptions& tls);
+using TlsOptions = runtime::TlsOptions;  // as in transport.h
+using runtime::configure_client_tls;
 
 }  // namespace sf::binance

@@ -1,11 +1,7 @@
 #include "exchange/binance/rest/transport.h"
-#include "runtime/url.h"
-#include "exchange/binance/rest/tls_context.h"
 
 #include <fcntl.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -15,7 +11,6 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -28,6 +23,9 @@
 #include <optional>
 #include <thread>
 #include <vector>
+
+#include "exchange/binance/rest/tls_context.h"
+#include "runtime/url.h"
 
 namespace sf::binance {
 namespace {
@@ -82,19 +80,6 @@ TransportError classify_io_error(const beast::error_code& ec, bool got_some,
     return make_error(TransportErrc::kProtocol, std::move(message));
   }
   return make_error(TransportErrc::kReset, std::move(message));
-}
-
-std::string tls_failure_message(SSL* handle, const beast::error_code& ec) {
-  std::string message = "TLS handshake failed: " + ec.message();
-  if (handle != nullptr) {
-    const long verify = SSL_get_verify_result(handle);
-    if (verify != X509_V_OK) {
-      message += " (certificate verify failed: ";
-      message += X509_verify_cert_error_string(verify);
-      message += ")";
-    }
-  }
-  return message;
 }
 
 // The download's destination file, written with plain write(2) so that errors carry errno.
@@ -380,7 +365,7 @@ struct HttpTransport::Impl {
       }
       if (options.tls.verify_peer) {
         secure->set_verify_mode(ssl::verify_peer);
-        secure->set_verify_callback(ssl::host_name_verification(url.host));
+        secure->set_verify_callback(runtime::host_name_verifier(url.host));
       } else {
         secure->set_verify_mode(ssl::verify_none);
       }
@@ -393,9 +378,9 @@ struct HttpTransport::Impl {
           attempt.error =
               make_error(TransportErrc::kTimeout, "TLS handshake with " + where + " timed out");
         } else {
-          attempt.error =
-              make_error(TransportErrc::kTls, where + ": " + tls_failure_message(handle, ec),
-                         /*transient=*/false);
+          attempt.error = make_error(TransportErrc::kTls,
+                                     where + ": " + runtime::tls_handshake_failure(handle, ec),
+                                     /*transient=*/false);
         }
         close();
         co_return;

@@ -1,7 +1,7 @@
 // A synchronous HTTP/1.1 client for http:// and https:// with keep-alive, made for REST polling:
 // one connection to one origin, reused between requests, with separate connect and I/O timeouts,
 // cancellation while a request is in flight, and failures classified so that the caller can
-// decide what to retry (runtime/http_client.h returns only text and speaks plain http).
+// decide what to retry (runtime/http_client.h returns only text).
 //
 // TLS verifies the server by default: the system CA store (or a given CA file/directory), the
 // chain (verify_peer) and the host name (or IP address) against the certificate; SNI is sent for
@@ -25,6 +25,7 @@
 #include "core/result.h"
 #include "exchange/binance/rest/rest_policy.h"
 #include "runtime/http_types.h"
+#include "runtime/tls.h"
 
 namespace sf::binance {
 
@@ -39,12 +40,8 @@ struct BaseUrl {
 // http[s]://host[:port][/prefix]; no query, fragment or credentials.
 Result<BaseUrl, std::string> parse_base_url(std::string_view url);
 
-struct TlsOptions {
-  // Off only for experiments: a REST client without verification trusts anyone on the path.
-  bool verify_peer = true;
-  std::string ca_file;  // PEM bundle to trust instead of the system store
-  std::string ca_path;  // directory of hashed CA certificates (c_rehash) instead of the store
-};
+// TLS 1.2+, peer verification against ca_file / ca_path or the system store (runtime/tls.h).
+using TlsOptions = runtime::TlsOptions;
 
 struct TransportOptions {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};  // resolve+connect+TLS

@@ -230,8 +230,10 @@ struct WsClient::Impl {
   Result<void, std::string> build_tls() {
     if (!url.tls) return {};
     tls_context.emplace(ssl::context::tls_client);
-    return configure_client_tls(*tls_context,
-                                TlsOptions{.verify_peer = options.verify_peer, .ca_file = options.ca_file, .ca_path = ""});
+    return configure_client_tls(*tls_context, TlsOptions{.verify_peer = options.verify_peer,
+                                                         .ca_file = options.ca_file,
+                                                         .ca_path = "",
+                                                         .system_store_too = false});
   }
 
   void status(WsStatus s) {
