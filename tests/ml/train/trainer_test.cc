@@ -549,7 +549,7 @@ void print_seed_summary(const std::string& name, const std::vector<std::string>&
     mean /= static_cast<double>(v.size());
     for (double x : v) ss += (x - mean) * (x - mean);
     const double sd = v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0;
-    std::printf("  %-40s %.4f +- %.4f (%.4f .. %.4f)\n", key.c_str(), mean, sd,
+    std::printf("  %-40s %.4g +- %.2g (%.4g .. %.4g)\n", key.c_str(), mean, sd,
                 *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()));
   }
 }
