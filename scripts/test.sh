@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, starts the real servers the tests use (an Apache Kafka broker
-# and a PostgreSQL server, both on 127.0.0.1, both stopped again on exit), and runs the whole
-# test suite with ctest. Exits non-zero on any failure.
+# Installs what is missing, builds, starts the real servers the tests use (an Apache Kafka broker,
+# a PostgreSQL server and a SeaweedFS S3 server, all on 127.0.0.1, all stopped again on exit), and
+# runs the whole test suite with ctest. Exits non-zero on any failure.
 # Tests read real Binance data from ../shared/data (or $SF_SHARED_DATA) and skip with a message
 # where it is absent. SF_TEST_NO_SERVERS=1 skips starting the servers (their tests then skip).
 set -euo pipefail
@@ -16,6 +16,7 @@ if [ "${SF_TEST_NO_SERVERS:-0}" != "1" ]; then
   cleanup() {
     bash "$root/scripts/kafka.sh" stop >/dev/null 2>&1 || true
     [ -x "$root/scripts/postgres.sh" ] && bash "$root/scripts/postgres.sh" stop >/dev/null 2>&1 || true
+    bash "$root/scripts/s3.sh" stop >/dev/null 2>&1 || true
   }
   trap cleanup EXIT
   SF_TEST_KAFKA_BOOTSTRAP=$(bash scripts/kafka.sh start)
@@ -29,7 +30,17 @@ if [ "${SF_TEST_NO_SERVERS:-0}" != "1" ]; then
     SF_TEST_POSTGRES_DSN=$(bash scripts/postgres.sh start)
     export SF_TEST_POSTGRES_DSN
   fi
-  echo "test servers: kafka $SF_TEST_KAFKA_BOOTSTRAP${SF_TEST_POSTGRES_DSN:+, postgres at ${SF_TEST_POSTGRES_DSN##*@}}" >&2
+  # S3 (SeaweedFS, tests/ml/model_store S3RealServer.*). Its first install builds it from its Go
+  # module (~8 min, then cached in ~/.cache/streamforge); an install or start failure fails the
+  # run. SF_S3_INSTALL=0 skips it when it is not installed yet (those tests then skip).
+  if [ "${SF_S3_INSTALL:-1}" != "0" ] || bash scripts/s3.sh installed; then
+    SF_TEST_S3_ENDPOINT=$(bash scripts/s3.sh start)
+    eval "$(bash scripts/s3.sh env)"
+    export SF_TEST_S3_ENDPOINT SF_TEST_S3_ACCESS_KEY SF_TEST_S3_SECRET_KEY
+  else
+    echo "scripts/test.sh: SF_S3_INSTALL=0 and SeaweedFS not installed; S3RealServer tests skip" >&2
+  fi
+  echo "test servers: kafka $SF_TEST_KAFKA_BOOTSTRAP${SF_TEST_POSTGRES_DSN:+, postgres at ${SF_TEST_POSTGRES_DSN##*@}}${SF_TEST_S3_ENDPOINT:+, s3 at $SF_TEST_S3_ENDPOINT}" >&2
 fi
 
 cd build

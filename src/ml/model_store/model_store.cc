@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -36,13 +37,66 @@ std::string hmac(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<const char*>(out), len);
 }
 
-// Keys are relative paths of [A-Za-z0-9._/-]; nothing that climbs out of the root.
+// Keys are relative '/'-separated paths of printable characters (UTF-8 included: spaces, '+',
+// '=', '&', non-ASCII file names all work, in directories and S3 alike); no control characters, no
+// backslash, nothing that climbs out of the root.
 bool valid_key(const std::string& key) {
   if (key.empty() || key.front() == '/' || key.find("..") != std::string::npos) return false;
   return std::all_of(key.begin(), key.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-' || c == '/';
+    const auto u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u != 0x7f && c != '\\';
   });
+}
+
+// The text of an XML element as S3 sends it: &amp; &lt; &gt; &quot; &apos; and numeric
+// references (&#13; for a carriage return in a key, &#x...;) decoded.
+std::string xml_unescape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto semi = text[i] == '&' ? text.find(';', i) : std::string_view::npos;
+    if (semi == std::string_view::npos || semi - i > 10) {
+      out += text[i];
+      continue;
+    }
+    const std::string_view entity = text.substr(i + 1, semi - i - 1);
+    unsigned long code = 0;
+    if (entity == "amp") {
+      out += '&';
+    } else if (entity == "lt") {
+      out += '<';
+    } else if (entity == "gt") {
+      out += '>';
+    } else if (entity == "quot") {
+      out += '"';
+    } else if (entity == "apos") {
+      out += '\'';
+    } else if (entity.size() > 1 && entity[0] == '#' &&
+               (code = std::strtoul(std::string(entity.substr(entity[1] == 'x' ? 2 : 1)).c_str(),
+                                    nullptr, entity[1] == 'x' ? 16 : 10)) > 0 &&
+               code <= 0x10ffff) {
+      if (code < 0x80) {  // UTF-8 encode the code point
+        out += static_cast<char>(code);
+      } else if (code < 0x800) {
+        out += static_cast<char>(0xc0 | (code >> 6));
+        out += static_cast<char>(0x80 | (code & 0x3f));
+      } else if (code < 0x10000) {
+        out += static_cast<char>(0xe0 | (code >> 12));
+        out += static_cast<char>(0x80 | ((code >> 6) & 0x3f));
+        out += static_cast<char>(0x80 | (code & 0x3f));
+      } else {
+        out += static_cast<char>(0xf0 | (code >> 18));
+        out += static_cast<char>(0x80 | ((code >> 12) & 0x3f));
+        out += static_cast<char>(0x80 | ((code >> 6) & 0x3f));
+        out += static_cast<char>(0x80 | (code & 0x3f));
+      }
+    } else {
+      out += text[i];
+      continue;
+    }
+    i = semi;
+  }
+  return out;
 }
 
 }  // namespace
@@ -178,7 +232,8 @@ struct S3ModelStore::Impl {
     h.set("Authorization", sigv4_authorization(r, o.access_key, o.secret_key, o.region));
     h.set("x-amz-content-sha256", r.payload_sha256);
     h.set("x-amz-date", r.headers["x-amz-date"]);
-    std::string target = "http://" + host_header + uri_encode(path, false);
+    std::string target =
+        (base.tls ? "https://" : "http://") + host_header + uri_encode(path, false);
     std::string qs;
     for (const auto& [k, v] : query)
       qs += (qs.empty() ? "?" : "&") + uri_encode(k, true) + "=" + uri_encode(v, true);
@@ -221,9 +276,6 @@ S3ModelStore::~S3ModelStore() = default;
 
 Result<std::unique_ptr<S3ModelStore>, std::string> S3ModelStore::open(S3Options o) {
   std::string endpoint = o.endpoint;
-  if (endpoint.rfind("https://", 0) == 0)
-    return unexpected(
-        std::string("MINIO_ENDPOINT: https is not supported yet; use the in-cluster http endpoint"));
   if (endpoint.find("://") == std::string::npos) endpoint = "http://" + endpoint;
   auto url = runtime::parse_http_url(endpoint);
   if (!url) return unexpected("MINIO_ENDPOINT: " + url.error());
@@ -232,7 +284,9 @@ Result<std::unique_ptr<S3ModelStore>, std::string> S3ModelStore::open(S3Options 
         std::string("MINIO_BUCKET_NAME, MINIO_ACCESS_KEY and MINIO_SECRET_KEY are required"));
   auto impl = std::make_unique<Impl>();
   impl->base = *url;
-  impl->host_header = url->host + ":" + std::to_string(url->port);
+  // The Host header as runtime::HttpClient sends it, and signs: no port for https on 443.
+  impl->host_header =
+      url->host + (url->tls && url->port == 443 ? std::string() : ":" + std::to_string(url->port));
   impl->o = std::move(o);
   return std::unique_ptr<S3ModelStore>(new S3ModelStore(std::move(impl)));
 }
@@ -266,12 +320,14 @@ Result<std::vector<std::string>, std::string> S3ModelStore::list(const std::stri
     if (r->status != 200) return unexpected("list " + prefix + ": " + Impl::s3_error(*r));
     for (std::size_t p = r->body.find("<Key>"); p != std::string::npos;
          p = r->body.find("<Key>", p + 5))
-      out.push_back(r->body.substr(p + 5, r->body.find("</Key>", p) - p - 5));
+      out.push_back(
+          xml_unescape(std::string_view(r->body).substr(p + 5, r->body.find("</Key>", p) - p - 5)));
     const auto t = r->body.find("<NextContinuationToken>");
     if (r->body.find("<IsTruncated>true</IsTruncated>") == std::string::npos ||
         t == std::string::npos)
       break;
-    token = r->body.substr(t + 23, r->body.find("</NextContinuationToken>", t) - t - 23);
+    token = xml_unescape(std::string_view(r->body).substr(
+        t + 23, r->body.find("</NextContinuationToken>", t) - t - 23));
   }
   std::sort(out.begin(), out.end());
   return out;

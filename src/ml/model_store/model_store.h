@@ -2,7 +2,7 @@
 // key prefix (`<model>/<version>/...`). A directory by default (MODEL_DIR, ./data/models); an
 // S3-compatible object store (MinIO) when MINIO_ENDPOINT, MINIO_ACCESS_KEY, MINIO_SECRET_KEY and
 // MINIO_BUCKET_NAME are set (the original's variables), spoken to with AWS Signature Version 4,
-// path-style URLs, plain http (in-cluster MinIO; https endpoints are not supported yet).
+// path-style URLs, over http or https (runtime::HttpClient: system CAs plus SF_CA_FILE).
 #pragma once
 
 #include <filesystem>
@@ -21,6 +21,8 @@ namespace sf::ml {
 class ModelStore {
  public:
   virtual ~ModelStore() = default;
+  // Keys: relative '/'-separated paths of printable characters (UTF-8, spaces, '+', '=', '&' ...
+  // allowed); no control characters, backslash, leading '/' or "..".
   virtual Result<void, std::string> put(const std::string& key, std::string_view bytes) = 0;
   virtual Result<std::string, std::string> get(const std::string& key) = 0;
   // Keys under `prefix`, sorted.
