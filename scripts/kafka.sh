@@ -33,6 +33,10 @@
 # Progress messages go to stderr; the broker logs to <state dir>/logs/server.log.
 set -euo pipefail
 
+LOG_NAME="kafka.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/server.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/server.sh"
+
 KAFKA_VERSION="${SF_KAFKA_VERSION:-3.9.2}"
 SLF4J_VERSION="1.7.36"     # what Kafka 3.9 ships with
 RELOAD4J_VERSION="1.2.25"  # idem
@@ -64,13 +68,6 @@ STORE_PASSWORD="streamforge-test-store"
 PID_FILE="$STATE_DIR/broker.pid"
 MARKER="$STATE_DIR/.streamforge-kafka"   # proves the dir is ours before rm -rf
 INSTALLED_MARKER="$LIBS/.installed-$KAFKA_VERSION"
-
-log() { echo "kafka.sh: $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
 
 apt_install() {
   log "installing Debian packages: $*"
@@ -162,18 +159,11 @@ EOF
 # ---------------------------------------------------------------------------------------------
 # broker process helpers
 
-broker_pid() {  # prints the pid if our broker is alive, else returns 1
-  [ -f "$PID_FILE" ] || return 1
-  local pid
-  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  # guard against pid reuse: the process must be kafka.Kafka on our config
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "kafka.Kafka $STATE_DIR/server.properties" || return 1
-  echo "$pid"
+broker_pid() {  # prints the pid if our broker (kafka.Kafka on our config) is alive, else returns 1
+  pid_from_file "$PID_FILE" "kafka.Kafka $STATE_DIR/server.properties"
 }
 
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+broker_alive() { broker_pid >/dev/null; }
 
 write_configs() {
   mkdir -p "$STATE_DIR/data" "$STATE_DIR/logs"
@@ -312,23 +302,15 @@ format_storage() {
     || die "kafka.tools.StorageTool format failed"
 }
 
-launch_broker() {
-  rm -f "$PID_FILE"
-  # The wrapper writes its own pid then execs java, so the pid file holds the JVM's pid.
-  # setsid detaches it from the caller's process group; all fds go to files so that
-  # `addr=$(scripts/kafka.sh start)` does not hang on an inherited stdout.
-  # shellcheck disable=SC2016
-  setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PID_FILE" \
+launch_broker() {  # the pid file holds the JVM's pid; its stdout/stderr go to logs/broker.out
+  # shellcheck disable=SC2086  # HEAP_OPTS is several options
+  launch_detached broker "$PID_FILE" "$STATE_DIR/logs/broker.out" \
     "$(java_bin)" $HEAP_OPTS \
     -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
     -Djava.awt.headless=true \
     -Dkafka.logs.dir="$STATE_DIR/logs" \
     -Dlog4j.configuration="file:$STATE_DIR/log4j.properties" \
-    -cp "$LIBS/*" kafka.Kafka "$STATE_DIR/server.properties" \
-    </dev/null >"$STATE_DIR/logs/broker.out" 2>&1 9>&- &
-  local i
-  for i in $(seq 1 50); do [ -s "$PID_FILE" ] && break; sleep 0.1; done
-  [ -s "$PID_FILE" ] || die "broker did not start (no pid file)"
+    -cp "$LIBS/*" kafka.Kafka "$STATE_DIR/server.properties"
 }
 
 broker_ready() {
@@ -346,60 +328,33 @@ broker_ready() {
 }
 
 wait_ready() {
-  local start=$SECONDS
-  while :; do
-    if ! broker_pid >/dev/null; then
-      log "broker exited during startup; last lines of its logs:"
-      tail -n 30 "$STATE_DIR/logs/broker.out" "$STATE_DIR/logs/server.log" >&2 2>/dev/null || true
-      exit 1
-    fi
-    broker_ready && break
-    if (( SECONDS - start >= START_TIMEOUT )); then
-      log "broker not ready after ${START_TIMEOUT}s; last lines of $STATE_DIR/logs/server.log:"
-      tail -n 30 "$STATE_DIR/logs/server.log" >&2 2>/dev/null || true
-      kill_broker KILL
-      exit 1
-    fi
-    sleep 0.5
-  done
+  local start=$SECONDS rc=0
+  wait_until "$START_TIMEOUT" 0.5 broker_alive broker_ready || rc=$?
+  if [ "$rc" -eq 1 ]; then
+    log "broker exited during startup; last lines of its logs:"
+    tail -n 30 "$STATE_DIR/logs/broker.out" "$STATE_DIR/logs/server.log" >&2 2>/dev/null || true
+    exit 1
+  elif [ "$rc" -ne 0 ]; then
+    log "broker not ready after ${START_TIMEOUT}s; last lines of $STATE_DIR/logs/server.log:"
+    tail -n 30 "$STATE_DIR/logs/server.log" >&2 2>/dev/null || true
+    kill_broker KILL
+    exit 1
+  fi
   log "broker ready at $ADDR (SASL/SCRAM at $SASL_ADDR, SASL/SCRAM over TLS at $SSL_ADDR) after $((SECONDS - start))s; logs in $STATE_DIR/logs"
 }
 
 kill_broker() {  # kill_broker TERM|KILL: signal the broker and wait for it to exit
-  local sig="$1" pid i
+  local pid
   pid="$(broker_pid)" || return 0
-  if [ "$sig" = TERM ]; then
-    log "stopping broker (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 $((STOP_TIMEOUT * 5))); do
-      kill -0 "$pid" 2>/dev/null || return 0
-      sleep 0.2
-    done
-    log "broker still alive after ${STOP_TIMEOUT}s; sending SIGKILL"
-  else
-    log "killing broker (pid $pid) with SIGKILL"
-  fi
-  kill -KILL "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  die "could not kill broker pid $pid"
-}
-
-with_lock() {  # serialize start/stop/restart on the same port (parallel test runners)
-  exec 9>"/tmp/streamforge-kafka-$PORT.lock"
-  flock -w 300 9 || die "timed out waiting for /tmp/streamforge-kafka-$PORT.lock"
-}
-
-remove_state_dir() {
-  [ -d "$STATE_DIR" ] || return 0
-  [ -f "$MARKER" ] || die "$STATE_DIR exists but was not created by kafka.sh; not deleting it"
-  rm -rf "$STATE_DIR"
+  [ "$1" = TERM ] || log "killing broker (pid $pid) with SIGKILL"
+  kill_and_wait broker "$1" "$STOP_TIMEOUT" "$pid"
 }
 
 # ---------------------------------------------------------------------------------------------
 # commands
 
 cmd_start() {
-  with_lock
+  with_lock kafka "$PORT" 300   # serialize start/stop/restart on the same port
   if broker_pid >/dev/null; then
     log "broker already running"
     grep -q "SASL_SSL://$HOST:$SSL_PORT" "$STATE_DIR/server.properties" 2>/dev/null \
@@ -408,11 +363,8 @@ cmd_start() {
     return 0
   fi
   cmd_install
-  remove_state_dir   # stale leftovers of a crashed run
-  local p
-  for p in "$PORT" "$SASL_PORT" "$SSL_PORT" "$CONTROLLER_PORT"; do
-    ! port_open "$p" || die "port $HOST:$p is already in use by another process"
-  done
+  remove_state_dir "$STATE_DIR" "$MARKER"   # stale leftovers of a crashed run
+  require_ports_free "$PORT" "$SASL_PORT" "$SSL_PORT" "$CONTROLLER_PORT"
   local t0=$SECONDS
   write_configs
   generate_certs
@@ -425,22 +377,16 @@ cmd_start() {
 }
 
 cmd_stop() {
-  with_lock
+  with_lock kafka "$PORT" 300
   kill_broker TERM
-  remove_state_dir
+  remove_state_dir "$STATE_DIR" "$MARKER"
   log "stopped"
 }
 
-cmd_status() {
-  if broker_pid >/dev/null; then
-    echo "$ADDR"
-    return 0
-  fi
-  return 1
-}
+cmd_status() { print_if_running broker_alive "$ADDR"; }
 
 cmd_restart_broker() {
-  with_lock
+  with_lock kafka "$PORT" 300
   [ -f "$MARKER" ] && [ -f "$STATE_DIR/server.properties" ] \
     || die "no broker state in $STATE_DIR; run 'scripts/kafka.sh start' first"
   kill_broker KILL
@@ -468,10 +414,7 @@ export SF_KAFKA_CA_FILE='$CA_FILE'
 EOF
 }
 
-usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-}
+usage() { usage_from_header 13; }
 
 [ $# -ge 1 ] || usage
 cmd="$1"

@@ -26,6 +26,10 @@
 # Progress messages go to stderr; the server logs to <cluster dir>/server.log.
 set -euo pipefail
 
+LOG_NAME="postgres.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/server.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/server.sh"
+
 PG_VERSION="${SF_PG_VERSION:-15}"
 PORT="${SF_PG_PORT:-15432}"
 HOST="127.0.0.1"
@@ -43,13 +47,6 @@ MARKER="$STATE_DIR/.streamforge-pg"      # proves the state dir is ours before r
 CLUSTER_FILE="$STATE_DIR/cluster_dir"    # path of the temp dir holding data/, socket/, the log
 PORT_FILE="$STATE_DIR/port"
 CLUSTER_MARKER_NAME=".streamforge-pg-cluster"
-
-log() { echo "postgres.sh: $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
 
 # The OS user the server runs as: postgres when we are root (initdb and postgres refuse root),
 # otherwise ourselves.
@@ -92,11 +89,8 @@ server_running() {  # exit 0 if our cluster's postmaster is alive
   as_server_user "$PG_BIN/pg_ctl" status -D "$dir/data" >/dev/null 2>&1
 }
 
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
-
-with_lock() {  # serialise start/stop on the same port (parallel test runners)
-  exec 9>"/tmp/streamforge-pg-$PORT.lock"
-  flock -w 120 9 || die "timed out waiting for /tmp/streamforge-pg-$PORT.lock"
+server_ready() {  # exit 0 once the server accepts connections on $HOST:$PORT
+  as_server_user "$PG_BIN/pg_isready" -q -h "$HOST" -p "$PORT" -d postgres
 }
 
 remove_cluster() {
@@ -104,10 +98,7 @@ remove_cluster() {
   if dir="$(cluster_dir)"; then
     rm -rf "$dir"
   fi
-  if [ -d "$STATE_DIR" ]; then
-    [ -f "$MARKER" ] || die "$STATE_DIR exists but was not created by postgres.sh; not deleting it"
-    rm -rf "$STATE_DIR"
-  fi
+  remove_state_dir "$STATE_DIR" "$MARKER"
 }
 
 stop_server() {
@@ -131,7 +122,7 @@ superuser_psql() {
 }
 
 cmd_start() {
-  with_lock
+  with_lock pg "$PORT" 120   # serialise start/stop on the same port
   if server_running; then
     log "server already running"
     echo "$DSN"
@@ -140,7 +131,7 @@ cmd_start() {
   install_server
   stop_server 2>/dev/null || true  # a half-dead leftover of a crashed run
   remove_cluster
-  ! port_open "$PORT" || die "port $HOST:$PORT is already in use by another process"
+  require_ports_free "$PORT"
 
   local t0=$SECONDS dir
   mkdir -p "$STATE_DIR"
@@ -187,14 +178,8 @@ EOF
     -t "$START_TIMEOUT" >/dev/null 2>&1 </dev/null 9>&- \
     || { tail -n 30 "$dir/server.log" >&2 2>/dev/null || true; die "server did not start"; }
 
-  local start=$SECONDS
-  until as_server_user "$PG_BIN/pg_isready" -q -h "$HOST" -p "$PORT" -d postgres; do
-    if (( SECONDS - start >= START_TIMEOUT )); then
-      tail -n 30 "$dir/server.log" >&2 2>/dev/null || true
-      die "server not ready after ${START_TIMEOUT}s"
-    fi
-    sleep 0.2
-  done
+  wait_until "$START_TIMEOUT" 0.2 true server_ready \
+    || { tail -n 30 "$dir/server.log" >&2 2>/dev/null || true; die "server not ready after ${START_TIMEOUT}s"; }
 
   superuser_psql "$dir" >&2 <<EOF
 CREATE ROLE $DB_USER LOGIN PASSWORD '$DB_PASSWORD';
@@ -208,19 +193,13 @@ EOF
 }
 
 cmd_stop() {
-  with_lock
+  with_lock pg "$PORT" 120
   stop_server
   remove_cluster
   log "stopped"
 }
 
-cmd_status() {
-  if server_running; then
-    echo "$DSN"
-    return 0
-  fi
-  return 1
-}
+cmd_status() { print_if_running server_running "$DSN"; }
 
 cmd_env() {
   cat <<EOF

@@ -40,6 +40,10 @@
 # Progress messages go to stderr; the server logs to <state dir>/weed.log.
 set -euo pipefail
 
+LOG_NAME="s3.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/server.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/server.sh"
+
 SW_MODULE="github.com/seaweedfs/seaweedfs"
 SW_VERSION="${SF_S3_SEAWEEDFS_VERSION:-v0.0.0-20261109003541-7506e5f91cd6}"
 SW_HOME="${SF_S3_HOME:-${HOME:-/tmp}/.cache/streamforge/seaweedfs-${SW_VERSION}}"
@@ -62,9 +66,6 @@ S3_GRPC_PORT=$((PORT + 7))
 ALL_PORTS="$PORT $MASTER_PORT $MASTER_GRPC_PORT $VOLUME_PORT $VOLUME_GRPC_PORT $FILER_PORT $FILER_GRPC_PORT $S3_GRPC_PORT"
 PID_FILE="$STATE_DIR/weed.pid"
 MARKER="$STATE_DIR/.streamforge-s3"   # proves the dir is ours before rm -rf
-
-log() { echo "s3.sh: $*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 go_bin() {
   if [ -n "${GO:-}" ]; then echo "$GO"
@@ -126,18 +127,11 @@ cmd_install() {
 # ---------------------------------------------------------------------------------------------
 # server process helpers
 
-server_pid() {  # prints the pid if our server is alive, else returns 1
-  [ -f "$PID_FILE" ] || return 1
-  local pid
-  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  # guard against pid reuse: the process must be weed on our state dir
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-dir=$STATE_DIR/data" || return 1
-  echo "$pid"
+server_pid() {  # prints the pid if our server (weed on our state dir) is alive, else returns 1
+  pid_from_file "$PID_FILE" "-dir=$STATE_DIR/data"
 }
 
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+server_alive() { server_pid >/dev/null; }
 
 EMPTY_SHA256="e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -185,17 +179,12 @@ EOF
   )
 }
 
-launch_server() {
-  rm -f "$PID_FILE"
-  # setsid detaches it from the caller's process group; all fds go to files so that
-  # `url=$(scripts/s3.sh start)` does not hang on an inherited stdout; 9>&-: the server must not
-  # hold the start/stop lock.
+launch_server() {  # all its output goes to weed.log
   # Every bucket is a SeaweedFS collection with volumes of its own (tests make a bucket each):
   # grow one volume at a time (master.toml's volume_growth.copy_1, default 7) and let the count
   # follow the free disk (-volume.max=0); volumes are 64 MB and not preallocated.
-  # shellcheck disable=SC2016
   WEED_MASTER_VOLUME_GROWTH_COPY_1=1 GOMAXPROCS=2 \
-    setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PID_FILE" \
+    launch_detached server "$PID_FILE" "$STATE_DIR/weed.log" \
     "$WEED" server -ip="$HOST" -ip.bind="$HOST" -dir="$STATE_DIR/data" \
     -master.port="$MASTER_PORT" -master.port.grpc="$MASTER_GRPC_PORT" \
     -master.volumeSizeLimitMB=64 -master.telemetry=false \
@@ -204,33 +193,30 @@ launch_server() {
     -filer -filer.port="$FILER_PORT" -filer.port.grpc="$FILER_GRPC_PORT" \
     -filer.localSocket="$STATE_DIR/filer.sock" \
     -s3 -s3.port="$PORT" -s3.port.grpc="$S3_GRPC_PORT" -s3.config="$STATE_DIR/s3.json" \
-    -s3.port.iceberg=0 -s3.port.lance=0 -s3.localSocket="$STATE_DIR/s3.sock" \
-    </dev/null >"$STATE_DIR/weed.log" 2>&1 9>&- &
-  local i
-  for i in $(seq 1 50); do [ -s "$PID_FILE" ] && break; sleep 0.1; done
-  [ -s "$PID_FILE" ] || die "server did not start (no pid file)"
+    -s3.port.iceberg=0 -s3.port.lance=0 -s3.localSocket="$STATE_DIR/s3.sock"
+}
+
+# Ready = a correctly signed ListBuckets answers 200 and an object can be written; sets the
+# caller's `code` (the last signed request's HTTP status).
+server_ready() {
+  port_open "$PORT" || return 1
+  code="$(signed_status "$ACCESS_KEY" "$SECRET_KEY")"
+  [ "$code" = 200 ] && writable
 }
 
 wait_ready() {
-  local start=$SECONDS code
-  while :; do
-    if ! server_pid >/dev/null; then
-      log "server exited during startup; last lines of $STATE_DIR/weed.log:"
-      tail -n 30 "$STATE_DIR/weed.log" >&2 2>/dev/null || true
-      exit 1
-    fi
-    if port_open "$PORT"; then
-      code="$(signed_status "$ACCESS_KEY" "$SECRET_KEY")"
-      [ "$code" = 200 ] && writable && break
-    fi
-    if (( SECONDS - start >= START_TIMEOUT )); then
-      log "server not ready after ${START_TIMEOUT}s (last signed request: HTTP ${code:-none}); last lines of $STATE_DIR/weed.log:"
-      tail -n 30 "$STATE_DIR/weed.log" >&2 2>/dev/null || true
-      kill_server KILL
-      exit 1
-    fi
-    sleep 0.5
-  done
+  local start=$SECONDS code rc=0
+  wait_until "$START_TIMEOUT" 0.5 server_alive server_ready || rc=$?
+  if [ "$rc" -eq 1 ]; then
+    log "server exited during startup; last lines of $STATE_DIR/weed.log:"
+    tail -n 30 "$STATE_DIR/weed.log" >&2 2>/dev/null || true
+    exit 1
+  elif [ "$rc" -ne 0 ]; then
+    log "server not ready after ${START_TIMEOUT}s (last signed request: HTTP ${code:-none}); last lines of $STATE_DIR/weed.log:"
+    tail -n 30 "$STATE_DIR/weed.log" >&2 2>/dev/null || true
+    kill_server KILL
+    exit 1
+  fi
   # Signature checking must be real: the same request signed with a wrong secret, or with an
   # unknown access key, is refused.
   code="$(signed_status "$ACCESS_KEY" "$SECRET_KEY-wrong")"
@@ -243,38 +229,16 @@ wait_ready() {
 }
 
 kill_server() {  # kill_server TERM|KILL: signal the server and wait for it to exit
-  local sig="$1" pid i
+  local pid
   pid="$(server_pid)" || return 0
-  if [ "$sig" = TERM ]; then
-    log "stopping server (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 $((STOP_TIMEOUT * 5))); do
-      kill -0 "$pid" 2>/dev/null || return 0
-      sleep 0.2
-    done
-    log "server still alive after ${STOP_TIMEOUT}s; sending SIGKILL"
-  fi
-  kill -KILL "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  die "could not kill server pid $pid"
-}
-
-with_lock() {  # serialise start/stop on the same port (parallel test runners)
-  exec 9>"/tmp/streamforge-s3-$PORT.lock"
-  flock -w 300 9 || die "timed out waiting for /tmp/streamforge-s3-$PORT.lock"
-}
-
-remove_state_dir() {
-  [ -d "$STATE_DIR" ] || return 0
-  [ -f "$MARKER" ] || die "$STATE_DIR exists but was not created by s3.sh; not deleting it"
-  rm -rf "$STATE_DIR"
+  kill_and_wait server "$1" "$STOP_TIMEOUT" "$pid"
 }
 
 # ---------------------------------------------------------------------------------------------
 # commands
 
 cmd_start() {
-  with_lock
+  with_lock s3 "$PORT" 300   # serialise start/stop on the same port
   if server_pid >/dev/null; then
     log "server already running"
     echo "$ENDPOINT"
@@ -282,11 +246,9 @@ cmd_start() {
   fi
   command -v curl >/dev/null 2>&1 || die "curl is needed for the readiness check"
   cmd_install
-  remove_state_dir   # stale leftovers of a crashed run
-  local p
-  for p in $ALL_PORTS; do
-    ! port_open "$p" || die "port $HOST:$p is already in use by another process"
-  done
+  remove_state_dir "$STATE_DIR" "$MARKER"   # stale leftovers of a crashed run
+  # shellcheck disable=SC2086  # ALL_PORTS is a list
+  require_ports_free $ALL_PORTS
   write_config
   log "starting SeaweedFS ($SW_VERSION) S3 on $ENDPOINT (internal ports $MASTER_PORT-$S3_GRPC_PORT)"
   launch_server
@@ -295,19 +257,13 @@ cmd_start() {
 }
 
 cmd_stop() {
-  with_lock
+  with_lock s3 "$PORT" 300
   kill_server TERM
-  remove_state_dir
+  remove_state_dir "$STATE_DIR" "$MARKER"
   log "stopped"
 }
 
-cmd_status() {
-  if server_pid >/dev/null; then
-    echo "$ENDPOINT"
-    return 0
-  fi
-  return 1
-}
+cmd_status() { print_if_running server_alive "$ENDPOINT"; }
 
 cmd_env() {
   cat <<EOF
@@ -317,10 +273,7 @@ export SF_TEST_S3_SECRET_KEY='$SECRET_KEY'
 EOF
 }
 
-usage() {
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-}
+usage() { usage_from_header 16; }
 
 case "${1:-}" in
   install) cmd_install ;;
