@@ -57,8 +57,8 @@ rc=${PIPESTATUS[0]}
 set -e
 id="$(sed -n 's/^started //p' "$work/workflow.txt" | head -n1)"
 echo
-echo "store:   $work/streamforge.db (tables candles, indicators, telemetry, workflows)"
-echo "graph:   $PWD/data/graphs/$id"
+echo "store:   $work/streamforge.db (tables candles, agg_trades, indicators, graphs, graph_nodes, graph_edges, telemetry, workflows)"
+echo "graph:   '$id' in the store (sqlite3 $work/streamforge.db \"SELECT node_count, edge_count FROM graphs WHERE name = '$id'\"); files in $PWD/data/graphs/$id"
 echo "model:   $(ls -d "$PWD/data/models/$id"/v* 2> /dev/null | tail -n1)"
 metrics="$(ls "$PWD/data/models/$id"/v*/metrics.json 2> /dev/null | tail -n1)"
 if [[ -n "$metrics" ]]; then
