@@ -9,8 +9,16 @@ per tensor: u32 name length, name, u32 dtype (0 float32, 1 int64), u32 ndim, i64
 
 With --bench EPOCHS it instead times training epochs of each layer type (two layers + linear
 head, Adam, MSE) on a larger graph and prints one JSON line per layer.
+
+With --bench-graph DIR it times the same model on the graph in DIR, the export_graph format
+(nodes.csv, edges.csv, meta.json; docs/graphs.md) that `bench_gnn --export-graphs` writes and
+`bench_gnn --graph DIR` reads, so both sides train on identical edges and features. Per layer it
+prints one line `PYG_BENCH {"graph": ..., "layer": ..., "ms_per_epoch": ..., ...}`. Epochs: at
+least --min-epochs and at least --min-time seconds (after 3 warm-up epochs), like Google
+Benchmark's MinTime. bench/gnn_vs_pyg.sh runs both sides alternately.
 """
 import argparse
+import csv
 import json
 import os
 import struct
@@ -138,21 +146,83 @@ def bench(epochs, num_nodes, num_edges, num_features, hidden, threads):
                           "hidden": hidden, "threads": threads}))
 
 
+def load_graph_dir(d):
+    # csv module rather than pandas (not in the venv); same columns as docs/graphs.md's loader.
+    with open(os.path.join(d, "meta.json")) as f:
+        meta = json.load(f)
+    names = meta["feature_names"]
+    with open(os.path.join(d, "nodes.csv"), newline="") as f:
+        rows = csv.reader(f)
+        header = next(rows)
+        cols = [header.index(n) for n in names]
+        x = torch.tensor([[float(r[c]) for c in cols] for r in rows], dtype=torch.float32)
+    with open(os.path.join(d, "edges.csv"), newline="") as f:
+        rows = csv.reader(f)
+        header = next(rows)
+        s, t = header.index("src"), header.index("dst")
+        pairs = [(int(r[s]), int(r[t])) for r in rows]
+    edge_index = torch.tensor(pairs, dtype=torch.long).t().contiguous()
+    return x.reshape(-1, len(names)), edge_index
+
+
+def bench_graph(graph_dir, min_epochs, min_time, hidden, threads):
+    torch.set_num_threads(threads)
+    x, edge_index = load_graph_dir(graph_dir)
+    name = os.path.basename(os.path.normpath(graph_dir))
+    num_nodes, num_features = x.shape
+    gen = torch.Generator().manual_seed(SEED)
+    target = torch.randn(num_nodes, 1, generator=gen)
+    for kind in ("gcn", "sage", "gat", "gatv2"):
+        torch.manual_seed(SEED)
+        net = Net(kind, num_features, hidden, 1)
+        opt = torch.optim.Adam(net.parameters(), lr=0.01)
+
+        def epoch():
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(net(x, edge_index), target)
+            loss.backward()
+            opt.step()
+            return loss.item()
+
+        for _ in range(3):
+            epoch()
+        epochs = 0
+        start = time.perf_counter()
+        while True:
+            loss = epoch()
+            epochs += 1
+            elapsed = time.perf_counter() - start
+            if epochs >= min_epochs and elapsed >= min_time:
+                break
+        print("PYG_BENCH " + json.dumps({
+            "graph": name, "layer": kind, "ms_per_epoch": round(elapsed * 1e3 / epochs, 3),
+            "epochs": epochs, "loss": loss, "nodes": num_nodes, "edges": edge_index.shape[1],
+            "features": num_features, "hidden": hidden, "threads": threads}), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", help="directory for the reference files")
     ap.add_argument("--bench", type=int, default=0, help="time EPOCHS training epochs per layer")
+    ap.add_argument("--bench-graph", metavar="DIR",
+                    help="time training epochs per layer on the exported graph in DIR")
+    ap.add_argument("--min-epochs", type=int, default=3, help="--bench-graph: at least N epochs")
+    ap.add_argument("--min-time", type=float, default=2.0,
+                    help="--bench-graph: at least S seconds of epochs per layer")
     ap.add_argument("--nodes", type=int, default=10000)
     ap.add_argument("--edges", type=int, default=100000)
     ap.add_argument("--features", type=int, default=32)
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
+    if args.bench_graph:
+        bench_graph(args.bench_graph, args.min_epochs, args.min_time, args.hidden, args.threads)
+        return 0
     if args.bench:
         bench(args.bench, args.nodes, args.edges, args.features, args.hidden, args.threads)
         return 0
     if not args.out:
-        ap.error("--out or --bench is required")
+        ap.error("--out, --bench or --bench-graph is required")
     os.makedirs(args.out, exist_ok=True)
     reference(args.out)
     return 0
