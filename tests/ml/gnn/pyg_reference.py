@@ -7,10 +7,8 @@ and backward of sum(out * w) for a fixed random w, and writes one file per layer
 w, and the gradients ("grad.x", "grad.<param>"). Format (little endian): b"SFT1", u32 count, then
 per tensor: u32 name length, name, u32 dtype (0 float32, 1 int64), u32 ndim, i64 dims, raw data.
 
-With --bench EPOCHS it instead times training epochs of each layer type (two layers + linear
-head, Adam, MSE) on a larger graph and prints one JSON line per layer.
-
-With --bench-graph DIR it times the same model on the graph in DIR, the export_graph format
+With --bench-graph DIR it instead times training epochs of each layer type (two layers + linear
+head, Adam, MSE) on the graph in DIR, the export_graph format
 (nodes.csv, edges.csv, meta.json; docs/graphs.md) that `bench_gnn --export-graphs` writes and
 `bench_gnn --graph DIR` reads, so both sides train on identical edges and features. Per layer it
 prints one line `PYG_BENCH {"graph": ..., "layer": ..., "ms_per_epoch": ..., ...}`. Epochs: at
@@ -118,34 +116,6 @@ class Net(torch.nn.Module):
         return self.head(x)
 
 
-def bench(epochs, num_nodes, num_edges, num_features, hidden, threads):
-    torch.set_num_threads(threads)
-    gen = torch.Generator().manual_seed(SEED)
-    x, edge_index = make_graph(gen, num_nodes, num_edges, num_features)
-    target = torch.randn(num_nodes, 1, generator=gen)
-    for kind in ("gcn", "sage", "gat", "gatv2"):
-        torch.manual_seed(SEED)
-        net = Net(kind, num_features, hidden, 1)
-        opt = torch.optim.Adam(net.parameters(), lr=0.01)
-
-        def epoch():
-            opt.zero_grad()
-            loss = torch.nn.functional.mse_loss(net(x, edge_index), target)
-            loss.backward()
-            opt.step()
-            return loss.item()
-
-        for _ in range(3):
-            epoch()
-        start = time.perf_counter()
-        for _ in range(epochs):
-            loss = epoch()
-        ms = (time.perf_counter() - start) * 1e3 / epochs
-        print(json.dumps({"layer": kind, "ms_per_epoch": round(ms, 3), "loss": loss,
-                          "nodes": num_nodes, "edges": num_edges, "features": num_features,
-                          "hidden": hidden, "threads": threads}))
-
-
 def load_graph_dir(d):
     # csv module rather than pandas (not in the venv); same columns as docs/graphs.md's loader.
     with open(os.path.join(d, "meta.json")) as f:
@@ -203,26 +173,19 @@ def bench_graph(graph_dir, min_epochs, min_time, hidden, threads):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", help="directory for the reference files")
-    ap.add_argument("--bench", type=int, default=0, help="time EPOCHS training epochs per layer")
     ap.add_argument("--bench-graph", metavar="DIR",
                     help="time training epochs per layer on the exported graph in DIR")
     ap.add_argument("--min-epochs", type=int, default=3, help="--bench-graph: at least N epochs")
     ap.add_argument("--min-time", type=float, default=2.0,
                     help="--bench-graph: at least S seconds of epochs per layer")
-    ap.add_argument("--nodes", type=int, default=10000)
-    ap.add_argument("--edges", type=int, default=100000)
-    ap.add_argument("--features", type=int, default=32)
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     if args.bench_graph:
         bench_graph(args.bench_graph, args.min_epochs, args.min_time, args.hidden, args.threads)
         return 0
-    if args.bench:
-        bench(args.bench, args.nodes, args.edges, args.features, args.hidden, args.threads)
-        return 0
     if not args.out:
-        ap.error("--out, --bench or --bench-graph is required")
+        ap.error("--out or --bench-graph is required")
     os.makedirs(args.out, exist_ok=True)
     reference(args.out)
     return 0
