@@ -1,19 +1,42 @@
 #include "runtime/store_options.h"
 
 #include <cstdlib>
+#include <string_view>
+
+// GCC 12 reports a false -Wrestrict on std::string concatenation at -O3 (GCC bug 105329).
+#pragma GCC diagnostic ignored "-Wrestrict"
 
 namespace sf::runtime {
 namespace {
+
+// Userinfo and query values are percent-encoded (the store URL parser decodes them), so a
+// password holding '@', ':', '/' or '%' survives.
+std::string percent_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
 
 std::string arango_url_from(const std::string& url, const std::string& db, const std::string& user,
                             const std::string& password, const std::string& collection) {
   std::string hostport = url;
   if (auto p = hostport.find("://"); p != std::string::npos) hostport = hostport.substr(p + 3);
   while (!hostport.empty() && hostport.back() == '/') hostport.pop_back();
-  std::string out = (url.starts_with("https://") ? "arango+https://" : "arango://") + user;
-  if (!password.empty()) out += ":" + password;
-  out += "@" + hostport + "/" + db;
-  if (!collection.empty()) out += "?collection=" + collection;
+  std::string out =
+      (url.starts_with("https://") ? "arango+https://" : "arango://") + percent_encode(user);
+  if (!password.empty()) out += ":" + percent_encode(password);
+  out += "@" + hostport + "/" + percent_encode(db);
+  if (!collection.empty()) out += "?collection=" + percent_encode(collection);
   return out;
 }
 

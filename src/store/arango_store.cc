@@ -1094,6 +1094,7 @@ Ok read_graph_edge(Element doc, std::int64_t* idx, GraphEdgeRecord* e) {
 
 StoreResult<void> ArangoStore::replace_graph(const GraphRecord& graph) {
   if (auto ok = check_graph(graph); !ok) return ok;
+  std::lock_guard write_lock(graph_write_mutex_);
   // meta is embedded as an object: it must be one (and is written minified, on one line).
   simdjson::dom::parser parser;
   Element meta;

@@ -83,8 +83,9 @@ class ArangoStore final : public Store {
 
   // arango://[user[:password]@]host[:port][/database][?collection=NAME&batch_size=N&
   //   write_chunk=N&cursor_next=POST|PUT]
-  // (also arango+http://; arango+https:// over TLS). Port 8529, database "streamforge" and user/password from
-  // ARANGO_USER/ARANGO_PASSWORD when the URL has none. User info is percent-decoded.
+  // (also arango+http://; arango+https:// over TLS). Port 8529, database "streamforge" and
+  // user/password from ARANGO_USER/ARANGO_PASSWORD when the URL has none. User info is
+  // percent-decoded.
   static StoreResult<ArangoStoreOptions> parse_url(const std::string& url);
   static bool is_arango_url(const std::string& url);
   // The URL with its password replaced by "***".
@@ -164,6 +165,10 @@ class ArangoStore final : public Store {
   ArangoStoreOptions options_;
   std::unique_ptr<ArangoClient> client_;
   std::mutex ensured_mutex_;
+  // replace_graph is a sequence of requests with no server transaction: writers of this store
+  // take turns, so two threads never interleave their truncates and imports (other processes
+  // writing the same graph are not excluded; readers detect that through the revision check).
+  std::mutex graph_write_mutex_;
   std::set<std::string> ensured_;
 };
 

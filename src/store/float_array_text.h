@@ -16,7 +16,7 @@ inline void append_float_array(std::string& out, const std::vector<float>& value
   char buf[32];
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (i) out += ',';
-    const float v = std::isfinite(values[i]) ? values[i] : 0.0f;  // JSON has no NaN / inf
+    const float v = std::isfinite(values[i]) ? values[i] : 0.0f;  // check_graph refuses those
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
     out.append(buf, ec == std::errc() ? end : buf);
   }

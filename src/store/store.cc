@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <cmath>
 #include <filesystem>
 #include <string_view>
 #include <system_error>
@@ -101,8 +102,16 @@ StoreResult<void> check_graph(const GraphRecord& graph) {
                  " features, the first node " + std::to_string(features));
     if (n.direction < -1 || n.direction > 2)
       return bad("node " + std::to_string(n.node_id) + ": direction must be -1..2");
+    for (float v : n.features)
+      if (!std::isfinite(v))
+        return bad("node " + std::to_string(n.node_id) + " has a non-finite feature");
+    if (n.volatility && !std::isfinite(*n.volatility))
+      return bad("node " + std::to_string(n.node_id) + " has a non-finite volatility");
   }
   for (const GraphEdgeRecord& e : graph.edges) {
+    if (!std::isfinite(e.weight))
+      return bad("edge " + std::to_string(e.src) + " -> " + std::to_string(e.dst) +
+                 " has a non-finite weight");
     if (e.kind != "temporal" && e.kind != "similarity" && e.kind != "correlation")
       return bad("edge kind '" + e.kind + "' (temporal, similarity or correlation)");
     if (!ids.contains(e.src) || !ids.contains(e.dst))

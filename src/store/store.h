@@ -101,8 +101,10 @@ class Store {
 };
 
 // The checks every backend runs before replace_graph writes anything: a valid name, unique node
-// ids, one feature count for all nodes, direction in -1..2, edge kinds temporal | similarity |
-// correlation and edge ends that are nodes of the graph. kConfig naming the first problem.
+// ids, one feature count for all nodes, finite features, volatilities and weights (JSON, and so
+// SQLite's and ArangoDB's encodings, has no NaN or infinity), direction in -1..2, edge kinds
+// temporal | similarity | correlation and edge ends that are nodes of the graph. kConfig naming the
+// first problem.
 StoreResult<void> check_graph(const GraphRecord& graph);
 
 // Opens a store from a URL: "sqlite:PATH" (PATH may be ":memory:"). Creates parent directories

@@ -6,12 +6,15 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "runtime/log.h"
+#include "runtime/store_options.h"
 #include "store/arango_contract_server.h"
 #include "store/store_test_support.h"
 
@@ -372,6 +375,34 @@ TEST_F(ArangoContract, PasswordNeverReachesLogsOrRedactedUrls) {
   EXPECT_EQ(bad.error().message.find("hunter2"), std::string::npos) << bad.error().message;
 }
 
+// The services' ARANGO_URL + ARANGO_USER/PASSWORD options become a store URL that parses back to
+// the same credentials, whatever characters the password holds.
+TEST(ArangoStoreUrl, ServiceOptionsRoundTripThroughTheStoreUrl) {
+  runtime::ConfigParser parser("test");
+  runtime::add_store_options(parser);
+  const std::map<std::string, std::string> env = {{"ARANGO_URL", "https://db.example:8530/"},
+                                                  {"ARANGO_USER", "svc user"},
+                                                  {"ARANGO_PASSWORD", "p@ss:w/o%rd&x=1"},
+                                                  {"ARANGO_DB", "market"},
+                                                  {"COLLECTION_NAME", "a&b"}};
+  auto config = parser.parse({}, [&](const std::string& k) -> std::optional<std::string> {
+    auto it = env.find(k);
+    return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
+  });
+  ASSERT_TRUE(config.ok()) << config.error();
+  EXPECT_TRUE(runtime::names_own_store(*config));
+  const std::string url = runtime::store_url_from(*config);
+  EXPECT_TRUE(url.starts_with("arango+https://")) << url;
+  auto o = ArangoStore::parse_url(url);
+  ASSERT_TRUE(o.ok()) << o.error().message;
+  EXPECT_EQ(o->client.url, "https://db.example:8530");
+  EXPECT_EQ(o->client.user, "svc user");
+  EXPECT_EQ(o->client.password, "p@ss:w/o%rd&x=1");
+  EXPECT_EQ(o->client.database, "market");
+  EXPECT_EQ(o->collection_name, "a&b");
+  EXPECT_EQ(redact_store_url(url).find("p%40ss"), std::string::npos) << redact_store_url(url);
+}
+
 TEST_F(ArangoContract, UrlPartsAreParsed) {
   auto o = ArangoStore::parse_url(
       "arango://root:p%40ss@db.local/"
@@ -513,10 +544,10 @@ TEST_F(ArangoContract, GraphIsANamedGraphOverVertexAndEdgeCollections) {
                                       .direction = i - 1,
                                       .volatility = std::nullopt});
   }
-  // Values JSON has no number for, and a negative zero, survive too.
+  // A negative zero and the extremes survive (NaN and infinities are refused by check_graph).
   g.nodes[0].features = {-0.0f};
-  g.nodes[1].features = {std::numeric_limits<float>::infinity()};
-  g.nodes[2].volatility = -std::numeric_limits<double>::infinity();
+  g.nodes[1].features = {std::numeric_limits<float>::max()};
+  g.nodes[2].volatility = -std::numeric_limits<double>::denorm_min();
   g.edges = {{.src = 10, .dst = 11, .weight = 0.5f, .kind = "temporal"},
              {.src = 11, .dst = 12, .weight = 0.25f, .kind = "temporal"},
              {.src = 12, .dst = 10, .weight = -1.0f, .kind = "correlation"}};

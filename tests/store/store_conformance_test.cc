@@ -566,7 +566,7 @@ GraphRecord make_graph(const std::string& name, int nodes, int edges_per_node) {
     n.time = kT0 + i * 300'000'000LL;
     n.symbol = i % 2 ? "ETHUSDT" : "BTCUSDT";
     n.features = {static_cast<float>(i) / 7.0f, -1.0e-39f * static_cast<float>(i + 1),
-                  3.4028235e38f};
+                  i % 5 ? 3.4028235e38f : -0.0f};
     n.direction = i % 4 - 1;  // -1 (unknown), 0, 1, 2
     if (i % 3) n.volatility = 1.2345678901234567e-4 * i;
     g.nodes.push_back(n);
@@ -664,6 +664,14 @@ TEST_P(StoreConformance, GraphNamesAreValidatedBeforeAnythingIsWritten) {
     auto r = store().replace_graph(make_graph(bad, 5, 1));
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, StoreErrc::kConfig) << bad;
+  }
+  for (float bad :
+       {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    GraphRecord g = make_graph("nonfinite", 5, 1);
+    g.nodes[3].features[1] = bad;
+    auto r = store().replace_graph(g);
+    ASSERT_FALSE(r) << "JSON and so two of the backends cannot hold " << bad;
+    EXPECT_EQ(r.error().code, StoreErrc::kConfig);
   }
   GraphRecord dangling = make_graph("dangling", 5, 1);
   dangling.edges.push_back({.src = 1000, .dst = 999999, .weight = 1, .kind = "temporal"});

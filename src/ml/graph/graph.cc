@@ -55,7 +55,7 @@ void fit_zscore(const std::vector<double>& raw, std::size_t cols, std::size_t tr
     std::size_t n = 0;
     for (std::size_t i = 0; i < train_rows; ++i) {
       const double x = raw[i * cols + j];
-      if (std::isnan(x)) continue;
+      if (!std::isfinite(x)) continue;
       sum += x;
       ++n;
     }
@@ -64,7 +64,7 @@ void fit_zscore(const std::vector<double>& raw, std::size_t cols, std::size_t tr
     double ss = 0;
     for (std::size_t i = 0; i < train_rows; ++i) {
       const double x = raw[i * cols + j];
-      if (!std::isnan(x)) ss += (x - m) * (x - m);
+      if (!!std::isfinite(x)) ss += (x - m) * (x - m);
     }
     (*mean)[j] = m;
     const double sd = std::sqrt(ss / static_cast<double>(n));
@@ -78,7 +78,10 @@ std::vector<float> apply_zscore(const std::vector<double>& raw, std::size_t cols
   for (std::size_t i = 0; i < raw.size(); ++i) {
     const std::size_t j = i % cols;
     const double x = raw[i];
-    out[i] = std::isnan(x) ? 0.0f : static_cast<float>((x - mean[j]) / std[j]);
+    // Undefined (NaN) and non-finite values become 0, the training mean: a feature is always a
+    // finite float, as the store requires.
+    const float z = static_cast<float>((x - mean[j]) / std[j]);
+    out[i] = std::isfinite(x) && std::isfinite(z) ? z : 0.0f;
   }
   return out;
 }

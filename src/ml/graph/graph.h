@@ -84,10 +84,11 @@ Result<Graph, std::string> import_graph(const std::filesystem::path& dir);
 
 // Z-score fit over rows [0, train_rows) of a row-major double matrix, ignoring NaN. A feature
 // with fewer than two defined values or a standard deviation below 1e-12 gets std 1 (and mean 0
-// when it has no defined value). Population standard deviation.
+// when it has no defined value). Population standard deviation. NaN and infinities count as
+// undefined.
 void fit_zscore(const std::vector<double>& raw, std::size_t cols, std::size_t train_rows,
                 std::vector<double>* mean, std::vector<double>* std);
-// (x - mean) / std as float; NaN -> 0.
+// (x - mean) / std as float; NaN, infinities and a non-finite result -> 0.
 std::vector<float> apply_zscore(const std::vector<double>& raw, std::size_t cols,
                                 const std::vector<double>& mean, const std::vector<double>& std);
 

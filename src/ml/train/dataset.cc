@@ -1,6 +1,9 @@
 #include "ml/train/dataset.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -93,6 +96,9 @@ bool parse_graph_source(std::string_view text, GraphSource* out) {
 Result<std::string, std::string> prepare_graph_dir(store::Store* store, const std::string& name,
                                                    const std::filesystem::path& dir,
                                                    GraphSource source) {
+  if (!valid_graph_name(name) || dir.filename() != name)
+    return unexpected("graph '" + name + "': not a graph name, or " + dir.string() +
+                      " is not its directory");
   if (source != GraphSource::kDir && store != nullptr) {
     auto stored = store->graph(name);
     if (!stored)
@@ -101,7 +107,11 @@ Result<std::string, std::string> prepare_graph_dir(store::Store* store, const st
       auto labelled = ml::from_graph_record(**stored);
       if (!labelled) return unexpected(labelled.error());
       // Written to a sibling and swapped in, so a crash never leaves a half-written directory.
-      const auto tmp = dir.parent_path() / (dir.filename().string() + ".from-store.tmp");
+      // Unique per process and call: two runs of one graph never share the temporary directory.
+      static std::atomic<int> calls{0};
+      const auto tmp =
+          dir.parent_path() / (dir.filename().string() + ".from-store." +
+                               std::to_string(::getpid()) + "." + std::to_string(calls++) + ".tmp");
       std::error_code ec;
       std::filesystem::remove_all(tmp, ec);
       if (auto r = ml::export_labelled_graph(*labelled, tmp); !r) return unexpected(r.error());

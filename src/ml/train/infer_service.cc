@@ -88,6 +88,9 @@ Result<InferOptions, std::string> gnn_infer_options_from(const runtime::Config& 
   o.model_version = c.get_string("MODEL_VERSION");
   if (o.model_name.empty()) return unexpected(std::string("MODEL_NAME is required"));
   if (c.get_string("GRAPH_NAME").empty()) return unexpected(std::string("GRAPH_NAME is required"));
+  if (!valid_graph_name(c.get_string("GRAPH_NAME")))
+    return unexpected("GRAPH_NAME '" + c.get_string("GRAPH_NAME") +
+                      "': 1-200 of [A-Za-z0-9_-], starting with a letter");
   o.graph_path = (fs::path(c.get_string("GRAPH_DIR")) / c.get_string("GRAPH_NAME")).string();
   o.topic = c.get_string("KAFKA_TOPIC");
   if (o.topic.empty()) o.topic = o.model_name + "-predictions";

@@ -97,6 +97,9 @@ Result<ml::train::TrainerOptions, std::string> gnn_trainer_options_from(
   if (name.empty()) name = config.get_string("GRAPH_COLLECTION_NAME");
   if (name.empty())
     return unexpected(std::string("GRAPH_NAME (or GRAPH_COLLECTION_NAME) is required"));
+  // The name is also a directory under GRAPH_DIR: no path may hide in it.
+  if (!valid_graph_name(name))
+    return unexpected("GRAPH_NAME '" + name + "': 1-200 of [A-Za-z0-9_-], starting with a letter");
   o.graph_dir = (std::filesystem::path(config.get_string("GRAPH_DIR")) / name).string();
   auto kind = ml::train::parse_model_type(config.get_string("MODEL_TYPE"));
   if (!kind)

@@ -261,9 +261,12 @@ std::function<runtime::WorkResult(runtime::WorkerContext&)> graph_builder_body(
     }
     const ml::Graph& g = labelled.graph;
     std::string name = o.graph_name;
-    if (name.empty())
+    if (name.empty()) {
       name = o.symbols[0].lower() + "_" + o.kind + "_" + std::string(interval_name(o.interval)) +
              "_" + day(o.from);
+      // Names start with a letter (ArangoDB's rule); symbols such as 1INCHUSDT do not.
+      if (name[0] >= '0' && name[0] <= '9') name = "g_" + name;
+    }
     if (!valid_graph_name(name))
       return {runtime::Outcome::kError,
               "GRAPH_NAME '" + name + "': 1-200 of [A-Za-z0-9_-], starting with a letter", "{}"};

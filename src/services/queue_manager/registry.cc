@@ -89,6 +89,9 @@ Result<Body, std::string> trainer(const runtime::Config& c, const Embedded& e) {
 Result<Body, std::string> infer(const runtime::Config& c, const Embedded& e) {
   auto o = gnn_infer_options_from(c);
   if (!o) return unexpected(o.error());
+  // Standalone with no store named: predictions to the bus only, the graph from GRAPH_DIR.
+  if (!runtime::names_own_store(c) && e.store == nullptr)
+    return Body(gnn_infer_body(std::move(*o), nullptr));
   return with_store(c, e, [&o](store::Store& s) { return gnn_infer_body(std::move(*o), &s); });
 }
 #endif
