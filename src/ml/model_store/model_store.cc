@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -42,6 +43,10 @@ std::string hmac(std::string_view key, std::string_view data) {
 // backslash, nothing that climbs out of the root.
 bool valid_key(const std::string& key) {
   if (key.empty() || key.front() == '/' || key.find("..") != std::string::npos) return false;
+  // "./" segments may be normalised away by a server (breaking the signature); ".tmp" is the
+  // directory store's suffix for a file being written (hidden from list()).
+  if (key.starts_with("./") || key.find("/./") != std::string::npos || key.ends_with(".tmp"))
+    return false;
   return std::all_of(key.begin(), key.end(), [](char c) {
     const auto u = static_cast<unsigned char>(c);
     return u >= 0x20 && u != 0x7f && c != '\\';
@@ -72,9 +77,15 @@ std::string xml_unescape(std::string_view text) {
     } else if (entity == "apos") {
       out += '\'';
     } else if (entity.size() > 1 && entity[0] == '#' &&
-               (code = std::strtoul(std::string(entity.substr(entity[1] == 'x' ? 2 : 1)).c_str(),
-                                    nullptr, entity[1] == 'x' ? 16 : 10)) > 0 &&
-               code <= 0x10ffff) {
+               [&] {  // the whole reference must be digits; no surrogates
+                 const bool hex = entity[1] == 'x';
+                 const std::string_view digits = entity.substr(hex ? 2 : 1);
+                 auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(),
+                                                  code, hex ? 16 : 10);
+                 return !digits.empty() && ec == std::errc() &&
+                        end == digits.data() + digits.size() && code > 0 && code <= 0x10ffff &&
+                        !(code >= 0xd800 && code <= 0xdfff);
+               }()) {
       if (code < 0x80) {  // UTF-8 encode the code point
         out += static_cast<char>(code);
       } else if (code < 0x800) {
