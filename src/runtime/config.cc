@@ -288,7 +288,7 @@ Result<Config, std::string> ConfigParser::parse(const std::vector<std::string>& 
       continue;
     }
     if (!arg.starts_with("--")) {
-      return unexpected("unknown flag " + arg + " (flags are --long-names; see --help)");
+      return unexpected("unknown flag " + arg + " (flags are --long-names)");
     }
     const std::size_t equals = arg.find('=');
     const std::string flag = arg.substr(0, equals);
@@ -317,7 +317,7 @@ Result<Config, std::string> ConfigParser::parse(const std::vector<std::string>& 
         continue;
       }
     }
-    if (spec == nullptr) return unexpected("unknown flag " + flag + " (see --help)");
+    if (spec == nullptr) return unexpected("unknown flag " + flag);
     std::string value;
     if (spec->type == OptionType::kBool && !inline_value) {
       value = "true";  // a bare boolean flag never consumes the next argument

@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "bus/inproc_bus.h"
@@ -168,7 +169,18 @@ Result<std::unique_ptr<HttpServer>, std::string> start_health_server(const Confi
 
 std::optional<Config> parse_or_exit(const ConfigParser& parser, int argc, char** argv,
                                     int* exit_code) {
-  auto config = parser.parse(argc, argv);
+  std::vector<std::string> args(argv, argv + argc);
+  const auto& options = parser.options();
+  if (std::any_of(options.begin(), options.end(),
+                  [](const OptionSpec& o) { return o.name == "SF_STORE"; })) {
+    for (auto& a : args) {
+      if (a == "--store") a = "--sf-store";
+      if (a.rfind("--store=", 0) == 0) a = "--sf-store=" + a.substr(8);
+    }
+  }
+  std::vector<const char*> spelled;
+  for (const auto& a : args) spelled.push_back(a.c_str());
+  auto config = parser.parse(argc, spelled.data());
   if (!config) {
     std::cerr << config.error() << "\n(see --help)\n";
     *exit_code = 2;
@@ -206,15 +218,6 @@ int run_worker_process(const Config& config, const std::string& service,
   active = nullptr;
   if (*health) (*health)->stop();
   return rc;
-}
-
-std::vector<std::string> with_store_flag(int argc, char** argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  for (auto& a : args) {
-    if (a == "--store") a = "--sf-store";
-    if (a.rfind("--store=", 0) == 0) a = "--sf-store=" + a.substr(8);
-  }
-  return args;
 }
 
 std::vector<std::string> split_list(const std::string& text) {

@@ -51,14 +51,12 @@ int run_worker_process(const Config& config, const std::string& service,
                        const std::string& bus_role,
                        const std::function<WorkResult(WorkerContext&)>& body);
 
-// argv with `--store X` / `--store=X` spelled `--sf-store ...`: the documented flag for SF_STORE.
-std::vector<std::string> with_store_flag(int argc, char** argv);
-
 // "a, b,,c" -> {"a","b","c"}: a comma-separated list (KAFKA_TOPIC, SYMBOL), blanks dropped.
 std::vector<std::string> split_list(const std::string& text);
 
 // Parses argv with `parser`; prints help (exit 0) or the error (exit 2) and returns that code
-// through *exit_code when the caller should stop.
+// through *exit_code when the caller should stop. Where the parser declares SF_STORE, `--store X`
+// / `--store=X` is accepted for it (the documented spelling of --sf-store).
 std::optional<Config> parse_or_exit(const ConfigParser& parser, int argc, char** argv,
                                     int* exit_code);
 

@@ -29,18 +29,10 @@ void LogisticRegression::fit(const FeatureMatrix& x, const std::vector<int>& lab
     for (auto i64 : train) {
       const auto i = static_cast<std::size_t>(i64);
       const auto y = static_cast<std::size_t>(labels[i]);
-      double mx = -1e300;
-      for (std::size_t c = 0; c < ku; ++c) {
-        double z = w_[c * d + f_];
-        for (std::size_t j = 0; j < f_; ++j) z += w_[c * d + j] * x.at(i, j);
-        p[c] = z;
-        mx = std::max(mx, z);
-      }
-      double s = 0;
-      for (auto& v : p) s += (v = std::exp(v - mx));
+      probabilities(x, i, p);
       const double wi = class_weights[y] / wsum;
       for (std::size_t c = 0; c < ku; ++c) {
-        const double g = wi * (p[c] / s - (c == y ? 1.0 : 0.0));
+        const double g = wi * (p[c] - (c == y ? 1.0 : 0.0));
         for (std::size_t j = 0; j < f_; ++j) grad[c * d + j] += g * x.at(i, j);
         grad[c * d + f_] += g;
       }
@@ -53,25 +45,32 @@ void LogisticRegression::fit(const FeatureMatrix& x, const std::vector<int>& lab
   }
 }
 
+void LogisticRegression::probabilities(const FeatureMatrix& x, std::size_t i,
+                                       std::vector<double>& p) const {
+  const std::size_t ku = static_cast<std::size_t>(k_), d = f_ + 1;
+  double mx = -1e300;
+  for (std::size_t c = 0; c < ku; ++c) {
+    double z = w_[c * d + f_];
+    for (std::size_t j = 0; j < f_; ++j) z += w_[c * d + j] * x.at(i, j);
+    p[c] = z;
+    mx = std::max(mx, z);
+  }
+  double s = 0;
+  for (auto& v : p) s += (v = std::exp(v - mx));
+  for (auto& v : p) v /= s;
+}
+
 ClassScores LogisticRegression::predict(const FeatureMatrix& x,
                                         const std::vector<std::int64_t>& nodes) const {
   ClassScores out;
-  const std::size_t ku = static_cast<std::size_t>(k_), d = f_ + 1;
+  const std::size_t ku = static_cast<std::size_t>(k_);
   std::vector<double> p(ku);
   for (auto i64 : nodes) {
     const auto i = static_cast<std::size_t>(i64);
-    double mx = -1e300;
-    for (std::size_t c = 0; c < ku; ++c) {
-      double z = w_[c * d + f_];
-      for (std::size_t j = 0; j < f_; ++j) z += w_[c * d + j] * x.at(i, j);
-      p[c] = z;
-      mx = std::max(mx, z);
-    }
-    double s = 0;
-    for (auto& v : p) s += (v = std::exp(v - mx));
+    probabilities(x, i, p);
     std::size_t best = 0;
     for (std::size_t c = 0; c < ku; ++c) {
-      out.scores.push_back(p[c] / s);
+      out.scores.push_back(p[c]);
       if (p[c] > p[best]) best = c;
     }
     out.predicted.push_back(static_cast<int>(best));

@@ -36,6 +36,9 @@ class LogisticRegression {
   ClassScores predict(const FeatureMatrix& x, const std::vector<std::int64_t>& nodes) const;
 
  private:
+  // Softmax of row i's class scores into p (size k).
+  void probabilities(const FeatureMatrix& x, std::size_t i, std::vector<double>& p) const;
+
   int k_ = 0;
   std::size_t f_ = 0;
   std::vector<double> w_;  // [k, f + 1], bias last

@@ -398,11 +398,8 @@ int run_main(int argc, char** argv) {
   parser.add({.name = "SF_API_TOKEN",
               .default_value = "",
               .help = "bearer token required by mutating API routes (required off loopback)"});
-  auto args = runtime::with_store_flag(argc, argv);  // --store sets SF_STORE
-  std::vector<char*> argv2;
-  for (auto& a : args) argv2.push_back(a.data());
   int code = 0;
-  auto config = runtime::parse_or_exit(parser, argc, argv2.data(), &code);
+  auto config = runtime::parse_or_exit(parser, argc, argv, &code);
   if (!config) return code;
   auto level = log::parse_level(config->get_string("LOG_LEVEL"));
   if (!level) {

@@ -87,11 +87,8 @@ int queue_manager_main(int argc, char** argv) {
   parser.add({.name = "TEMPLATE", .default_value = "", .help = "dry-run: template"});
   parser.add({.name = "FROM", .default_value = "", .help = "dry-run: first day"});
   parser.add({.name = "TO", .default_value = "", .help = "dry-run: end day"});
-  auto args = runtime::with_store_flag(argc, argv);  // --store sets SF_STORE
-  std::vector<char*> argv2;
-  for (auto& a : args) argv2.push_back(a.data());
   int code = 0;
-  auto config = runtime::parse_or_exit(parser, static_cast<int>(argv2.size()), argv2.data(), &code);
+  auto config = runtime::parse_or_exit(parser, argc, argv, &code);
   if (!config) return code;
   if (auto r = runtime::configure_logging(*config); !r) {
     std::cerr << r.error() << '\n';

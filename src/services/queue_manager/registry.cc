@@ -145,11 +145,8 @@ int run_hosted_service(std::string_view name, int argc, char** argv) {
   runtime::ConfigParser parser("streamforge " + std::string(name), std::string(spec->description));
   runtime::add_worker_options(parser);
   spec->add_options(parser);
-  auto args = runtime::with_store_flag(argc, argv);  // --store sets SF_STORE where declared
-  std::vector<char*> argv2;
-  for (auto& a : args) argv2.push_back(a.data());
   int code = 0;
-  auto config = runtime::parse_or_exit(parser, static_cast<int>(argv2.size()), argv2.data(), &code);
+  auto config = runtime::parse_or_exit(parser, argc, argv, &code);
   if (!config) return code;
   if (auto r = runtime::configure_logging(*config); !r) {
     std::cerr << r.error() << '\n';
