@@ -10,6 +10,7 @@
 #   scripts/kafka.sh perf-test ARGS   run org.apache.kafka.tools.ProducerPerformance with ARGS
 #   scripts/kafka.sh env              print export lines for the addresses, SCRAM credentials
 #                                     and the test CA certificate
+#   scripts/kafka.sh add-scram-user NAME PASSWORD   SCRAM-SHA-512 credentials on the running broker
 #
 # Listeners: PLAINTEXT, SASL_PLAINTEXT (SCRAM-SHA-512) and SASL_SSL (SCRAM-SHA-512 over TLS, with a
 # throw-away CA and broker certificate for 127.0.0.1/localhost generated once per state dir by
@@ -403,6 +404,15 @@ cmd_perf_test() {
     -cp "$LIBS/*" org.apache.kafka.tools.ProducerPerformance "$@"
 }
 
+cmd_add_scram_user() {  # tests that need credentials of their own (tests/services/queue_manager)
+  [ $# -eq 2 ] || die "usage: kafka.sh add-scram-user NAME PASSWORD"
+  [ -f "$INSTALLED_MARKER" ] || cmd_install
+  "$(java_bin)" $TOOLS_HEAP_OPTS -Dlog4j.configuration="file:$(tools_log4j)" -cp "$LIBS/*" \
+    kafka.admin.ConfigCommand --bootstrap-server "$ADDR" --alter --entity-type users \
+    --entity-name "$1" --add-config "SCRAM-SHA-512=[password=$2]" >&2 \
+    || die "kafka.admin.ConfigCommand could not add SCRAM user $1"
+}
+
 cmd_env() {
   cat <<EOF
 export SF_KAFKA_BOOTSTRAP='$ADDR'
@@ -414,7 +424,7 @@ export SF_KAFKA_CA_FILE='$CA_FILE'
 EOF
 }
 
-usage() { usage_from_header 13; }
+usage() { usage_from_header 14; }
 
 [ $# -ge 1 ] || usage
 cmd="$1"
@@ -427,6 +437,7 @@ case "$cmd" in
   restart-broker) cmd_restart_broker ;;
   perf-test) cmd_perf_test "$@" ;;
   env) cmd_env ;;
+  add-scram-user) cmd_add_scram_user "$@" ;;
   -h|--help|help) usage ;;
   *) log "unknown command: $cmd"; usage ;;
 esac

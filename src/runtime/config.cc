@@ -6,6 +6,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "runtime/secrets.h"
+
 namespace sf::runtime {
 namespace {
 
@@ -111,6 +113,22 @@ const char* to_string(OptionType type) {
       return "duration";
   }
   return "unknown";
+}
+
+const char* to_string(OptionScope scope) {
+  switch (scope) {
+    case OptionScope::kStage:
+      return "stage";
+    case OptionScope::kPlatform:
+      return "platform";
+    case OptionScope::kSecret:
+      return "secret";
+  }
+  return "platform";
+}
+
+OptionScope effective_scope(const OptionSpec& spec) {
+  return is_secret_name(spec.name) ? OptionScope::kSecret : spec.scope;
 }
 
 const char* to_string(ConfigSource source) {

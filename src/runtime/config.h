@@ -38,6 +38,14 @@ enum class OptionType : std::uint8_t {
 
 const char* to_string(OptionType type);
 
+// Who may set an option of a service that runs as a workflow stage (docs/security.md).
+enum class OptionScope : std::uint8_t {
+  kStage,     // a workflow template or an API caller, per stage: the service's documented flags
+  kPlatform,  // only the platform's own configuration: endpoints, file paths, protocol wiring
+  kSecret,    // a credential: from the platform's secret store at launch, never stored or shown
+};
+const char* to_string(OptionScope scope);
+
 struct OptionSpec {
   // Every member has an initializer so that designated initializers may leave any out.
   std::string name{};  // environment-variable style: QUEUE_ID
@@ -45,7 +53,12 @@ struct OptionSpec {
   std::string default_value{};  // text, parsed like any other value; empty: no default
   std::string help{};
   bool required = false;  // an error when no source sets it (so it takes no default)
+  OptionScope scope = OptionScope::kStage;
 };
+
+// The scope that applies: a name that runtime::is_secret_name calls secret is kSecret whatever
+// the declaration says.
+OptionScope effective_scope(const OptionSpec& spec);
 
 // "QUEUE_ID" -> "--queue-id"
 std::string flag_for(std::string_view option_name);

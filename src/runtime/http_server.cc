@@ -6,6 +6,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -15,6 +17,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -41,6 +44,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
+using TlsStream = net::ssl::stream<beast::tcp_stream&>;
 
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 // After a 413 the server reads and discards what the client still sends (up to this much), so
@@ -111,7 +115,12 @@ struct Route {
   std::shared_ptr<const HttpHandler> handler;
   std::shared_ptr<const StreamHandler> stream_handler;
   std::shared_ptr<const WsHandler> ws_handler;
+  Access access = Access::kRead;
 };
+
+Access default_access(std::string_view method) {
+  return method == "GET" || method == "HEAD" ? Access::kRead : Access::kOperate;
+}
 
 std::vector<Segment> parse_pattern(std::string_view pattern) {
   std::vector<Segment> segments;
@@ -345,6 +354,7 @@ class Channel final : public StreamWriter,
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
+  std::unique_ptr<TlsStream> tls;  // over `stream`, when the server speaks TLS
   std::string remote_address;
   std::uint64_t id = 0;
   bool busy = false;                 // handling a request; touched only on the connection's strand
@@ -356,6 +366,20 @@ bool is_protocol_error(const beast::error_code& ec) {
 }
 
 }  // namespace
+
+const char* to_string(Access access) {
+  switch (access) {
+    case Access::kPublic:
+      return "public";
+    case Access::kRead:
+      return "read";
+    case Access::kOperate:
+      return "operate";
+    case Access::kAdmin:
+      return "admin";
+  }
+  return "admin";
+}
 
 HttpResponse HttpResponse::error(int status, std::string_view message) {
   return json(status, json_object({{"error", message}}));
@@ -369,13 +393,16 @@ struct HttpServer::Impl {
 
   // --- routing -----------------------------------------------------------------------------
 
-  void add_route(std::string method, std::string pattern, HttpHandler handler) {
+  void add_route(std::string method, std::string pattern, HttpHandler handler,
+                 std::optional<Access> access) {
     Route route;
     route.handler = std::make_shared<const HttpHandler>(std::move(handler));
-    add_route(std::move(method), std::move(pattern), std::move(route));
+    add_route(std::move(method), std::move(pattern), std::move(route), access);
   }
 
-  void add_route(std::string method, std::string pattern, Route route) {
+  void add_route(std::string method, std::string pattern, Route route,
+                 std::optional<Access> access) {
+    route.access = access.value_or(default_access(method));
     route.method = std::move(method);
     route.segments = parse_pattern(pattern);
     for (const Segment& segment : route.segments) route.literal_count += !segment.is_param;
@@ -439,6 +466,7 @@ struct HttpServer::Impl {
     std::shared_ptr<const WsHandler> ws_handler;
     std::string label = "unmatched";
     std::string allowed;
+    Access access = Access::kPublic;
     {
       std::shared_lock lock(routes_mutex);
       const Route* best = nullptr;
@@ -463,9 +491,14 @@ struct HttpServer::Impl {
         stream_handler = best->stream_handler;
         ws_handler = best->ws_handler;
         label = best->pattern;
+        access = best->access;
       } else if (best_any_method) {
         label = best_any_method->pattern;
       }
+    }
+    if ((handler || stream_handler || ws_handler) && access != Access::kPublic &&
+        options.authenticate) {
+      if (auto denied = authorize(request, access)) return {std::move(*denied), label};
     }
     if (ws_handler) {
       if (websocket_upgrade) return {HttpResponse{}, label, nullptr, ws_handler};
@@ -497,6 +530,38 @@ struct HttpServer::Impl {
                  {{"method", request.method}, {"path", request.path}, {"error", "unknown"}});
       return {HttpResponse::error(500, "internal error"), label};
     }
+  }
+
+  // 401 without a valid credential, 403 below the route's access (RFC 6750 challenges); nullopt
+  // when the caller may go on (request.caller is set then).
+  std::optional<HttpResponse> authorize(HttpRequest& request, Access needed) {
+    Result<Caller, std::string> caller = unexpected(std::string("authentication failed"));
+    try {
+      caller = options.authenticate(request);
+    } catch (const std::exception& e) {
+      log::error("http", "authenticator failed", {{"error", e.what()}});
+    }
+    if (!caller) {
+      HttpResponse response = HttpResponse::json(
+          401, json_object({{"error", "unauthorized"}, {"reason", caller.error()}}));
+      const bool presented = request.headers.contains("Authorization");
+      response.headers.set("WWW-Authenticate",
+                           presented ? R"(Bearer realm="streamforge", error="invalid_token")"
+                                     : R"(Bearer realm="streamforge")");
+      return response;
+    }
+    request.caller = std::move(caller).value();
+    if (request.caller.access < needed) {
+      HttpResponse response = HttpResponse::json(
+          403, json_object({{"error", "forbidden"},
+                            {"reason", std::string("needs the ") + to_string(needed) + " scope"}}));
+      response.headers.set(
+          "WWW-Authenticate",
+          std::string(R"(Bearer realm="streamforge", error="insufficient_scope", scope=")") +
+              to_string(needed) + "\"");
+      return response;
+    }
+    return std::nullopt;
   }
 
   static std::vector<std::string_view> split_query(std::string_view query) {
@@ -579,35 +644,60 @@ struct HttpServer::Impl {
   }
 
   net::awaitable<void> serve(std::shared_ptr<Connection> connection) {
-    beast::tcp_stream& stream = connection->stream;
+    if (!tls_context) {
+      co_await serve_on(connection, connection->stream);
+      co_return;
+    }
+    connection->tls = std::make_unique<TlsStream>(connection->stream, *tls_context);
+    beast::error_code ec;
+    connection->stream.expires_after(kWriteTimeout);
+    co_await connection->tls->async_handshake(net::ssl::stream_base::server,
+                                              net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      // Untrusted or plain-HTTP clients end here; counted, not logged per connection.
+      registry
+          ->counter("sf_http_tls_handshake_failures_total",
+                    "TLS handshakes with clients that failed")
+          .inc();
+      connection->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+      connection->stream.close();
+      co_return;
+    }
+    co_await serve_on(connection, *connection->tls);
+  }
+
+  template <class Stream>
+  net::awaitable<void> serve_on(std::shared_ptr<Connection> connection, Stream& stream) {
     beast::flat_buffer buffer;
     beast::error_code ec;
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(16 * 1024);
       parser.body_limit(options.max_body_bytes);
-      stream.expires_after(options.idle_timeout);
+      beast::get_lowest_layer(stream).expires_after(options.idle_timeout);
       co_await http::async_read_header(stream, buffer, parser,
                                        net::redirect_error(net::use_awaitable, ec));
       const unsigned version = parser.get().version();
       // The parser checks an announced Content-Length against the limit as soon as it has the
       // header, so an oversized body is rejected before the client sends it.
       if (ec == http::error::body_limit) {
-        co_await reject_too_large(connection, buffer, parser.get().method_string(), version);
+        co_await reject_too_large(connection, stream, buffer, parser.get().method_string(),
+                                  version);
         co_return;
       }
       if (ec) break;
       if (iequals(parser.get()[http::field::expect], "100-continue")) {
         http::response<http::empty_body> go_on{http::status::continue_, version};
-        stream.expires_after(kWriteTimeout);
+        beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
         co_await http::async_write(stream, go_on, net::redirect_error(net::use_awaitable, ec));
         if (ec) break;
       }
-      stream.expires_after(options.idle_timeout);
+      beast::get_lowest_layer(stream).expires_after(options.idle_timeout);
       co_await http::async_read(stream, buffer, parser,
                                 net::redirect_error(net::use_awaitable, ec));
       if (ec == http::error::body_limit) {  // chunked bodies only reveal their size as they come
-        co_await reject_too_large(connection, buffer, parser.get().method_string(), version);
+        co_await reject_too_large(connection, stream, buffer, parser.get().method_string(),
+                                  version);
         co_return;
       }
       if (ec) break;
@@ -627,7 +717,7 @@ struct HttpServer::Impl {
 
       Dispatched dispatched = dispatch(request, websocket::is_upgrade(beast_request));
       if (dispatched.stream_handler || dispatched.ws_handler) {
-        co_await serve_stream(connection, std::move(request), std::move(beast_request),
+        co_await serve_stream(connection, stream, std::move(request), std::move(beast_request),
                               std::move(dispatched), started);
         co_return;
       }
@@ -647,8 +737,8 @@ struct HttpServer::Impl {
       count_request("unknown", "unmatched", 400, 0);
       co_await write_response(stream, std::move(bad), 11, false, ec);
     }
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream.close();
+    connection->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    connection->stream.close();
   }
 
   // --- streams and WebSockets --------------------------------------------------------------
@@ -687,7 +777,9 @@ struct HttpServer::Impl {
     return true;
   }
 
-  net::awaitable<void> serve_stream(std::shared_ptr<Connection> connection, HttpRequest request,
+  template <class Stream>
+  net::awaitable<void> serve_stream(std::shared_ptr<Connection> connection, Stream& stream,
+                                    HttpRequest request,
                                     http::request<http::string_body> beast_request,
                                     Dispatched dispatched,
                                     std::chrono::steady_clock::time_point started) {
@@ -737,17 +829,16 @@ struct HttpServer::Impl {
     if (!start_stream_thread(connection, channel, std::move(body))) {
       count_request(method, dispatched.route_label, 503, 0);
       co_await write_response(
-          connection->stream,
-          HttpResponse::error(503, stopping ? "server stopping" : "too many streams"), version,
-          false, ec);
+          stream, HttpResponse::error(503, stopping ? "server stopping" : "too many streams"),
+          version, false, ec);
     } else {
       count_request(
           method, dispatched.route_label, is_ws ? 101 : 200,
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       if (is_ws) {
-        co_await run_websocket(connection, channel, std::move(beast_request));
+        co_await run_websocket(connection, stream, channel, std::move(beast_request));
       } else {
-        co_await run_http_stream(connection, channel);
+        co_await run_http_stream(connection, stream, channel);
       }
       channel->mark_closed();
     }
@@ -768,7 +859,8 @@ struct HttpServer::Impl {
     channel->mark_closed();
   }
 
-  net::awaitable<void> run_http_stream(std::shared_ptr<Connection> connection,
+  template <class Stream>
+  net::awaitable<void> run_http_stream(std::shared_ptr<Connection> connection, Stream& stream,
                                        std::shared_ptr<Channel> channel) {
     net::co_spawn(connection->stream.get_executor(), watch_client(connection, channel),
                   net::detached);
@@ -780,8 +872,7 @@ struct HttpServer::Impl {
         std::vector<net::const_buffer> buffers;
         for (const std::string& item : pending.items) buffers.push_back(net::buffer(item));
         connection->stream.expires_after(kWriteTimeout);
-        co_await net::async_write(connection->stream, buffers,
-                                  net::redirect_error(net::use_awaitable, ec));
+        co_await net::async_write(stream, buffers, net::redirect_error(net::use_awaitable, ec));
         if (ec) break;
         continue;
       }
@@ -790,8 +881,7 @@ struct HttpServer::Impl {
     }
   }
 
-  using WsStream = websocket::stream<beast::tcp_stream&>;
-
+  template <class WsStream>
   static net::awaitable<void> ws_writer(std::shared_ptr<Connection> connection,
                                         std::shared_ptr<WsStream> ws,
                                         std::shared_ptr<Channel> channel) {
@@ -818,11 +908,13 @@ struct HttpServer::Impl {
     (void)connection;
   }
 
-  net::awaitable<void> run_websocket(std::shared_ptr<Connection> connection,
+  template <class Stream>
+  net::awaitable<void> run_websocket(std::shared_ptr<Connection> connection, Stream& stream,
                                      std::shared_ptr<Channel> channel,
                                      http::request<http::string_body> beast_request) {
     connection->stream.expires_never();
-    auto ws = std::make_shared<WsStream>(connection->stream);
+    using WsStream = websocket::stream<Stream&>;
+    auto ws = std::make_shared<WsStream>(stream);
     ws->set_option(websocket::stream_base::timeout{.handshake_timeout = std::chrono::seconds(30),
                                                    .idle_timeout = std::chrono::seconds(60),
                                                    .keep_alive_pings = true});
@@ -844,10 +936,10 @@ struct HttpServer::Impl {
     }
   }
 
-  net::awaitable<void> reject_too_large(std::shared_ptr<Connection> connection,
+  template <class Stream>
+  net::awaitable<void> reject_too_large(std::shared_ptr<Connection> connection, Stream& stream,
                                         beast::flat_buffer& buffer, std::string_view method,
                                         unsigned version) {
-    beast::tcp_stream& stream = connection->stream;
     beast::error_code ec;
     const std::string method_label(method);
     HttpResponse response = HttpResponse::json(
@@ -856,23 +948,24 @@ struct HttpServer::Impl {
     co_await write_response(stream, std::move(response), version, false, ec);
     count_request(method_label, "unmatched", 413, 0);
     if (ec) co_return;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    connection->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     buffer.clear();
     std::size_t drained = 0;
     char scratch[16 * 1024];
     const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
     while (drained < kMaxDrainBytes && !stopping.load()) {
-      stream.expires_at(deadline);
+      connection->stream.expires_at(deadline);
       const std::size_t n = co_await stream.async_read_some(
           net::buffer(scratch), net::redirect_error(net::use_awaitable, ec));
       if (ec) break;
       drained += n;
     }
-    stream.close();
+    connection->stream.close();
   }
 
-  net::awaitable<void> write_response(beast::tcp_stream& stream, HttpResponse response,
-                                      unsigned version, bool keep_alive, beast::error_code& ec) {
+  template <class Stream>
+  net::awaitable<void> write_response(Stream& stream, HttpResponse response, unsigned version,
+                                      bool keep_alive, beast::error_code& ec) {
     const unsigned status = response.status >= 100 && response.status <= 999
                                 ? static_cast<unsigned>(response.status)
                                 : 500u;
@@ -884,7 +977,7 @@ struct HttpServer::Impl {
       for (const auto& [name, value] : response.headers) message.insert(name, value);
       message.keep_alive(keep_alive);
     };
-    stream.expires_after(kWriteTimeout);
+    beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
 
     // HTTP/1.0 has no chunked encoding: collect the stream into the body.
     if (response.stream && version < 11) {
@@ -931,7 +1024,7 @@ struct HttpServer::Impl {
         co_return;
       }
       if (piece.empty()) continue;
-      stream.expires_after(kWriteTimeout);
+      beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
       co_await net::async_write(stream, http::make_chunk(net::buffer(piece)),
                                 net::redirect_error(net::use_awaitable, ec));
       if (ec) co_return;
@@ -942,9 +1035,36 @@ struct HttpServer::Impl {
 
   // --- lifecycle ---------------------------------------------------------------------------
 
+  // TLS 1.2+ with the configured certificate and key; client certificates required when a
+  // client CA is set. Errors name the file.
+  Result<void, std::string> make_tls_context() {
+    if (options.tls_cert_file.empty() && options.tls_key_file.empty()) return {};
+    if (options.tls_cert_file.empty() || options.tls_key_file.empty())
+      return unexpected(std::string("TLS needs both a certificate and a key file"));
+    net::ssl::context context(net::ssl::context::tls_server);
+    context.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                        net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                        net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+    beast::error_code ec;
+    if (context.use_certificate_chain_file(options.tls_cert_file, ec); ec)
+      return unexpected("TLS certificate " + options.tls_cert_file + ": " + ec.message());
+    if (context.use_private_key_file(options.tls_key_file, net::ssl::context::pem, ec); ec)
+      return unexpected("TLS key " + options.tls_key_file + ": " + ec.message());
+    if (SSL_CTX_check_private_key(context.native_handle()) != 1)
+      return unexpected("TLS key " + options.tls_key_file + " does not match the certificate");
+    if (!options.tls_client_ca_file.empty()) {
+      if (context.load_verify_file(options.tls_client_ca_file, ec); ec)
+        return unexpected("TLS client CA " + options.tls_client_ca_file + ": " + ec.message());
+      context.set_verify_mode(net::ssl::verify_peer | net::ssl::verify_fail_if_no_peer_cert);
+    }
+    tls_context.emplace(std::move(context));
+    return {};
+  }
+
   Result<void, std::string> start() {
     std::lock_guard lifecycle(lifecycle_mutex);
     if (started) return unexpected(std::string("server already started"));
+    if (auto tls = make_tls_context(); !tls) return unexpected(tls.error());
     beast::error_code ec;
     const auto address = net::ip::make_address(options.bind_address, ec);
     if (ec) return unexpected("invalid bind address '" + options.bind_address + "'");
@@ -1098,19 +1218,26 @@ struct HttpServer::Impl {
   std::uint64_t next_stream_id = 0;
 
   std::optional<tcp::acceptor> acceptor;
+  std::optional<net::ssl::context> tls_context;  // set by start() when the server speaks TLS
 };
 
 HttpServer::HttpServer(HttpServerOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {
   Impl* impl = impl_.get();
-  route("GET", "/health/live",
-        [](const HttpRequest&) { return HttpResponse::json(200, R"({"status":"live"})"); });
-  route("GET", "/health/ready", [impl](const HttpRequest&) {
-    if (impl->ready.load()) return HttpResponse::json(200, R"({"status":"ready"})");
-    std::lock_guard lock(impl->ready_mutex);
-    return HttpResponse::json(
-        503, json_object({{"status", "not_ready"}, {"reason", impl->not_ready_reason}}));
-  });
+  // Probes stay open whatever the authentication: kubelets and load balancers send no token.
+  route(
+      "GET", "/health/live",
+      [](const HttpRequest&) { return HttpResponse::json(200, R"({"status":"live"})"); },
+      Access::kPublic);
+  route(
+      "GET", "/health/ready",
+      [impl](const HttpRequest&) {
+        if (impl->ready.load()) return HttpResponse::json(200, R"({"status":"ready"})");
+        std::lock_guard lock(impl->ready_mutex);
+        return HttpResponse::json(
+            503, json_object({{"status", "not_ready"}, {"reason", impl->not_ready_reason}}));
+      },
+      Access::kPublic);
   route("GET", "/metrics", [impl](const HttpRequest&) {
     return HttpResponse::text(200, impl->registry->render(),
                               "text/plain; version=0.0.4; charset=utf-8");
@@ -1125,20 +1252,23 @@ HttpServer::~HttpServer() {
   }
 }
 
-void HttpServer::route(std::string method, std::string pattern, HttpHandler handler) {
-  impl_->add_route(std::move(method), std::move(pattern), std::move(handler));
+void HttpServer::route(std::string method, std::string pattern, HttpHandler handler,
+                       std::optional<Access> access) {
+  impl_->add_route(std::move(method), std::move(pattern), std::move(handler), access);
 }
 
-void HttpServer::route_stream(std::string method, std::string pattern, StreamHandler handler) {
+void HttpServer::route_stream(std::string method, std::string pattern, StreamHandler handler,
+                              std::optional<Access> access) {
   Route route;
   route.stream_handler = std::make_shared<const StreamHandler>(std::move(handler));
-  impl_->add_route(std::move(method), std::move(pattern), std::move(route));
+  impl_->add_route(std::move(method), std::move(pattern), std::move(route), access);
 }
 
-void HttpServer::route_websocket(std::string pattern, WsHandler handler) {
+void HttpServer::route_websocket(std::string pattern, WsHandler handler,
+                                 std::optional<Access> access) {
   Route route;
   route.ws_handler = std::make_shared<const WsHandler>(std::move(handler));
-  impl_->add_route("GET", std::move(pattern), std::move(route));
+  impl_->add_route("GET", std::move(pattern), std::move(route), access);
 }
 
 Result<void, std::string> HttpServer::start() {
@@ -1160,7 +1290,8 @@ std::uint16_t HttpServer::port() const {
 std::string HttpServer::base_url() const {
   const std::string& host = impl_->options.bind_address;
   const bool ipv6 = host.find(':') != std::string::npos;
-  return "http://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port());
+  const char* scheme = impl_->options.tls_cert_file.empty() ? "http://" : "https://";
+  return scheme + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port());
 }
 
 void HttpServer::set_ready(bool ready, std::string reason) {

@@ -8,6 +8,8 @@
 //   server.set_ready(true);
 //
 // Built in: GET /health/live, GET /health/ready (503 until set_ready(true)), GET /metrics.
+// Authentication (HttpServerOptions::authenticate) guards every route but the health probes;
+// each route names the access it needs (Access: read, operate, admin). Optional TLS.
 // Unknown paths get 404, known paths with another method 405, bodies over the limit 413 and
 // handlers that throw 500 (all JSON). Handlers run on the server's threads (two by default), so a
 // slow handler holds one of them. Connections are kept alive between requests. Every request is
@@ -61,6 +63,16 @@ struct HttpServerOptions {
   metrics::Registry* registry = nullptr;  // nullptr: metrics::default_registry()
   // Stream and WebSocket handlers running at once; more get 503.
   int max_streams = 64;
+  // Who is calling: the caller, or why not (401 with that reason and a WWW-Authenticate
+  // challenge). Unset: no authentication, every caller is Caller{} (admin); only for servers on
+  // loopback. Runs for every matched route that is not Access::kPublic, before its handler; a
+  // caller below the route's access gets 403.
+  std::function<Result<Caller, std::string>(const HttpRequest&)> authenticate{};
+  // TLS for the server itself (PEM files); both empty: plain HTTP. With client_ca_file set,
+  // clients must present a certificate issued by that CA (mutual TLS).
+  std::string tls_cert_file{};
+  std::string tls_key_file{};
+  std::string tls_client_ca_file{};
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
@@ -119,11 +131,16 @@ class HttpServer {
   // {name}, which captures one segment into HttpRequest::path_params, e.g. "/queues/{id}/lag";
   // a last segment {name...} captures the rest of the path. When several patterns match, the one
   // with more literal segments wins. May be called before or after start().
-  void route(std::string method, std::string pattern, HttpHandler handler);
+  // `access`: what the caller needs (HttpServerOptions::authenticate); by default kRead for GET
+  // and HEAD, kOperate for the other methods.
+  void route(std::string method, std::string pattern, HttpHandler handler,
+             std::optional<Access> access = std::nullopt);
   // A streamed response (chunked), the handler on a thread of its own (see above).
-  void route_stream(std::string method, std::string pattern, StreamHandler handler);
+  void route_stream(std::string method, std::string pattern, StreamHandler handler,
+                    std::optional<Access> access = std::nullopt);
   // A WebSocket endpoint on GET `pattern`; a request without the upgrade gets 426.
-  void route_websocket(std::string pattern, WsHandler handler);
+  void route_websocket(std::string pattern, WsHandler handler,
+                       std::optional<Access> access = std::nullopt);
 
   // Binds and starts serving; returns at once. Fails if the address cannot be bound or the
   // server was already started.
@@ -138,7 +155,7 @@ class HttpServer {
 
   // The bound port (the real one when options.port was 0); 0 before start().
   std::uint16_t port() const;
-  // "http://127.0.0.1:PORT"
+  // "http://127.0.0.1:PORT" ("https://..." with TLS)
   std::string base_url() const;
 
   // Drives GET /health/ready: 200 when ready, else 503 with `reason`.

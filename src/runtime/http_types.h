@@ -2,6 +2,7 @@
 // (http_client.h). Plain structs with no Beast types, so including them stays cheap.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -63,6 +64,22 @@ inline bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// What a caller may do with the API (docs/security.md). Each level includes the ones before it.
+enum class Access : std::uint8_t {
+  kPublic,   // anyone: health probes
+  kRead,     // workflows, telemetry, metrics, the dashboard's data
+  kOperate,  // start and stop workflows from templates, send commands
+  kAdmin,    // inline workflows (a caller-written DAG)
+};
+const char* to_string(Access access);
+
+// Who sent a request, as the server's authenticator established it (HttpServerOptions).
+struct Caller {
+  std::string name = "local";  // token name or the JWT's subject; "local" without authentication
+  Access access = Access::kAdmin;  // without authentication (loopback only): everything
+  std::string method = "none";     // "none", "token" or "oidc"
+};
+
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // as sent: "/queues/a%20b?limit=10"
@@ -74,6 +91,7 @@ struct HttpRequest {
   HttpHeaders headers;
   std::string body;
   std::string remote_address;  // "127.0.0.1:53422"
+  Caller caller;               // set by the server before the handler runs
 
   // First value of a query parameter.
   std::optional<std::string_view> query_param(std::string_view name) const {

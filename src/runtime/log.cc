@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "runtime/json_writer.h"
+#include "runtime/secrets.h"
 
 namespace sf::log {
 namespace {
@@ -100,23 +101,6 @@ void format_timestamp(Timestamp& out, std::int64_t micros) {
   out.push_back('Z');
 }
 
-bool contains_ignore_case(std::string_view haystack, std::string_view needle) {
-  if (needle.size() > haystack.size()) return false;
-  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    bool match = true;
-    for (std::size_t j = 0; j < needle.size(); ++j) {
-      char c = haystack[i + j];
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      if (c != needle[j]) {
-        match = false;
-        break;
-      }
-    }
-    if (match) return true;
-  }
-  return false;
-}
-
 bool is_reserved_key(std::string_view key) {
   return key == "ts" || key == "level" || key == "logger" || key == "msg";
 }
@@ -139,7 +123,11 @@ void write_value(runtime::JsonWriter& json, std::string_view key, const Value& v
   }
   switch (value.kind()) {
     case Value::Kind::kString:
-      json.value(value.text());
+      // An endpoint logged with its password (a store URL, a DSN) is logged without it.
+      if (runtime::value_has_credentials(value.text()))
+        json.value(runtime::redact_credentials(value.text()));
+      else
+        json.value(value.text());
       break;
     case Value::Kind::kInt:
       json.value(value.int_value());
@@ -200,9 +188,7 @@ bool enabled(Level level) {
 }
 
 bool is_sensitive_key(std::string_view key) {
-  return contains_ignore_case(key, "password") || contains_ignore_case(key, "secret") ||
-         contains_ignore_case(key, "token") || contains_ignore_case(key, "api_key") ||
-         contains_ignore_case(key, "apikey");
+  return runtime::is_secret_name(key);
 }
 
 void write(Level level, std::string_view logger, std::string_view msg,

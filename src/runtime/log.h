@@ -80,7 +80,8 @@ struct Field {
   Value value;
 };
 
-// True for keys whose values must never reach a log ("password", "secret", "token", any case).
+// True for keys whose values must never reach a log: runtime::is_secret_name ("password",
+// "secret", "token", "api_key", any case).
 bool is_sensitive_key(std::string_view key);
 
 // Writes one line if `level` is enabled. Fields named ts/level/logger/msg are written with a

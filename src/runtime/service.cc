@@ -16,7 +16,8 @@ namespace sf::runtime {
 void add_worker_options(ConfigParser& p) {
   p.add({.name = "QUEUE_ID",
          .default_value = "default",
-         .help = "workflow id this worker belongs to"});
+         .help = "workflow id this worker belongs to",
+         .scope = runtime::OptionScope::kPlatform});
   p.add({.name = "SYMBOL", .default_value = "", .help = "market symbol, e.g. BTCUSDT"});
   p.add({.name = "TYPE", .default_value = "", .help = "stage type, e.g. api_candles_5m"});
   p.add({.name = "TIME_RANGE",
@@ -26,16 +27,25 @@ void add_worker_options(ConfigParser& p) {
   p.add({.name = "KAFKA_TOPIC", .default_value = "", .help = "data topic of this stage"});
   p.add({.name = "TELEMETRY_PRODUCER_ID",
          .default_value = "",
-         .help = "telemetry id (default: <service>__<random>)"});
-  p.add({.name = "QUEUE_CONTROL_TOPIC", .default_value = "queue-control", .help = "command topic"});
-  p.add({.name = "QUEUE_EVENTS_TOPIC", .default_value = "queue-events", .help = "telemetry topic"});
+         .help = "telemetry id (default: <service>__<random>)",
+         .scope = runtime::OptionScope::kPlatform});
+  p.add({.name = "QUEUE_CONTROL_TOPIC",
+         .default_value = "queue-control",
+         .help = "command topic",
+         .scope = runtime::OptionScope::kPlatform});
+  p.add({.name = "QUEUE_EVENTS_TOPIC",
+         .default_value = "queue-events",
+         .help = "telemetry topic",
+         .scope = runtime::OptionScope::kPlatform});
   p.add({.name = "KAFKA_BOOTSTRAP_SERVERS",
          .default_value = "",
-         .help = "Kafka brokers; empty: the in-process bus"});
+         .help = "Kafka brokers; empty: the in-process bus",
+         .scope = runtime::OptionScope::kPlatform});
   p.add({.name = "BUS",
          .default_value = "",
          .help = "bus URL: inproc, or kafka://HOST:PORT[,HOST:PORT] (overrides "
-                 "KAFKA_BOOTSTRAP_SERVERS)"});
+                 "KAFKA_BOOTSTRAP_SERVERS)",
+         .scope = runtime::OptionScope::kPlatform});
   p.add({.name = "TELEMETRY_INTERVAL",
          .type = OptionType::kDuration,
          .default_value = "5",
@@ -43,8 +53,12 @@ void add_worker_options(ConfigParser& p) {
   p.add({.name = "HTTP_PORT",
          .type = OptionType::kInt,
          .default_value = "0",
-         .help = "health/metrics port (0: any free port, -1: none)"});
-  p.add({.name = "HTTP_HOST", .default_value = "127.0.0.1", .help = "health/metrics address"});
+         .help = "health/metrics port (0: any free port, -1: none)",
+         .scope = runtime::OptionScope::kPlatform});
+  p.add({.name = "HTTP_HOST",
+         .default_value = "127.0.0.1",
+         .help = "health/metrics address",
+         .scope = runtime::OptionScope::kPlatform});
   p.add({.name = "LOG_LEVEL", .default_value = "info", .help = "debug, info, warn or error"});
 }
 

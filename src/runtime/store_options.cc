@@ -47,16 +47,28 @@ void add_store_options(ConfigParser& parser) {
               .default_value = "",
               .help =
                   "store URL: sqlite:PATH, postgres://..., arango://... (default: ARANGO_URL when "
-                  "set, else POSTGRES_DSN, else sqlite:./data/streamforge.db)"});
+                  "set, else POSTGRES_DSN, else sqlite:./data/streamforge.db)",
+              .scope = runtime::OptionScope::kPlatform});
   parser.add(
       {.name = "COLLECTION_NAME",
        .default_value = "",
        .help = "ArangoDB collection for the records (default: derived per symbol and type)"});
-  parser.add(
-      {.name = "ARANGO_URL", .default_value = "", .help = "ArangoDB endpoint, http://host:8529"});
-  parser.add({.name = "ARANGO_DB", .default_value = "streamforge", .help = "ArangoDB database"});
-  parser.add({.name = "ARANGO_USER", .default_value = "root", .help = "ArangoDB user"});
-  parser.add({.name = "ARANGO_PASSWORD", .default_value = "", .help = "ArangoDB password"});
+  parser.add({.name = "ARANGO_URL",
+              .default_value = "",
+              .help = "ArangoDB endpoint, http://host:8529",
+              .scope = runtime::OptionScope::kPlatform});
+  parser.add({.name = "ARANGO_DB",
+              .default_value = "streamforge",
+              .help = "ArangoDB database",
+              .scope = runtime::OptionScope::kPlatform});
+  parser.add({.name = "ARANGO_USER",
+              .default_value = "root",
+              .help = "ArangoDB user",
+              .scope = runtime::OptionScope::kPlatform});
+  parser.add({.name = "ARANGO_PASSWORD",
+              .default_value = "",
+              .help = "ArangoDB password",
+              .scope = runtime::OptionScope::kSecret});
 }
 
 bool names_own_store(const Config& config) {

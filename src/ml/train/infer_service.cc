@@ -63,11 +63,15 @@ Result<std::vector<double>, std::string> number_list(simdjson::dom::element e, c
 void add_gnn_infer_options(runtime::ConfigParser& parser) {
   parser.add({.name = "MODEL_DIR",
               .default_value = "./data/models",
-              .help = "where gnn-trainer wrote models"});
+              .help = "where gnn-trainer wrote models",
+              .scope = runtime::OptionScope::kPlatform});
   parser.add(
       {.name = "MODEL_NAME", .default_value = "", .help = "the model (gnn-trainer's MODEL_NAME)"});
   parser.add({.name = "MODEL_VERSION", .default_value = "", .help = "v<N>; empty: the newest"});
-  parser.add({.name = "GRAPH_DIR", .default_value = "./data/graphs", .help = "where graphs are"});
+  parser.add({.name = "GRAPH_DIR",
+              .default_value = "./data/graphs",
+              .help = "where graphs are",
+              .scope = runtime::OptionScope::kPlatform});
   parser.add({.name = "GRAPH_NAME",
               .default_value = "",
               .help = "the graph to score (graph-builder output)"});

@@ -20,13 +20,24 @@ void add_gnn_trainer_options(runtime::ConfigParser& parser) {
   using runtime::OptionType;
   parser.add({.name = "MINIO_ENDPOINT",
               .default_value = "",
-              .help = "S3-compatible store for models (http://host:port); empty: MODEL_DIR only"});
-  parser.add({.name = "MINIO_ACCESS_KEY", .default_value = "", .help = "S3 access key"});
-  parser.add({.name = "MINIO_SECRET_KEY", .default_value = "", .help = "S3 secret key"});
-  parser.add({.name = "MINIO_BUCKET_NAME", .default_value = "models", .help = "S3 bucket"});
+              .help = "S3-compatible store for models (http://host:port); empty: MODEL_DIR only",
+              .scope = runtime::OptionScope::kPlatform});
+  parser.add({.name = "MINIO_ACCESS_KEY",
+              .default_value = "",
+              .help = "S3 access key",
+              .scope = runtime::OptionScope::kSecret});
+  parser.add({.name = "MINIO_SECRET_KEY",
+              .default_value = "",
+              .help = "S3 secret key",
+              .scope = runtime::OptionScope::kSecret});
+  parser.add({.name = "MINIO_BUCKET_NAME",
+              .default_value = "models",
+              .help = "S3 bucket",
+              .scope = runtime::OptionScope::kPlatform});
   parser.add({.name = "GRAPH_DIR",
               .default_value = "./data/graphs",
-              .help = "graph directories (a graph read from the store is copied here)"});
+              .help = "graph directories (a graph read from the store is copied here)",
+              .scope = runtime::OptionScope::kPlatform});
   parser.add({.name = "GRAPH_SOURCE",
               .default_value = "auto",
               .help = "auto (the store when it holds GRAPH_NAME, else GRAPH_DIR), store or dir"});
@@ -58,7 +69,8 @@ void add_gnn_trainer_options(runtime::ConfigParser& parser) {
               .help = "model directory name (default QUEUE_ID, else model)"});
   parser.add({.name = "MODEL_DIR",
               .default_value = "./data/models",
-              .help = "models go to MODEL_DIR/MODEL_NAME/v<N>"});
+              .help = "models go to MODEL_DIR/MODEL_NAME/v<N>",
+              .scope = runtime::OptionScope::kPlatform});
   parser.add({.name = "SEED", .type = OptionType::kInt, .default_value = "42", .help = "seed"});
   parser.add({.name = "TRAIN_FRACTION",
               .type = OptionType::kDouble,

@@ -123,7 +123,8 @@ void add_graph_builder_options(runtime::ConfigParser& parser) {
        .help = "the original's input collections (informative: candles come from the store)"});
   parser.add({.name = "GRAPH_DIR",
               .default_value = "./data/graphs",
-              .help = "graphs are also exported here as CSV + JSON (empty: store only)"});
+              .help = "graphs are also exported here as CSV + JSON (empty: store only)",
+              .scope = runtime::OptionScope::kPlatform});
   parser.add({.name = "LAGS",
               .type = runtime::OptionType::kInt,
               .default_value = "3",

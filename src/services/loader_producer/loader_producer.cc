@@ -365,10 +365,12 @@ void add_loader_options(runtime::ConfigParser& parser) {
   parser.add(
       {.name = "BINANCE_VISION_URL",
        .default_value = "",
-       .help = "bulk files: https URL, file:// URL or directory (default data.binance.vision)"});
+       .help = "bulk files: https URL, file:// URL or directory (default data.binance.vision)",
+       .scope = runtime::OptionScope::kPlatform});
   parser.add({.name = "VISION_CACHE_DIR",
               .default_value = "",
-              .help = "where downloaded bulk files are kept"});
+              .help = "where downloaded bulk files are kept",
+              .scope = runtime::OptionScope::kPlatform});
   parser.add({.name = "BATCH_RECORDS",
               .type = runtime::OptionType::kInt,
               .default_value = "5000",

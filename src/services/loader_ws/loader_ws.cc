@@ -749,7 +749,8 @@ void add_loader_ws_options(runtime::ConfigParser& parser) {
   binance::add_rest_client_options(parser);
   parser.add({.name = "BINANCE_WS_URL",
               .default_value = "wss://data-stream.binance.vision",
-              .help = "WebSocket base URL (ws:// or wss://)"});
+              .help = "WebSocket base URL (ws:// or wss://)",
+              .scope = runtime::OptionScope::kPlatform});
   parser.add({.name = "DEPTH_LIMIT",
               .type = runtime::OptionType::kInt,
               .default_value = "1000",

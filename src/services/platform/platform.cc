@@ -11,6 +11,7 @@
 
 #include "bus/inproc_bus.h"
 #include "core/time.h"
+#include "runtime/api_auth.h"
 #include "runtime/http_server.h"
 #include "runtime/json_writer.h"
 #include "runtime/log.h"
@@ -266,9 +267,12 @@ Result<std::unique_ptr<Platform>, std::string> Platform::start(const PlatformOpt
   p->recorder = std::thread(
       [p, c = std::move(consumer).value()]() mutable { p->record_telemetry(std::move(c)); });
 
-  runtime::HttpServerOptions http;
+  runtime::HttpServerOptions http = options.http;
   http.bind_address = options.host;
   http.port = static_cast<std::uint16_t>(options.port);
+  if (!http.authenticate && !runtime::is_loopback_host(http.bind_address))
+    return unexpected("refusing to serve the API on " + http.bind_address +
+                      " without credentials (docs/security.md)");
   p->http = std::make_unique<runtime::HttpServer>(http);
   Platform* self = platform.get();
   p->http->route("POST", "/api/v1/control", [p](const auto& r) { return p->control(r); });
@@ -278,8 +282,10 @@ Result<std::unique_ptr<Platform>, std::string> Platform::start(const PlatformOpt
   p->http->route("GET", "/api/v1/queues/{id}/telemetry",
                  [p](const auto& r) { return p->queue_telemetry(r); });
   if (options.queue_manager) {
-    p->launcher = std::make_unique<qm::InProcessLauncher>(*p->bus, qm::Embedded{p->store.get()});
     qm::QueueManagerOptions qo = options.qm_options;
+    if (!qo.secrets) qo.secrets = std::make_shared<runtime::SecretStore>();
+    p->launcher =
+        std::make_unique<qm::InProcessLauncher>(*p->bus, qm::Embedded{p->store.get()}, qo.secrets);
     qo.topics = options.topics;
     p->qm = std::make_unique<qm::QueueManager>(*p->bus, *p->store, *p->launcher, qo);
     if (auto s = p->qm->start(); !s) return unexpected("cannot start queue-manager: " + s.error());
@@ -368,13 +374,15 @@ qm::QueueManager* Platform::queue_manager() {
   return impl_->qm.get();
 }
 
-// What every stage inherits from the environment of `streamforge run` (API URLs, credentials).
+// What every stage inherits from the environment of `streamforge run`: endpoints and where files
+// go. Credentials stay in the SecretStore and reach each stage at launch.
 static std::map<std::string, std::string> stage_base_env() {
   std::map<std::string, std::string> env;
-  for (const char* name : {"BINANCE_API_URL", "BINANCE_WS_URL", "BINANCE_VISION_URL",
-                           "BINANCE_API_KEY", "VISION_CACHE_DIR", "LOG_LEVEL", "ARANGO_URL",
-                           "ARANGO_DB", "ARANGO_USER", "ARANGO_PASSWORD"})
-    if (const char* v = std::getenv(name); v && *v) env[name] = v;
+  for (const char* name :
+       {"BINANCE_API_URL", "BINANCE_WS_URL", "BINANCE_VISION_URL", "VISION_CACHE_DIR", "GRAPH_DIR",
+        "MODEL_DIR", "MINIO_ENDPOINT", "MINIO_BUCKET_NAME", "SF_CA_FILE", "LOG_LEVEL", "ARANGO_URL",
+        "ARANGO_DB", "ARANGO_USER"})
+    if (const char* v = std::getenv(name); v && *v && !runtime::is_secret(name, v)) env[name] = v;
   return env;
 }
 
@@ -395,9 +403,7 @@ int run_main(int argc, char** argv) {
               .default_value = "false",
               .help = "run a demo test-flow (dummy-service), print what happened, exit"});
   parser.add({.name = "LOG_LEVEL", .default_value = "info", .help = "debug, info, warn or error"});
-  parser.add({.name = "SF_API_TOKEN",
-              .default_value = "",
-              .help = "bearer token required by mutating API routes (required off loopback)"});
+  runtime::add_api_security_options(parser);
   int code = 0;
   auto config = runtime::parse_or_exit(parser, argc, argv, &code);
   if (!config) return code;
@@ -424,11 +430,15 @@ int run_main(int argc, char** argv) {
   options.host = config->get_string("HOST");
   options.port = static_cast<int>(config->get_int("PORT"));
   options.qm_options.base_env = stage_base_env();
-  options.qm_options.api_token = config->get_string("SF_API_TOKEN");
-  if (options.host != "127.0.0.1" && options.host != "localhost" && options.host != "::1" &&
-      options.qm_options.api_token.empty()) {
-    std::cerr << "streamforge run: refusing to serve the API on " << options.host
-              << " without SF_API_TOKEN (bearer token for mutating routes)\n";
+  auto secrets = runtime::SecretStore::from_environment();
+  if (!secrets) {
+    std::cerr << "streamforge run: " << secrets.error() << '\n';
+    return 2;
+  }
+  options.qm_options.secrets = *secrets;
+  options.http.bind_address = options.host;
+  if (auto r = runtime::apply_api_security(*config, options.http); !r) {
+    std::cerr << "streamforge run: " << r.error() << '\n';
     return 2;
   }
   auto platform = Platform::start(options);

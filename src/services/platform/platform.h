@@ -19,6 +19,7 @@
 #include "bus/bus.h"
 #include "core/result.h"
 #include "runtime/control_client.h"
+#include "runtime/http_server.h"
 #include "services/dummy/dummy_service.h"
 #include "services/queue_manager/queue_manager.h"
 #include "store/store.h"
@@ -31,7 +32,10 @@ struct PlatformOptions {
   int port = 8080;  // 0: any free port
   runtime::Topics topics;
   bool queue_manager = true;           // host queue-manager (in-process launcher) and its API
-  qm::QueueManagerOptions qm_options;  // its templates, stage environment, self-healing
+  qm::QueueManagerOptions qm_options;  // its templates, stage environment, secrets, self-healing
+  // The API server's authentication and TLS (runtime::apply_api_security); host and port above.
+  // Without authenticate the API must stay on loopback.
+  runtime::HttpServerOptions http;
 };
 
 class Platform {

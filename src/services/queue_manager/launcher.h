@@ -28,8 +28,13 @@ struct StageLaunch {
   std::string service;  // e.g. "loader-producer": `streamforge <service>`
   int attempt = 1;      // 1 for the first run, then one more per self-healing restart
   // The stage's environment (QUEUE_ID, SYMBOL, TYPE, KAFKA_TOPIC, TELEMETRY_PRODUCER_ID, ...):
-  // exactly what the service reads (runtime/service.h).
+  // exactly what the service reads (runtime/service.h). Never a credential: this map is stored,
+  // shown by the API and written into Job specs as it is.
   std::map<std::string, std::string> env;
+  // The names of the credentials the stage receives (registry.h: stage_secret_names). Launchers
+  // resolve them when they start the stage: from the platform's runtime::SecretStore (in-process,
+  // local-process) or as secretKeyRef into the platform's Secret (Kubernetes).
+  std::vector<std::string> secrets{};
 };
 
 // What a launcher knows of a stage run apart from its telemetry.

@@ -43,8 +43,23 @@ struct InProcessLauncher::Run {
   std::atomic<int> exit_code{-1};
 };
 
-InProcessLauncher::InProcessLauncher(bus::Bus& bus, Embedded embedded)
-    : bus_(bus), embedded_(embedded) {}
+InProcessLauncher::InProcessLauncher(bus::Bus& bus, Embedded embedded,
+                                     std::shared_ptr<const runtime::SecretStore> secrets)
+    : bus_(bus), embedded_(embedded), secrets_(std::move(secrets)) {}
+
+namespace {
+// The stage's credentials by value, resolved now (a rotated secrets file counts from here on).
+Result<std::map<std::string, std::string>, std::string> resolve_secrets(
+    const StageLaunch& launch, const runtime::SecretStore* secrets) {
+  std::map<std::string, std::string> out;
+  for (const auto& name : launch.secrets) {
+    auto value = secrets ? secrets->get(name) : std::nullopt;
+    if (!value) return unexpected("secret " + name + " is not configured on the platform");
+    out[name] = std::move(*value);
+  }
+  return out;
+}
+}  // namespace
 
 InProcessLauncher::~InProcessLauncher() {
   std::lock_guard lock(mu_);
@@ -57,7 +72,11 @@ InProcessLauncher::~InProcessLauncher() {
 Result<std::string, std::string> InProcessLauncher::start(const StageLaunch& launch) {
   const ServiceSpec* spec = find_service(launch.service);
   if (!spec) return unexpected("service " + launch.service + " cannot run in-process");
-  auto config = stage_config(*spec, launch.env);
+  auto secrets = resolve_secrets(launch, secrets_.get());
+  if (!secrets) return unexpected(secrets.error());
+  std::map<std::string, std::string> env = launch.env;
+  env.merge(*secrets);  // a stage's env never names a secret, so nothing collides
+  auto config = stage_config(*spec, env);
   if (!config) return unexpected(launch.service + ": " + config.error());
   auto body = spec->make_body(*config, embedded_);
   if (!body) return unexpected(launch.service + ": " + body.error());
@@ -135,6 +154,9 @@ Result<std::string, std::string> LocalProcessLauncher::start(const StageLaunch& 
   for (const char* keep : {"PATH", "HOME", "LANG"})
     if (const char* v = std::getenv(keep)) env_strings.push_back(std::string(keep) + "=" + v);
   for (const auto& [k, v] : launch.env) env_strings.push_back(k + "=" + v);
+  auto secrets = resolve_secrets(launch, o_.secrets.get());
+  if (!secrets) return unexpected(secrets.error());
+  for (const auto& [k, v] : *secrets) env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);

@@ -15,6 +15,7 @@
 #include "runtime/log.h"
 #include "runtime/metrics.h"
 #include "runtime/protocol.h"
+#include "services/queue_manager/registry.h"
 
 namespace sf::services::qm {
 namespace {
@@ -46,6 +47,25 @@ ApiError bad_field(const std::string& field, const std::string& what) {
   return ApiError{400, "invalid request", {{field, what}}};
 }
 
+// What a template may put into its stages' environments (registry.h: env_key_refusal). Keys of
+// services this binary does not host cannot be checked: for the platform's own templates that is
+// allowed (their Jobs may run another image), for a caller's inline workflow it is an error.
+ApiError check_template_env(const WorkflowTemplate& t, bool unknown_services_ok) {
+  ApiError err{400, "stage environment refused", {}};
+  for (const auto& st : t.stages) {
+    const ServiceSpec* spec = find_service(st.service);
+    if (spec == nullptr) {
+      if (!unknown_services_ok)
+        err.fields["stages." + st.name + ".service"] = "unknown service " + st.service;
+      continue;
+    }
+    for (const auto& [key, value] : st.env)
+      if (auto why = env_key_refusal(*spec, key))
+        err.fields["stages." + st.name + ".env." + key] = *why;
+  }
+  return err;
+}
+
 // Server-sent events: a comment this often when nothing else was sent, so that proxies and
 // clients keep the connection.
 constexpr auto kKeepAliveInterval = std::chrono::seconds(15);
@@ -71,7 +91,17 @@ struct QueueManager::Impl {
       "sf_queue_manager_telemetry_events_total", "telemetry events processed");
 
   Impl(bus::Bus& b, store::Store& s, Launcher& l, QueueManagerOptions opts)
-      : bus(b), store(s), launcher(l), o(std::move(opts)) {}
+      : bus(b), store(s), launcher(l), o(std::move(opts)) {
+    if (!o.secrets) o.secrets = std::make_shared<runtime::SecretStore>();
+    for (auto it = o.base_env.begin(); it != o.base_env.end();) {
+      if (runtime::is_secret(it->first, it->second)) {
+        o.secrets->set(it->first, it->second);
+        it = o.base_env.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
 
   // ------------------------------------------------------------------------------ live updates
   // What the live routes (install_routes: SSE and WebSocket) are told: every telemetry event
@@ -296,7 +326,16 @@ struct QueueManager::Impl {
   void launch_locked(Workflow& w, Stage& s) {
     ++s.attempt;
     s.producer = s.service + "__" + s.name + "__a" + std::to_string(s.attempt);
-    StageLaunch l{w.queue_id, s.name, s.service, s.attempt, s.env};
+    StageLaunch l{w.queue_id, s.name, s.service, s.attempt, s.env, {}};
+    const std::vector<std::string> available = o.secrets->names();
+    if (const ServiceSpec* spec = find_service(s.service)) {
+      l.secrets = stage_secret_names(*spec, available);
+    } else {
+      for (const auto& name : available)  // another image's service: the bus credentials only
+        if (std::find(std::begin(runtime::kBusSecretNames), std::end(runtime::kBusSecretNames),
+                      name) != std::end(runtime::kBusSecretNames))
+          l.secrets.push_back(name);
+    }
     l.env["TELEMETRY_PRODUCER_ID"] = s.producer;
     l.env["QUEUE_CONTROL_TOPIC"] = o.topics.control;
     l.env["QUEUE_EVENTS_TOPIC"] = o.topics.events;
@@ -423,14 +462,32 @@ struct QueueManager::Impl {
     auto t = load_templates(dir);
     if (!t) return unexpected(t.error());
     templates = std::move(*t);
+    for (const auto& [name, tmpl] : templates) {
+      ApiError refused = check_template_env(tmpl, true);
+      if (refused.fields.empty()) continue;
+      std::string why;
+      for (const auto& [field, reason] : refused.fields)
+        why += (why.empty() ? "" : "; ") + field + ": " + reason;
+      return unexpected(dir + "/" + name + ".json: " + why);
+    }
     auto stored = store.workflows();
     if (!stored) return unexpected("cannot read workflows: " + stored.error().message);
+    int scrubbed_workflows = 0, scrubbed_entries = 0;
     for (const auto& st : *stored) {
       auto w = workflow_from_json(st.definition);
       if (!w) {
         log::warn(kLog, "unreadable stored workflow",
                   {{"queue_id", st.queue_id}, {"error", w.error()}});
         continue;
+      }
+      // Migration: records written before credentials were kept out of stage environments.
+      if (const int removed = scrub_secrets(*w); removed > 0) {
+        WorkflowState clean{w->queue_id, w->status, to_json(*w), w->created_at, w->updated_at};
+        if (auto r = store.upsert_workflow(clean); !r)
+          return unexpected("cannot scrub credentials from stored workflow " + w->queue_id + ": " +
+                            r.error().message);
+        ++scrubbed_workflows;
+        scrubbed_entries += removed;
       }
       if (w->status == "running" || w->status == "pending") {
         // Runs of a previous process: the launcher tells whether they still live (local
@@ -442,6 +499,9 @@ struct QueueManager::Impl {
       }
       workflows.emplace(w->queue_id, std::move(*w));
     }
+    if (scrubbed_workflows > 0)
+      log::warn(kLog, "credentials scrubbed from stored workflows",
+                {{"workflows", scrubbed_workflows}, {"entries", scrubbed_entries}});
     bus::SubscribeOptions so;
     so.topics = {o.topics.events};
     so.group = o.group;
@@ -499,8 +559,23 @@ Result<Workflow, ApiError> QueueManager::start_workflow(
 Result<Workflow, ApiError> QueueManager::start_workflow(
     const WorkflowTemplate& t, const std::map<std::string, std::string>& params,
     const std::string& queue_id) {
+  // The platform's own templates were checked when they were loaded.
+  const bool own = impl_->templates.count(t.name) && &impl_->templates.at(t.name) == &t;
+  if (!own) {
+    ApiError refused = check_template_env(t, false);
+    if (!refused.fields.empty()) return unexpected(refused);
+  }
   auto w = instantiate(t, params, impl_->o.base_env, queue_id);
   if (!w) return unexpected(ApiError{400, w.error(), {}});
+  // Every stage's configuration must parse now (types, durations, required options): a bad
+  // value is the caller's 400, not a stage that fails three times later.
+  for (const auto& s : w->stages) {
+    const ServiceSpec* spec = find_service(s.service);
+    if (spec == nullptr) continue;
+    if (auto c = stage_config(*spec, s.env); !c)
+      return unexpected(
+          ApiError{400, "stage " + s.name + ": " + c.error(), {{"stages." + s.name, c.error()}}});
+  }
   std::lock_guard lock(impl_->mu);
   if (impl_->workflows.count(w->queue_id))
     return unexpected(
@@ -664,23 +739,18 @@ std::string workflow_summary_json(const Workflow& w) {
 
 void QueueManager::install_routes(runtime::HttpServer& server) {
   Impl* p = impl_.get();
-  auto authorized = [p](const runtime::HttpRequest& r) -> std::optional<runtime::HttpResponse> {
-    if (p->o.api_token.empty()) return std::nullopt;
-    auto h = r.headers.get("Authorization");
-    if (!h) return runtime::HttpResponse::json(401, R"({"error":"missing bearer token"})");
-    if (*h != "Bearer " + p->o.api_token)
-      return runtime::HttpResponse::json(403, R"({"error":"wrong token"})");
-    return std::nullopt;
-  };
-  auto start = [this, authorized](const runtime::HttpRequest& r,
-                                  const std::string& forced_template) {
-    if (auto denied = authorized(r)) return *denied;
+  // The routes' access (read for GET, operate for POST) is checked by the server before a handler
+  // runs; an inline workflow (a caller-written DAG) needs admin on top.
+  auto start = [this](const runtime::HttpRequest& r, const std::string& forced_template) {
     std::string tname = forced_template, qid, inline_t;
     auto params = parse_start_body(r.body, &tname, &qid, &inline_t, forced_template.empty());
     if (!params) return error_response(params.error());
     if (!forced_template.empty()) tname = forced_template;
     Result<Workflow, ApiError> w = unexpected(ApiError{});
     if (!inline_t.empty()) {
+      if (r.caller.access < runtime::Access::kAdmin)
+        return error_response(ApiError{
+            403, "an inline workflow needs the admin scope", {{"workflow", "admin only"}}});
       auto t = parse_template(inline_t);
       if (!t) return error_response(bad_field("workflow", t.error()));
       w = start_workflow(*t, *params, qid);
@@ -899,8 +969,7 @@ void QueueManager::install_routes(runtime::HttpServer& server) {
         }
       });
 
-  auto stop = [this, authorized](const runtime::HttpRequest& r, std::string id) {
-    if (auto denied = authorized(r)) return *denied;
+  auto stop = [this](const runtime::HttpRequest& r, std::string id) {
     if (id.empty()) {
       simdjson::dom::parser parser;
       simdjson::dom::element doc;
@@ -939,17 +1008,21 @@ void QueueManager::install_routes(runtime::HttpServer& server) {
     return runtime::HttpResponse::json(200, out);
   });
 
-  server.route("GET", "/health/startup", [](const runtime::HttpRequest&) {
-    return runtime::HttpResponse::json(200, R"({"status":"started"})");
-  });
+  server.route(
+      "GET", "/health/startup",
+      [](const runtime::HttpRequest&) {
+        return runtime::HttpResponse::json(200, R"({"status":"started"})");
+      },
+      runtime::Access::kPublic);
 
   server.route("GET", "/openapi.json", [](const runtime::HttpRequest&) {
     static const char* kSpec =
         R"({"openapi":"3.0.3","info":{"title":"StreamForge queue-manager","version":"1"},
-"components":{"securitySchemes":{"bearer":{"type":"http","scheme":"bearer"}}},
+"components":{"securitySchemes":{"bearer":{"type":"http","scheme":"bearer","description":"static token or OIDC access token; scopes read (GET), operate (start/stop), admin (inline workflows); required on every route but /health/* once configured"}}},
+"security":[{"bearer":[]}],
 "paths":{
 "/queues":{"get":{"summary":"list workflows","parameters":[{"name":"status","in":"query","schema":{"type":"string"}},{"name":"symbol","in":"query","schema":{"type":"string"}}],"responses":{"200":{"description":"workflows"}}},
- "post":{"summary":"start a workflow from a template","security":[{"bearer":[]}],"requestBody":{"content":{"application/json":{"schema":{"type":"object","additionalProperties":false,"properties":{"template":{"type":"string"},"queue_id":{"type":"string"},"symbol":{"type":"string"},"from":{"type":"string"},"to":{"type":"string"},"interval":{"type":"string"},"time_range":{"type":"string"},"params":{"type":"object","additionalProperties":{"type":"string"}},"workflow":{"type":"object"}}}}}},"responses":{"201":{"description":"started"},"400":{"description":"bad request, fields named"},"401":{"description":"no token"},"403":{"description":"wrong token"},"409":{"description":"queue_id in use"}}}},
+ "post":{"summary":"start a workflow from a template","security":[{"bearer":[]}],"requestBody":{"content":{"application/json":{"schema":{"type":"object","additionalProperties":false,"properties":{"template":{"type":"string"},"queue_id":{"type":"string"},"symbol":{"type":"string"},"from":{"type":"string"},"to":{"type":"string"},"interval":{"type":"string"},"time_range":{"type":"string"},"params":{"type":"object","additionalProperties":{"type":"string"}},"workflow":{"type":"object"}}}}}},"responses":{"201":{"description":"started"},"400":{"description":"bad request, fields named (a stage env key that is not the caller's to set among them)"},"401":{"description":"no or invalid token"},"403":{"description":"scope too low (inline workflows need admin)"},"409":{"description":"queue_id in use"}}}},
 "/queues/{id}":{"get":{"summary":"one workflow with its stages","responses":{"200":{"description":"workflow"},"404":{"description":"unknown"}}}},
 "/queues/{id}/events":{"get":{"summary":"telemetry history; with follow=1 server-sent events until the workflow ends","parameters":[{"name":"after","in":"query","schema":{"type":"number"}},{"name":"follow","in":"query","schema":{"type":"string","enum":["0","1","true","false"]}}],"responses":{"200":{"description":"events: application/json, or text/event-stream with follow"}}}},
 "/queues/{id}/stop":{"post":{"summary":"stop a workflow","security":[{"bearer":[]}],"responses":{"202":{"description":"stopping"},"404":{"description":"unknown"}}}},

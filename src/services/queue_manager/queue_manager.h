@@ -20,8 +20,13 @@
 // ?limit, ?offset), GET /queues/{id}, GET /queues/{id}/events (?follow=1: server-sent events),
 // POST /queues/{id}/stop, WebSocket /ws/queues, GET /workflows, GET /openapi.json, and the
 // original's aliases POST /queues/start, /queues/start-pipeline, /queues/start-test-flow,
-// GET /queues/list, POST /queues/stop. Mutating routes need `Authorization: Bearer <token>` when a
-// token is configured.
+// GET /queues/list, POST /queues/stop. Who may call what is the HTTP server's authentication
+// (runtime::HttpServerOptions::authenticate, docs/security.md): reads need the read scope,
+// starting and stopping operate, inline workflows admin.
+//
+// What a caller may put into a stage's environment is limited to the service's stage-scoped
+// options (registry.h: env_key_refusal): a template or request that names anything else (LD_*,
+// PATH, endpoints, credentials) is refused with 400 naming the key, and nothing is launched.
 #pragma once
 
 #include <chrono>
@@ -36,6 +41,7 @@
 #include "core/result.h"
 #include "runtime/control_client.h"
 #include "runtime/http_server.h"
+#include "runtime/secrets.h"
 #include "services/queue_manager/launcher.h"
 #include "services/queue_manager/workflow.h"
 #include "store/store.h"
@@ -53,8 +59,11 @@ struct QueueManagerOptions {
   double restart_backoff_s = 1;          // doubles per restart
   double exit_grace_s = 3;               // a run that exited waits this long for its terminal event
   double stop_grace_s = 10;              // after a stop, stages still running are killed
-  std::string api_token;                 // "" = no auth (loopback only)
   std::string telemetry_interval = "1";  // TELEMETRY_INTERVAL given to stages (seconds)
+  // The platform's credentials; each stage gets the ones it needs at launch
+  // (registry.h: stage_secret_names), never in its stored environment. Credentials found in
+  // base_env are moved here. nullptr: none.
+  std::shared_ptr<runtime::SecretStore> secrets;
 };
 
 struct ApiError {

@@ -4,43 +4,52 @@
 #include <iostream>
 #include <mutex>
 
+#include "runtime/api_auth.h"
 #include "runtime/log.h"
+#include "runtime/secrets.h"
 #include "runtime/service.h"
 #include "runtime/signals.h"
 #include "services/queue_manager/k8s/k8s_launcher.h"
 #include "services/queue_manager/launchers.h"
 #include "services/queue_manager/queue_manager.h"
+#include "services/queue_manager/registry.h"
 
 namespace sf::services {
 
 namespace {
 constexpr const char* kService = "queue-manager";
 
-// What every stage inherits from the manager's environment (bus, store, API URLs, credentials).
+// What every stage inherits from the manager's environment: the bus, store and exchange
+// endpoints and where files go. Credentials are not among them: they stay in the SecretStore and
+// reach each stage at launch, only the ones it needs.
 std::map<std::string, std::string> inherited_env(const std::string& store_url) {
   std::map<std::string, std::string> env;
   for (const char* name : {"KAFKA_BOOTSTRAP_SERVERS",
                            "BUS",
                            "KAFKA_USER",
-                           "KAFKA_PASSWORD",
                            "KAFKA_USER_PRODUCER",
-                           "KAFKA_PASSWORD_PRODUCER",
                            "KAFKA_USER_CONSUMER",
-                           "KAFKA_PASSWORD_CONSUMER",
+                           "KAFKA_SECURITY_PROTOCOL",
+                           "KAFKA_SASL_MECHANISM",
                            "CA_PATH",
                            "KAFKA_CA_PATH",
+                           "SF_CA_FILE",
                            "BINANCE_API_URL",
                            "BINANCE_WS_URL",
                            "BINANCE_VISION_URL",
-                           "BINANCE_API_KEY",
                            "VISION_CACHE_DIR",
+                           "GRAPH_DIR",
+                           "MODEL_DIR",
+                           "MINIO_ENDPOINT",
+                           "MINIO_BUCKET_NAME",
                            "LOG_LEVEL",
                            "ARANGO_URL",
                            "ARANGO_DB",
-                           "ARANGO_USER",
-                           "ARANGO_PASSWORD"})
-    if (const char* v = std::getenv(name); v && *v) env[name] = v;
-  if (!env.count("ARANGO_URL")) env["SF_STORE"] = store_url;
+                           "ARANGO_USER"})
+    if (const char* v = std::getenv(name); v && *v && !runtime::is_secret(name, v)) env[name] = v;
+  // A store URL with a password is a secret: stages that read the store get it at launch.
+  if (!env.count("ARANGO_URL") && !runtime::value_has_credentials(store_url))
+    env["SF_STORE"] = store_url;
   return env;
 }
 }  // namespace
@@ -57,9 +66,7 @@ int queue_manager_main(int argc, char** argv) {
   parser.add({.name = "SF_STORE",
               .default_value = "sqlite:./data/streamforge.db",
               .help = "store for workflow state and telemetry (POSTGRES_DSN also selects one)"});
-  parser.add({.name = "SF_API_TOKEN",
-              .default_value = "",
-              .help = "bearer token for mutating routes (required off loopback)"});
+  runtime::add_api_security_options(parser);
   parser.add({.name = "QM_LAUNCHER",
               .default_value = "local-process",
               .help = "local-process, kubernetes or in-process"});
@@ -101,16 +108,19 @@ int queue_manager_main(int argc, char** argv) {
   qm::QueueManagerOptions qo;
   qo.workflows_dir = config->get_string("QM_WORKFLOWS_DIR");
   qo.base_env = inherited_env(store_url);
+  auto secrets = runtime::SecretStore::from_environment();
+  if (!secrets) {
+    std::cerr << "queue-manager: " << secrets.error() << '\n';
+    return 2;
+  }
+  qo.secrets = *secrets;
+  if (runtime::value_has_credentials(store_url) && !qo.secrets->get("POSTGRES_DSN"))
+    qo.secrets->set("SF_STORE", store_url);
   qo.topics = {config->get_string("QUEUE_CONTROL_TOPIC"), config->get_string("QUEUE_EVENTS_TOPIC")};
   qo.stall_timeout_s = config->get_double("QM_STALL_TIMEOUT");
   qo.max_restarts = static_cast<int>(config->get_int("QM_MAX_RESTARTS"));
   qo.restart_backoff_s = config->get_double("QM_RESTART_BACKOFF");
-  qo.api_token = config->get_string("SF_API_TOKEN");
   const std::string host = config->get_string("HOST");
-  if (host != "127.0.0.1" && host != "localhost" && host != "::1" && qo.api_token.empty()) {
-    std::cerr << "queue-manager: refusing to serve on " << host << " without SF_API_TOKEN\n";
-    return 2;
-  }
   const std::string kind = config->get_string("QM_LAUNCHER");
 
   if (config->get_bool("DRY_RUN")) {
@@ -137,7 +147,9 @@ int queue_manager_main(int argc, char** argv) {
     }
     std::vector<qm::StageLaunch> launches;
     for (const auto& s : w->stages) {
-      qm::StageLaunch l{w->queue_id, s.name, s.service, 1, s.env};
+      qm::StageLaunch l{w->queue_id, s.name, s.service, 1, s.env, {}};
+      if (const auto* spec = qm::find_service(s.service))
+        l.secrets = qm::stage_secret_names(*spec, qo.secrets->names());
       l.env["TELEMETRY_PRODUCER_ID"] = s.service + "__" + s.name + "__a1";
       launches.push_back(std::move(l));
     }
@@ -168,11 +180,13 @@ int queue_manager_main(int argc, char** argv) {
       launcher = std::make_unique<qm::LocalProcessLauncher>(
           qm::LocalProcessOptions{.binary = "",
                                   .log_dir = config->get_string("QM_LOG_DIR"),
-                                  .kill_grace = std::chrono::seconds(10)});
+                                  .kill_grace = std::chrono::seconds(10),
+                                  .secrets = qo.secrets});
     } else if (kind == "kubernetes") {
       launcher = qm::k8s::make_k8s_launcher(runtime::getenv_lookup);
     } else if (kind == "in-process") {
-      launcher = std::make_unique<qm::InProcessLauncher>(**bus, qm::Embedded{store->get()});
+      launcher =
+          std::make_unique<qm::InProcessLauncher>(**bus, qm::Embedded{store->get()}, qo.secrets);
     } else {
       std::cerr << "queue-manager: QM_LAUNCHER must be local-process, kubernetes or in-process\n";
       return 2;
@@ -184,6 +198,10 @@ int queue_manager_main(int argc, char** argv) {
   runtime::HttpServerOptions http;
   http.bind_address = host;
   http.port = static_cast<std::uint16_t>(config->get_int("PORT"));
+  if (auto r = runtime::apply_api_security(*config, http); !r) {
+    std::cerr << "queue-manager: " << r.error() << '\n';
+    return 2;
+  }
   runtime::HttpServer server(http);
   qm::QueueManager manager(**bus, **store, *launcher, qo);
   if (auto s = manager.start(); !s) {

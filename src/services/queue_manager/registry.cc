@@ -1,8 +1,10 @@
 #include "services/queue_manager/registry.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include "runtime/log.h"
+#include "runtime/secrets.h"
 #include "runtime/service.h"
 #include "runtime/store_options.h"
 #include "services/arango_connector/arango_connector.h"
@@ -171,6 +173,55 @@ Result<runtime::Config, std::string> stage_config(const ServiceSpec& spec,
     if (it == env.end()) return std::nullopt;
     return it->second;
   });
+}
+
+}  // namespace sf::services::qm
+
+namespace sf::services::qm {
+
+std::vector<runtime::OptionSpec> service_options(const ServiceSpec& spec) {
+  runtime::ConfigParser parser("streamforge " + std::string(spec.name));
+  runtime::add_worker_options(parser);
+  spec.add_options(parser);
+  return parser.options();
+}
+
+std::optional<std::string> env_key_refusal(const ServiceSpec& spec, std::string_view key) {
+  // The loader's and the dynamic linker's variables are never options; name them plainly.
+  if (key.starts_with("LD_") || key == "PATH" || key == "HOME" || key == "SF_SECRETS_FILE")
+    return "not an option of " + std::string(spec.name) + " (process environment)";
+  for (const auto& option : service_options(spec)) {
+    if (option.name != key) continue;
+    switch (runtime::effective_scope(option)) {
+      case runtime::OptionScope::kStage:
+        return std::nullopt;
+      case runtime::OptionScope::kPlatform:
+        return "set only by the platform's configuration (endpoint, path or protocol wiring)";
+      case runtime::OptionScope::kSecret:
+        return "a credential: it comes from the platform's secret store, never from a workflow";
+    }
+  }
+  if (runtime::is_secret_name(key))
+    return "a credential: it comes from the platform's secret store, never from a workflow";
+  return "not an option of " + std::string(spec.name);
+}
+
+std::vector<std::string> stage_secret_names(const ServiceSpec& spec,
+                                            const std::vector<std::string>& available) {
+  const auto options = service_options(spec);
+  auto declares = [&options](std::string_view name) {
+    return std::any_of(options.begin(), options.end(),
+                       [name](const runtime::OptionSpec& o) { return o.name == name; });
+  };
+  std::vector<std::string> out;
+  for (const auto& name : available) {
+    const bool bus =
+        std::find(std::begin(runtime::kBusSecretNames), std::end(runtime::kBusSecretNames), name) !=
+        std::end(runtime::kBusSecretNames);
+    const bool store_dsn = name == "POSTGRES_DSN" && declares("SF_STORE");
+    if (bus || store_dsn || declares(name)) out.push_back(name);
+  }
+  return out;
 }
 
 }  // namespace sf::services::qm

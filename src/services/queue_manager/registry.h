@@ -7,9 +7,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 #include "runtime/config.h"
@@ -44,5 +46,20 @@ int run_hosted_service(std::string_view name, int argc, char** argv);
 // The configuration a stage's environment gives the service (environment only; no flags).
 Result<runtime::Config, std::string> stage_config(const ServiceSpec& spec,
                                                   const std::map<std::string, std::string>& env);
+
+// Every option the service declares (the worker contract's and its own), in declaration order.
+std::vector<runtime::OptionSpec> service_options(const ServiceSpec& spec);
+
+// Why a workflow template or API caller may not set `key` in a stage of `spec`, or nullopt when
+// it may: only the service's options of scope kStage are theirs to set (runtime::OptionScope);
+// endpoints, paths, protocol wiring and credentials come from the platform's configuration.
+std::optional<std::string> env_key_refusal(const ServiceSpec& spec, std::string_view key);
+
+// The names of the platform's secrets a stage of `spec` receives at launch (least privilege):
+// those it declares as options (ARANGO_PASSWORD, BINANCE_API_KEY, SF_STORE when the store URL
+// holds a password ...), the Kafka credentials (runtime::kBusSecretNames) and POSTGRES_DSN for a
+// service that reads a store.
+std::vector<std::string> stage_secret_names(const ServiceSpec& spec,
+                                            const std::vector<std::string>& available);
 
 }  // namespace sf::services::qm

@@ -11,6 +11,7 @@
 
 #include "core/symbol.h"
 #include "runtime/json_writer.h"
+#include "runtime/secrets.h"
 #include "runtime/worker.h"
 
 namespace sf::services::qm {
@@ -109,6 +110,14 @@ const Stage* Workflow::stage(std::string_view name) const {
   for (const auto& s : stages)
     if (s.name == name) return &s;
   return nullptr;
+}
+
+int scrub_secrets(Workflow& w) {
+  int removed = 0;
+  for (auto& s : w.stages)
+    removed += static_cast<int>(std::erase_if(
+        s.env, [](const auto& kv) { return runtime::is_secret(kv.first, kv.second); }));
+  return removed;
 }
 
 bool is_terminal_stage_status(std::string_view s) {
@@ -324,12 +333,18 @@ Result<Workflow, std::string> instantiate(const WorkflowTemplate& t,
     s.inputs = st.inputs;
     s.after = st.after;
     s.start = st.start;
-    s.env = base_env;
+    // Credentials never enter a stage's environment (it is stored and shown): they reach the
+    // stage at launch (StageLaunch::secrets).
+    for (const auto& [k, v] : base_env)
+      if (!runtime::is_secret(k, v)) s.env[k] = v;
     for (const auto& [k, v] : st.env) {
       std::string unknown;
       s.env[k] = replace_placeholders(v, vars, &unknown);
       if (!unknown.empty())
         return unexpected("stage " + st.name + ": unknown placeholder {" + unknown + "} in " + k);
+      if (runtime::is_secret(k, s.env[k]))
+        return unexpected("stage " + st.name + ": " + k +
+                          " would carry a credential; credentials come from the platform");
     }
     if (!st.output.empty()) {
       std::string unknown;
@@ -397,7 +412,8 @@ std::string to_json(const Workflow& w) {
     for (const auto& i : s.after) j.value(i);
     j.end_array();
     j.key("env").begin_object();
-    for (const auto& [k, v] : s.env) j.field(k, v);
+    for (const auto& [k, v] : s.env)
+      if (!runtime::is_secret(k, v)) j.field(k, v);  // never stored or shown, whatever happened
     j.end_object();
     j.end_object();
   }

@@ -101,7 +101,9 @@ struct Workflow {
 };
 
 // A start request: template + parameters (symbol, from, to, interval, any other the template
-// declares). Unknown parameters and missing required ones are errors naming them.
+// declares). Unknown parameters and missing required ones are errors naming them. Credentials in
+// `base_env` are left out of the stages' environments; a template value that would carry one is
+// an error.
 Result<Workflow, std::string> instantiate(const WorkflowTemplate& t,
                                           const std::map<std::string, std::string>& params,
                                           const std::map<std::string, std::string>& base_env,
@@ -110,6 +112,11 @@ Result<Workflow, std::string> instantiate(const WorkflowTemplate& t,
 // The workflow as JSON (the store keeps it as WorkflowState::definition; the API returns it).
 std::string to_json(const Workflow& w);
 Result<Workflow, std::string> workflow_from_json(std::string_view json);
+
+// Removes every credential from the stages' environments (runtime::is_secret by name or value);
+// returns how many entries went. Records written before credentials were kept out of stage
+// environments are scrubbed with it when a manager starts.
+int scrub_secrets(Workflow& w);
 
 bool is_terminal_stage_status(std::string_view s);
 

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <simdjson.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -24,7 +25,9 @@
 #include <random>
 
 #include "exchange/binance/parse.h"
+#include "runtime/api_auth.h"
 #include "runtime/http_client.h"
+#include "runtime/protocol.h"
 #include "services/dummy/process_support.h"
 #include "services/exchange_sim/exchange_sim.h"
 #include "services/platform/platform.h"
@@ -46,7 +49,7 @@ std::string field(const std::string& json, const char* key) {
 
 class QueueManagerTest : public ::testing::Test {
  protected:
-  void start_platform(qm::QueueManagerOptions qo = {}) {
+  void start_platform(qm::QueueManagerOptions qo = {}, runtime::HttpServerOptions http = {}) {
     db_ = fs::temp_directory_path() /
           ("sf_qm_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++) + ".db");
     PlatformOptions o;
@@ -56,6 +59,7 @@ class QueueManagerTest : public ::testing::Test {
     qo.telemetry_interval = "0.2";
     if (sim_) qo.base_env["BINANCE_API_URL"] = sim_->rest_base_url();
     o.qm_options = qo;
+    o.http = std::move(http);
     auto p = Platform::start(o);
     ASSERT_TRUE(p.ok()) << p.error();
     platform_ = std::move(*p);
@@ -395,21 +399,271 @@ TEST_F(QueueManagerTest, TheWorkflowCliStartsWaitsShowsFollowsAndStops) {
   EXPECT_NE(down.err.find("cannot reach"), std::string::npos) << down.err;
 }
 
-TEST_F(QueueManagerTest, MutatingRoutesNeedTheBearerToken) {
-  qm::QueueManagerOptions qo;
-  qo.api_token = "s3cret-token";
-  start_platform(qo);
+// --- security (docs/security.md) ---------------------------------------------------------------
+
+// A tokens file with one token per scope, the platform's API authenticated by it.
+struct ScopedTokens {
+  fs::path file;
+  std::string read = "read-token-0123456789", operate = "operate-token-0123456789",
+              admin = "admin-token-0123456789";
+  runtime::HttpServerOptions http;
+
+  ScopedTokens() {
+    file = fs::temp_directory_path() / ("sf_tokens_" + std::to_string(::getpid()) + ".txt");
+    // The admin token is stored as its SHA-256 only.
+    std::ofstream(file) << "# token scope name\n"
+                        << read << " read analyst\n"
+                        << operate << " operate scheduler\n"
+                        << "sha256:" << sha256_hex(admin) << " admin ops\n";
+    runtime::ConfigParser parser("test");
+    runtime::add_api_security_options(parser);
+    auto config = parser.parse({"--sf-api-tokens-file", file.string()},
+                               [](const std::string&) { return std::nullopt; });
+    EXPECT_TRUE(config.ok());
+    auto applied = runtime::apply_api_security(*config, http);
+    EXPECT_TRUE(applied.ok()) << (applied.ok() ? "" : applied.error());
+  }
+  ~ScopedTokens() { fs::remove(file); }
+
+  static std::string sha256_hex(const std::string& text) {
+    unsigned char digest[32];
+    unsigned int size = 0;
+    EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr);
+    std::string hex;
+    for (unsigned char c : digest) {
+      char buf[3];
+      std::snprintf(buf, sizeof buf, "%02x", c);
+      hex += buf;
+    }
+    return hex;
+  }
+};
+
+TEST_F(QueueManagerTest, WithCredentialsConfiguredEveryRouteAnswers401WithoutAToken) {
+  ScopedTokens tokens;
+  start_platform({}, tokens.http);
   const std::string body = R"({"template":"test-flow","params":{"seconds":"0.2"}})";
-  EXPECT_EQ(call("POST", "/queues", body).status, 401);
-  EXPECT_EQ(call("POST", "/queues", body, "wrong").status, 403);
-  EXPECT_EQ(call("POST", "/queues/start-test-flow", "{}").status, 401);
-  EXPECT_EQ(call("POST", "/queues/x/stop").status, 401);
-  auto ok = call("POST", "/queues", body, "s3cret-token");
-  EXPECT_EQ(ok.status, 201) << ok.body;
-  // Reads stay open.
-  EXPECT_EQ(call("GET", "/queues").status, 200);
-  EXPECT_EQ(call("GET", "/openapi.json").status, 200);
-  EXPECT_EQ(call("GET", "/workflows").status, 200);
+  const std::vector<std::pair<std::string, std::string>> routes = {
+      {"GET", "/queues"},
+      {"GET", "/queues/list"},
+      {"GET", "/queues/x"},
+      {"GET", "/queues/x/events"},
+      {"GET", "/queues/x/events?follow=1"},
+      {"GET", "/ws/queues"},
+      {"GET", "/workflows"},
+      {"GET", "/openapi.json"},
+      {"GET", "/metrics"},
+      {"GET", "/api/v1/workers"},
+      {"GET", "/api/v1/queues/x/telemetry"},
+      {"POST", "/queues"},
+      {"POST", "/queues/start"},
+      {"POST", "/queues/start-pipeline"},
+      {"POST", "/queues/start-test-flow"},
+      {"POST", "/queues/x/stop"},
+      {"POST", "/queues/stop"},
+      {"POST", "/api/v1/control"},
+      {"POST", "/api/v1/dummy"},
+  };
+  for (const auto& [method, path] : routes) {
+    for (const std::string& token : {std::string(), std::string("wrong-token-0123456789"),
+                                     ScopedTokens::sha256_hex(tokens.admin)}) {
+      auto r = call(method, path, method == "POST" ? body : "", token);
+      EXPECT_EQ(r.status, 401) << method << " " << path << " token '" << token << "': " << r.body;
+      EXPECT_NE(r.headers.get_or("WWW-Authenticate", "").find("Bearer"), std::string::npos);
+    }
+  }
+  // Probes stay open for kubelets and load balancers.
+  EXPECT_EQ(call("GET", "/health/live").status, 200);
+  EXPECT_EQ(call("GET", "/health/ready").status, 200);
+  EXPECT_EQ(call("GET", "/health/startup").status, 200);
+
+  // read: every read route; nothing that changes anything.
+  EXPECT_EQ(call("GET", "/queues", "", tokens.read).status, 200);
+  EXPECT_EQ(call("GET", "/workflows", "", tokens.read).status, 200);
+  EXPECT_EQ(call("GET", "/metrics", "", tokens.read).status, 200);
+  EXPECT_EQ(call("GET", "/queues/x", "", tokens.read).status, 404);
+  auto denied = call("POST", "/queues", body, tokens.read);
+  EXPECT_EQ(denied.status, 403) << denied.body;
+  EXPECT_NE(denied.headers.get_or("WWW-Authenticate", "").find("insufficient_scope"),
+            std::string::npos);
+  EXPECT_EQ(call("POST", "/queues/x/stop", "", tokens.read).status, 403);
+  EXPECT_EQ(
+      call("POST", "/api/v1/control", R"({"command":"stop","queue_id":"q"})", tokens.read).status,
+      403);
+
+  // operate: templates, not inline workflows.
+  auto started = call("POST", "/queues", body, tokens.operate);
+  EXPECT_EQ(started.status, 201) << started.body;
+  const std::string inline_flow =
+      R"({"workflow":{"name":"x","stages":[{"name":"a","service":"dummy-service","env":{"TYPE":"dummy","EXIT_AFTER":"0.2"}}]}})";
+  auto inline_denied = call("POST", "/queues", inline_flow, tokens.operate);
+  EXPECT_EQ(inline_denied.status, 403) << inline_denied.body;
+  EXPECT_NE(inline_denied.body.find("admin"), std::string::npos) << inline_denied.body;
+  EXPECT_EQ(platform_->queue_manager()->workflows().size(), 1u);  // nothing launched
+
+  // admin (stored as its hash in the file): inline workflows too.
+  auto inline_ok = call("POST", "/queues", inline_flow, tokens.admin);
+  EXPECT_EQ(inline_ok.status, 201) << inline_ok.body;
+
+  // A WebSocket from a browser carries its token as access_token.
+  auto ws_status = [&](const std::string& query) {
+    runtime::HttpHeaders h;
+    h.set("Upgrade", "websocket");
+    h.set("Connection", "Upgrade");
+    h.set("Sec-WebSocket-Version", "13");
+    h.set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
+    auto r = runtime::http_request("GET", platform_->base_url() + "/ws/queues" + query, {}, h, 5s);
+    return r.ok() ? r->status : -1;
+  };
+  EXPECT_EQ(ws_status(""), 401);
+  EXPECT_EQ(ws_status("?access_token=" + tokens.read), 101);
+}
+
+TEST_F(QueueManagerTest, InlineWorkflowsMayNotSetPlatformKeysAndNothingIsLaunched) {
+  start_platform();
+  // Each key is refused with 400 naming it: the loader's variables, endpoints credentials are sent
+  // to, credentials themselves, protocol wiring, and anything the service does not declare.
+  for (const char* key : {"LD_PRELOAD",
+                          "LD_LIBRARY_PATH",
+                          "PATH",
+                          "HOME",
+                          "ARANGO_URL",
+                          "BINANCE_API_URL",
+                          "BINANCE_WS_URL",
+                          "SF_STORE",
+                          "POSTGRES_DSN",
+                          "KAFKA_BOOTSTRAP_SERVERS",
+                          "BUS",
+                          "KAFKA_PASSWORD",
+                          "ARANGO_PASSWORD",
+                          "BINANCE_API_KEY",
+                          "HTTP_HOST",
+                          "QUEUE_EVENTS_TOPIC",
+                          "TELEMETRY_PRODUCER_ID",
+                          "GRAPH_DIR",
+                          "SF_SECRETS_FILE",
+                          "NOT_AN_OPTION"}) {
+    const std::string body =
+        std::string(
+            R"({"workflow":{"name":"evil","stages":[{"name":"a","service":"dummy-service","env":{"TYPE":"dummy",")") +
+        key + R"(":"/tmp/x"}}]}})";
+    auto r = call("POST", "/queues", body);
+    EXPECT_EQ(r.status, 400) << key << ": " << r.body;
+    EXPECT_NE(r.body.find(std::string("env.") + key), std::string::npos) << r.body;
+  }
+  // An unknown service, and a value the service cannot parse, are 400s too.
+  auto unknown = call("POST", "/queues",
+                      R"({"workflow":{"name":"x","stages":[{"name":"a","service":"rm-rf"}]}})");
+  EXPECT_EQ(unknown.status, 400) << unknown.body;
+  EXPECT_NE(unknown.body.find("unknown service"), std::string::npos) << unknown.body;
+  auto bad_value = call(
+      "POST", "/queues",
+      R"({"workflow":{"name":"x","stages":[{"name":"a","service":"dummy-service","env":{"EXIT_AFTER":"soon"}}]}})");
+  EXPECT_EQ(bad_value.status, 400) << bad_value.body;
+  EXPECT_NE(bad_value.body.find("EXIT_AFTER"), std::string::npos) << bad_value.body;
+  // Nothing was started, stored or launched.
+  EXPECT_TRUE(platform_->queue_manager()->workflows().empty());
+  auto stored = platform_->store().workflows();
+  ASSERT_TRUE(stored.ok());
+  EXPECT_TRUE(stored->empty());
+  EXPECT_EQ(call("GET", "/api/v1/workers").body, "[]");
+}
+
+TEST_F(QueueManagerTest, ATemplateFileThatSetsAPlatformKeyIsRefusedAtStartup) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("sf_bad_templates_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "leaky.json")
+      << R"({"name":"leaky","stages":[{"name":"a","service":"dummy-service","env":{"LD_PRELOAD":"/x.so"}}]})";
+  PlatformOptions o;
+  o.store_url = "sqlite::memory:";
+  o.port = 0;
+  o.qm_options.workflows_dir = dir.string();
+  auto p = Platform::start(o);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.error().find("leaky.json"), std::string::npos) << p.error();
+  EXPECT_NE(p.error().find("LD_PRELOAD"), std::string::npos) << p.error();
+  fs::remove_all(dir);
+}
+
+TEST_F(QueueManagerTest, CredentialsNeverReachResponsesRecordsOrTelemetry) {
+  const std::string canary = "sfcanary-" + std::to_string(::getpid()) + "-x9q";
+  // Credentials reach the manager both ways a deployment gives them: its secret store and (older
+  // setups) its base environment, including a store URL with a password.
+  qm::QueueManagerOptions qo;
+  qo.secrets = std::make_shared<runtime::SecretStore>();
+  qo.secrets->set("BINANCE_API_KEY", canary + "-binance");
+  qo.secrets->set("KAFKA_PASSWORD", canary + "-kafka");
+  qo.base_env["ARANGO_PASSWORD"] = canary + "-arango";
+  qo.base_env["MINIO_SECRET_KEY"] = canary + "-minio";
+  qo.base_env["SF_STORE_BACKUP"] = "postgresql://sf:" + canary + "@db/x";
+  start_platform(qo);
+  std::string seen;
+  auto r = call("POST", "/queues", R"({"template":"test-flow","params":{"seconds":"0.3"}})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  seen += r.body;
+  const std::string id = field(r.body, "queue_id");
+  EXPECT_EQ(wait_status(id, 30s), "finished");
+  for (const std::string& path : {"/queues", "/queues/" + id, "/queues/" + id + "/events",
+                                  "/queues/" + id + "/events?follow=1", "/metrics",
+                                  "/api/v1/queues/" + id + "/telemetry", "/workflows"})
+    seen += call("GET", path).body;
+  EXPECT_EQ(seen.find(canary), std::string::npos) << seen.substr(seen.find(canary) - 200, 400);
+  auto stored = platform_->store().workflows();
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].definition.find(canary), std::string::npos);
+  EXPECT_EQ((*stored)[0].definition.find("ARANGO_PASSWORD"), std::string::npos);
+  auto events = platform_->store().telemetry(id);
+  ASSERT_TRUE(events.ok());
+  for (const auto& e : *events)
+    EXPECT_EQ(runtime::encode_telemetry(e).find(canary), std::string::npos);
+}
+
+TEST_F(QueueManagerTest, StoredWorkflowsWithCredentialsAreScrubbedWhenTheManagerStarts) {
+  const std::string canary = "sfcanary-old-record-" + std::to_string(::getpid());
+  db_ = fs::temp_directory_path() / ("sf_qm_scrub_" + std::to_string(::getpid()) + ".db");
+  {
+    // A record as earlier versions wrote it: every credential inside each stage's env.
+    auto store = store::open_store("sqlite:" + db_.string());
+    ASSERT_TRUE(store.ok());
+    qm::Workflow w;
+    w.queue_id = "old-flow";
+    w.template_name = "test-flow";
+    w.status = "finished";
+    qm::Stage st;
+    st.name = "dummy";
+    st.service = "dummy-service";
+    st.status = "finished";
+    st.env = {{"TYPE", "dummy"},
+              {"ARANGO_PASSWORD", canary},
+              {"BINANCE_API_KEY", canary},
+              {"SF_STORE", "postgresql://u:" + canary + "@db/x"}};
+    w.stages.push_back(st);
+    std::string json = qm::to_json(w);
+    // to_json already leaves them out; write the record the way the old code did.
+    const std::string env_old =
+        R"("env":{"ARANGO_PASSWORD":")" + canary + R"(","BINANCE_API_KEY":")" + canary +
+        R"(","SF_STORE":"postgresql://u:)" + canary + R"(@db/x","TYPE":"dummy"})";
+    const auto at = json.find(R"("env":{)");
+    ASSERT_NE(at, std::string::npos);
+    json = json.substr(0, at) + env_old + json.substr(json.find('}', at) + 1);
+    ASSERT_NE(json.find(canary), std::string::npos);
+    ASSERT_TRUE((*store)->upsert_workflow({"old-flow", "finished", json, 1, 1}).ok());
+  }
+  PlatformOptions o;
+  o.store_url = "sqlite:" + db_.string();
+  o.port = 0;
+  o.qm_options.workflows_dir = std::string(SF_REPO_ROOT) + "/workflows";
+  auto p = Platform::start(o);
+  ASSERT_TRUE(p.ok()) << p.error();
+  platform_ = std::move(*p);
+  auto stored = platform_->store().workflows();
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].definition.find(canary), std::string::npos) << (*stored)[0].definition;
+  EXPECT_NE((*stored)[0].definition.find(R"("TYPE":"dummy")"), std::string::npos);
+  EXPECT_EQ(call("GET", "/queues/old-flow").body.find(canary), std::string::npos);
 }
 
 // --- live updates ----------------------------------------------------------------------------

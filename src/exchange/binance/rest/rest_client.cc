@@ -142,8 +142,11 @@ void add_rest_client_options(runtime::ConfigParser& parser) {
   using runtime::OptionType;
   parser.add({.name = "BINANCE_API_URL",
               .default_value = "https://api.binance.com",
-              .help = "Binance REST base URL (http:// for exchange-sim)"});
-  parser.add({.name = "BINANCE_API_KEY", .help = "API key, sent on historicalTrades only"});
+              .help = "Binance REST base URL (http:// for exchange-sim)",
+              .scope = runtime::OptionScope::kPlatform});
+  parser.add({.name = "BINANCE_API_KEY",
+              .help = "API key, sent on historicalTrades only",
+              .scope = runtime::OptionScope::kSecret});
   parser.add({.name = "BINANCE_WEIGHT_BUDGET",
               .type = OptionType::kInt,
               .default_value = "3000",
@@ -156,11 +159,14 @@ void add_rest_client_options(runtime::ConfigParser& parser) {
               .type = OptionType::kDuration,
               .default_value = "15s",
               .help = "Timeout for one request (write + read)"});
-  parser.add({.name = "BINANCE_CA_FILE", .help = "PEM CA bundle instead of the system store"});
+  parser.add({.name = "BINANCE_CA_FILE",
+              .help = "PEM CA bundle instead of the system store",
+              .scope = runtime::OptionScope::kPlatform});
   parser.add({.name = "BINANCE_TLS_VERIFY",
               .type = OptionType::kBool,
               .default_value = "true",
-              .help = "Verify the server certificate and host name"});
+              .help = "Verify the server certificate and host name",
+              .scope = runtime::OptionScope::kPlatform});
 }
 
 RestClientOptions rest_client_options(const runtime::Config& config) {

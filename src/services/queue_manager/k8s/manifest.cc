@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "runtime/json_writer.h"
+#include "runtime/secrets.h"
 
 namespace sf::services::qm::k8s {
 namespace {
@@ -86,10 +87,6 @@ bool parse_bool(const std::string& name, const std::string& text) {
   if (text == "1" || text == "true" || text == "yes") return true;
   if (text == "0" || text == "false" || text == "no") return false;
   throw std::invalid_argument(name + ": expected true or false, got '" + text + "'");
-}
-
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
 // --- rendering -------------------------------------------------------------------------------
@@ -270,8 +267,7 @@ std::string label_value(std::string_view text) {
 }
 
 bool is_secret_env(const K8sOptions& options, std::string_view name) {
-  if (options.secret_env.contains(std::string(name))) return true;
-  return ends_with(name, "_PASSWORD") || ends_with(name, "_SECRET") || ends_with(name, "_TOKEN");
+  return options.secret_env.contains(std::string(name)) || runtime::is_secret_name(name);
 }
 
 K8sOptions K8sOptions::from_env(
@@ -411,17 +407,23 @@ JsonNode job_manifest(const StageLaunch& launch, const K8sOptions& options) {
   }
   container.set("args", JsonNode::array()).push(str(launch.service));
 
+  // Credentials are references into the Secret, never values: the stage's secret names, and
+  // (should one slip into the env) any variable that is secret by name or by value.
+  std::map<std::string, bool> vars;  // name -> from the Secret; std::map: sorted, deterministic
+  for (const auto& [key, value] : launch.env)
+    vars[key] = is_secret_env(options, key) || runtime::value_has_credentials(value);
+  for (const auto& key : launch.secrets) vars[key] = true;
   JsonNode env = JsonNode::array();
-  for (const auto& [key, value] : launch.env) {  // std::map: sorted, deterministic
+  for (const auto& [key, from_secret] : vars) {
     JsonNode var = JsonNode::object();
     var.set("name", str(key));
-    if (is_secret_env(options, key)) {
+    if (from_secret) {
       JsonNode& ref =
           var.set("valueFrom", JsonNode::object()).set("secretKeyRef", JsonNode::object());
       ref.set("name", str(options.secret));
       ref.set("key", str(key));
     } else {
-      var.set("value", str(value));
+      var.set("value", str(launch.env.at(key)));
     }
     env.push(std::move(var));
   }

@@ -30,7 +30,8 @@ struct K8sOptions {
   std::string config_map = "streamforge-config";  // K8S_CONFIGMAP: envFrom (optional); "" for none
   std::string secret = "streamforge-secrets";     // K8S_SECRET: envFrom + secretKeyRef target
   // Variables never written as plain env: they become secretKeyRef {secret, key = the name}.
-  // Names ending in _PASSWORD, _SECRET or _TOKEN are treated the same way.
+  // So do every name runtime::is_secret_name calls secret, every value that carries a password
+  // and every name in StageLaunch::secrets.
   std::set<std::string> secret_env = {"KAFKA_PASSWORD", "ARANGO_PASSWORD", "POSTGRES_DSN"};
   int backoff_limit = 0;  // K8S_BACKOFF_LIMIT: 0, queue-manager's self-healing decides restarts
   std::optional<int> ttl_seconds_after_finished = 3600;  // K8S_TTL_SECONDS (<0 in env: none)
@@ -65,7 +66,7 @@ std::string job_name(const StageLaunch& launch);
 // A valid label value (at most 63 of [A-Za-z0-9_.-], alphanumeric at both ends; other characters
 // become '-'; hash-suffixed when cut).
 std::string label_value(std::string_view text);
-// Whether `name`'s value must be a secretKeyRef under `options`.
+// Whether `name`'s value must be a secretKeyRef under `options` (by name; values are checked too).
 bool is_secret_env(const K8sOptions& options, std::string_view name);
 
 // A small ordered JSON tree: keys keep insertion order, so output is deterministic.
