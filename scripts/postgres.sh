@@ -181,8 +181,10 @@ EOF
   wait_until "$START_TIMEOUT" 0.2 true server_ready \
     || { tail -n 30 "$dir/server.log" >&2 2>/dev/null || true; die "server not ready after ${START_TIMEOUT}s"; }
 
+  # CREATEROLE: tests make throw-away roles of their own (a canary password that must appear
+  # nowhere, tests/services/queue_manager/queue_manager_process_test.cc).
   superuser_psql "$dir" >&2 <<EOF
-CREATE ROLE $DB_USER LOGIN PASSWORD '$DB_PASSWORD';
+CREATE ROLE $DB_USER LOGIN CREATEROLE PASSWORD '$DB_PASSWORD';
 CREATE DATABASE $DB_NAME OWNER $DB_USER;
 EOF
   # Prove the DSN works over TCP with the password before handing it out.

@@ -188,7 +188,12 @@ bool enabled(Level level) {
 }
 
 bool is_sensitive_key(std::string_view key) {
-  return runtime::is_secret_name(key);
+  if (runtime::is_secret_name(key)) return true;
+  // A path to a secret ("db_password_file") is masked in logs too, though it is no secret itself.
+  for (std::string_view suffix : {"_file", "_path", "_dir", "_FILE", "_PATH", "_DIR"})
+    if (key.ends_with(suffix))
+      return runtime::is_secret_name(key.substr(0, key.size() - suffix.size()));
+  return false;
 }
 
 void write(Level level, std::string_view logger, std::string_view msg,

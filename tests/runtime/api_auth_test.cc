@@ -6,6 +6,9 @@
 // certificate.
 #include "runtime/api_auth.h"
 
+// GCC 12 reports a false -Wrestrict on std::string concatenation at -O3 (GCC bug 105329).
+#pragma GCC diagnostic ignored "-Wrestrict"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -313,7 +316,7 @@ TEST(ApiTls, TrustedClientsWorkUntrustedOnesFailAndMutualTlsWantsACertificate) {
   }
   const std::string wrong_key = temp_file("wrong-key.pem", stranger.key_pem);
   SecuredServer mismatched({"--sf-api-tls-cert-file", cert, "--sf-api-tls-key-file", wrong_key});
-  EXPECT_NE(mismatched.error.find("does not match"), std::string::npos) << mismatched.error;
+  EXPECT_NE(mismatched.error.find("mismatch"), std::string::npos) << mismatched.error;
   for (const auto& f : {cert, key, client_ca, wrong_key}) fs::remove(f);
 }
 

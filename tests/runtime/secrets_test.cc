@@ -67,17 +67,17 @@ TEST(SecretsFile, ParsesKeyValueLinesAndNamesTheBadLineWithoutItsValue) {
 }
 
 TEST(SecretStoreTest, ReadsTheEnvironmentsCredentialsOnly) {
-  ::setenv("SF_TEST_SECRETS_PASSWORD", "p1", 1);
-  ::setenv("SF_TEST_SECRETS_STORE_URL", "postgresql://u:p2@h/db", 1);
-  ::setenv("SF_TEST_SECRETS_PLAIN", "not-secret", 1);
+  ::setenv("SF_TEST_DB_PASSWORD", "p1", 1);
+  ::setenv("SF_TEST_STORE_URL", "postgresql://u:p2@h/db", 1);
+  ::setenv("SF_TEST_PLAIN_SETTING", "not-secret", 1);
   auto store = SecretStore::from_environment();
   ASSERT_TRUE(store) << store.error();
-  EXPECT_EQ((*store)->get("SF_TEST_SECRETS_PASSWORD"), "p1");
-  EXPECT_EQ((*store)->get("SF_TEST_SECRETS_STORE_URL"), "postgresql://u:p2@h/db");
-  EXPECT_FALSE((*store)->get("SF_TEST_SECRETS_PLAIN"));
-  ::unsetenv("SF_TEST_SECRETS_PASSWORD");
-  ::unsetenv("SF_TEST_SECRETS_STORE_URL");
-  ::unsetenv("SF_TEST_SECRETS_PLAIN");
+  EXPECT_EQ((*store)->get("SF_TEST_DB_PASSWORD"), "p1");
+  EXPECT_EQ((*store)->get("SF_TEST_STORE_URL"), "postgresql://u:p2@h/db");
+  EXPECT_FALSE((*store)->get("SF_TEST_PLAIN_SETTING"));
+  ::unsetenv("SF_TEST_DB_PASSWORD");
+  ::unsetenv("SF_TEST_STORE_URL");
+  ::unsetenv("SF_TEST_PLAIN_SETTING");
 }
 
 TEST(SecretStoreTest, ARotatedFileTakesEffectAtTheNextLookup) {

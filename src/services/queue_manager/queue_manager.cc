@@ -1017,7 +1017,7 @@ void QueueManager::install_routes(runtime::HttpServer& server) {
 
   server.route("GET", "/openapi.json", [](const runtime::HttpRequest&) {
     static const char* kSpec =
-        R"({"openapi":"3.0.3","info":{"title":"StreamForge queue-manager","version":"1"},
+        R"spec({"openapi":"3.0.3","info":{"title":"StreamForge queue-manager","version":"1"},
 "components":{"securitySchemes":{"bearer":{"type":"http","scheme":"bearer","description":"static token or OIDC access token; scopes read (GET), operate (start/stop), admin (inline workflows); required on every route but /health/* once configured"}}},
 "security":[{"bearer":[]}],
 "paths":{
@@ -1031,7 +1031,7 @@ void QueueManager::install_routes(runtime::HttpServer& server) {
 "/queues/start-pipeline":{"post":{"summary":"alias of POST /queues"}},
 "/queues/start-test-flow":{"post":{"summary":"POST /queues with template test-flow"}},
 "/queues/list":{"get":{"summary":"alias of GET /queues"}},
-"/queues/stop":{"post":{"summary":"stop with {\"queue_id\"} in the body"}}}})";
+"/queues/stop":{"post":{"summary":"stop with {\"queue_id\"} in the body"}}}})spec";
     return runtime::HttpResponse::json(200, kSpec);
   });
 }

@@ -246,6 +246,7 @@ TEST(QueueManagerOnKafka, CanaryCredentialsAppearNowhereAfterAFullHistoricalLoad
   // Real credentials that hold the canary: a PostgreSQL role and a Kafka SCRAM user.
   pg.exec("CREATE ROLE " + user + " LOGIN PASSWORD '" + canary + "-pg'");
   pg.exec("GRANT USAGE, CREATE ON SCHEMA " + pg.schema() + " TO " + user);
+  pg.exec("GRANT " + user + " TO CURRENT_USER");  // to drop what it owns at the end
   const std::string base = pg.url();
   const auto scheme_end = base.find("://") + 3, at = base.find('@');
   ASSERT_NE(at, std::string::npos) << "the test DSN has no user";
@@ -366,9 +367,9 @@ TEST(QueueManagerOnKafka, CanaryCredentialsAppearNowhereAfterAFullHistoricalLoad
                       "' AND tablename = 'candles'"),
             user);
 
-  for (const std::string& path :
-       {"/queues", "/queues/list", "/queues/" + id, "/queues/" + id + "/events",
-        "/queues/" + id + "/events?follow=1", "/workflows", "/openapi.json", "/metrics"})
+  for (const std::string& path : std::vector<std::string>{
+           "/queues", "/queues/list", "/queues/" + id, "/queues/" + id + "/events",
+           "/queues/" + id + "/events?follow=1", "/workflows", "/openapi.json", "/metrics"})
     EXPECT_EQ(call("GET", path, "", api_token).status, 200) << path;
   EXPECT_EQ(find_canary(responses, canary), "") << "API response";
 
@@ -421,7 +422,8 @@ TEST(QueueManagerOnKafka, CanaryCredentialsAppearNowhereAfterAFullHistoricalLoad
 
   // The Kubernetes Jobs this workflow would be: references into the Secret, never values.
   std::vector<qm::StageLaunch> launches;
-  for (const auto& s : manager.workflow(id)->stages) {
+  const qm::Workflow finished = *manager.workflow(id);
+  for (const auto& s : finished.stages) {
     qm::StageLaunch l{id, s.name, s.service, 1, s.env, {}};
     if (const auto* spec = qm::find_service(s.service))
       l.secrets = qm::stage_secret_names(*spec, secrets->names());

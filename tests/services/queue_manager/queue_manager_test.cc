@@ -604,9 +604,10 @@ TEST_F(QueueManagerTest, CredentialsNeverReachResponsesRecordsOrTelemetry) {
   seen += r.body;
   const std::string id = field(r.body, "queue_id");
   EXPECT_EQ(wait_status(id, 30s), "finished");
-  for (const std::string& path : {"/queues", "/queues/" + id, "/queues/" + id + "/events",
-                                  "/queues/" + id + "/events?follow=1", "/metrics",
-                                  "/api/v1/queues/" + id + "/telemetry", "/workflows"})
+  for (const std::string& path :
+       std::vector<std::string>{"/queues", "/queues/" + id, "/queues/" + id + "/events",
+                                "/queues/" + id + "/events?follow=1", "/metrics",
+                                "/api/v1/queues/" + id + "/telemetry", "/workflows"})
     seen += call("GET", path).body;
   EXPECT_EQ(seen.find(canary), std::string::npos) << seen.substr(seen.find(canary) - 200, 400);
   auto stored = platform_->store().workflows();
