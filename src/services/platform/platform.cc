@@ -284,8 +284,7 @@ Result<std::unique_ptr<Platform>, std::string> Platform::start(const PlatformOpt
   if (options.queue_manager) {
     qm::QueueManagerOptions qo = options.qm_options;
     if (!qo.secrets) qo.secrets = std::make_shared<runtime::SecretStore>();
-    p->launcher =
-        std::make_unique<qm::InProcessLauncher>(*p->bus, qm::Embedded{p->store.get()}, qo.secrets);
+    p->launcher = std::make_unique<qm::InProcessLauncher>(*p->bus, qm::Embedded{p->store.get()});
     qo.topics = options.topics;
     p->qm = std::make_unique<qm::QueueManager>(*p->bus, *p->store, *p->launcher, qo);
     if (auto s = p->qm->start(); !s) return unexpected("cannot start queue-manager: " + s.error());

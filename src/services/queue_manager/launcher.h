@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "runtime/secrets.h"
 
 namespace sf::services::qm {
 
@@ -32,9 +33,12 @@ struct StageLaunch {
   // shown by the API and written into Job specs as it is.
   std::map<std::string, std::string> env;
   // The names of the credentials the stage receives (registry.h: stage_secret_names). Launchers
-  // resolve them when they start the stage: from the platform's runtime::SecretStore (in-process,
-  // local-process) or as secretKeyRef into the platform's Secret (Kubernetes).
+  // resolve them when they start the stage: from `secret_source` (in-process, local-process) or
+  // as secretKeyRef into the platform's Secret (Kubernetes).
   std::vector<std::string> secrets{};
+  // The manager's credentials, where `secrets` are looked up at launch; the values never enter
+  // this struct. nullptr: none (a stage that names a secret then fails to launch).
+  std::shared_ptr<const runtime::SecretStore> secret_source{};
 };
 
 // What a launcher knows of a stage run apart from its telemetry.

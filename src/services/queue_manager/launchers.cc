@@ -43,17 +43,15 @@ struct InProcessLauncher::Run {
   std::atomic<int> exit_code{-1};
 };
 
-InProcessLauncher::InProcessLauncher(bus::Bus& bus, Embedded embedded,
-                                     std::shared_ptr<const runtime::SecretStore> secrets)
-    : bus_(bus), embedded_(embedded), secrets_(std::move(secrets)) {}
+InProcessLauncher::InProcessLauncher(bus::Bus& bus, Embedded embedded)
+    : bus_(bus), embedded_(embedded) {}
 
 namespace {
 // The stage's credentials by value, resolved now (a rotated secrets file counts from here on).
-Result<std::map<std::string, std::string>, std::string> resolve_secrets(
-    const StageLaunch& launch, const runtime::SecretStore* secrets) {
+Result<std::map<std::string, std::string>, std::string> resolve_secrets(const StageLaunch& launch) {
   std::map<std::string, std::string> out;
   for (const auto& name : launch.secrets) {
-    auto value = secrets ? secrets->get(name) : std::nullopt;
+    auto value = launch.secret_source ? launch.secret_source->get(name) : std::nullopt;
     if (!value) return unexpected("secret " + name + " is not configured on the platform");
     out[name] = std::move(*value);
   }
@@ -72,7 +70,7 @@ InProcessLauncher::~InProcessLauncher() {
 Result<std::string, std::string> InProcessLauncher::start(const StageLaunch& launch) {
   const ServiceSpec* spec = find_service(launch.service);
   if (!spec) return unexpected("service " + launch.service + " cannot run in-process");
-  auto secrets = resolve_secrets(launch, secrets_.get());
+  auto secrets = resolve_secrets(launch);
   if (!secrets) return unexpected(secrets.error());
   std::map<std::string, std::string> env = launch.env;
   env.merge(*secrets);  // a stage's env never names a secret, so nothing collides
@@ -154,7 +152,7 @@ Result<std::string, std::string> LocalProcessLauncher::start(const StageLaunch& 
   for (const char* keep : {"PATH", "HOME", "LANG"})
     if (const char* v = std::getenv(keep)) env_strings.push_back(std::string(keep) + "=" + v);
   for (const auto& [k, v] : launch.env) env_strings.push_back(k + "=" + v);
-  auto secrets = resolve_secrets(launch, o_.secrets.get());
+  auto secrets = resolve_secrets(launch);
   if (!secrets) return unexpected(secrets.error());
   for (const auto& [k, v] : *secrets) env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;

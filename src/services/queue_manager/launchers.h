@@ -8,7 +8,6 @@
 #include <string>
 
 #include "bus/bus.h"
-#include "runtime/secrets.h"
 #include "services/queue_manager/launcher.h"
 #include "services/queue_manager/registry.h"
 
@@ -17,9 +16,7 @@ namespace sf::services::qm {
 // Threads inside this process, on its bus (the in-process bus inside `streamforge run`).
 class InProcessLauncher final : public Launcher {
  public:
-  // `secrets`: where the stages' credentials come from (nullptr: none).
-  InProcessLauncher(bus::Bus& bus, Embedded embedded,
-                    std::shared_ptr<const runtime::SecretStore> secrets = nullptr);
+  InProcessLauncher(bus::Bus& bus, Embedded embedded);
   ~InProcessLauncher() override;  // stops every run still going and joins it
 
   Result<std::string, std::string> start(const StageLaunch& launch) override;
@@ -31,7 +28,6 @@ class InProcessLauncher final : public Launcher {
   struct Run;
   bus::Bus& bus_;
   Embedded embedded_;
-  std::shared_ptr<const runtime::SecretStore> secrets_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<Run>> runs_;
   int next_ = 0;
@@ -41,9 +37,6 @@ struct LocalProcessOptions {
   std::string binary;   // streamforge; "" = this process's own executable
   std::string log_dir;  // <log_dir>/<queue_id>/<stage>-a<attempt>.log
   std::chrono::milliseconds kill_grace{std::chrono::seconds(10)};  // SIGTERM -> SIGKILL
-  // Where the stages' credentials come from at launch (nullptr: none). Their values go into the
-  // child's environment only.
-  std::shared_ptr<const runtime::SecretStore> secrets{};
 };
 
 // `streamforge <service>` child processes. The child gets exactly the stage's environment and its

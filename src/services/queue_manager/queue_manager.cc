@@ -326,7 +326,7 @@ struct QueueManager::Impl {
   void launch_locked(Workflow& w, Stage& s) {
     ++s.attempt;
     s.producer = s.service + "__" + s.name + "__a" + std::to_string(s.attempt);
-    StageLaunch l{w.queue_id, s.name, s.service, s.attempt, s.env, {}};
+    StageLaunch l{w.queue_id, s.name, s.service, s.attempt, s.env, {}, o.secrets};
     const std::vector<std::string> available = o.secrets->names();
     if (const ServiceSpec* spec = find_service(s.service)) {
       l.secrets = stage_secret_names(*spec, available);

@@ -180,13 +180,11 @@ int queue_manager_main(int argc, char** argv) {
       launcher = std::make_unique<qm::LocalProcessLauncher>(
           qm::LocalProcessOptions{.binary = "",
                                   .log_dir = config->get_string("QM_LOG_DIR"),
-                                  .kill_grace = std::chrono::seconds(10),
-                                  .secrets = qo.secrets});
+                                  .kill_grace = std::chrono::seconds(10)});
     } else if (kind == "kubernetes") {
       launcher = qm::k8s::make_k8s_launcher(runtime::getenv_lookup);
     } else if (kind == "in-process") {
-      launcher =
-          std::make_unique<qm::InProcessLauncher>(**bus, qm::Embedded{store->get()}, qo.secrets);
+      launcher = std::make_unique<qm::InProcessLauncher>(**bus, qm::Embedded{store->get()});
     } else {
       std::cerr << "queue-manager: QM_LAUNCHER must be local-process, kubernetes or in-process\n";
       return 2;

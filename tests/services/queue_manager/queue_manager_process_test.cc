@@ -174,9 +174,10 @@ TEST(LocalProcessLauncher, TheChildGetsItsEnvironmentAndItsSecretsOnly) {
   secrets->set("ARANGO_PASSWORD", "arango-pw");
   secrets->set("MINIO_SECRET_KEY", "not-for-this-stage");
   qm::LocalProcessLauncher launcher(
-      {.binary = "/bin/sh", .log_dir = dir.string(), .kill_grace = 5s, .secrets = secrets});
+      {.binary = "/bin/sh", .log_dir = dir.string(), .kill_grace = 5s});
   qm::StageLaunch launch{
-      "q1", "s1", script.string(), 1, {{"TYPE", "x"}, {"SYMBOL", "BTCUSDT"}}, {"ARANGO_PASSWORD"}};
+      "q1",   "s1", script.string(), 1, {{"TYPE", "x"}, {"SYMBOL", "BTCUSDT"}}, {"ARANGO_PASSWORD"},
+      secrets};
   auto handle = launcher.start(launch);
   ASSERT_TRUE(handle.ok()) << handle.error();
   auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -302,8 +303,7 @@ TEST(QueueManagerOnKafka, CanaryCredentialsAppearNowhereAfterAFullHistoricalLoad
   const fs::path logs = fs::temp_directory_path() / ("sf_qm_canary_" + suffix);
   qm::LocalProcessLauncher launcher({.binary = sf::testing::streamforge_bin().string(),
                                      .log_dir = logs.string(),
-                                     .kill_grace = 10s,
-                                     .secrets = secrets});
+                                     .kill_grace = 10s});
   qm::QueueManagerOptions qo;
   qo.workflows_dir = std::string(SF_REPO_ROOT) + "/workflows";
   qo.topics = {"qc-" + suffix, "qe-" + suffix};

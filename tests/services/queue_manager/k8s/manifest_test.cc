@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <map>
 #include <regex>
 #include <stdexcept>
 
@@ -155,6 +156,32 @@ TEST(K8sManifest, PasswordsNeverAppearInPlainEnv) {
     ++refs;
   }
   EXPECT_EQ(refs, 4);
+}
+
+// The stage's secret names become references; so does anything secret by name or by value that
+// reached the env (BINANCE_API_KEY, MINIO_SECRET_KEY and a store URL with a password were plain
+// values before the central rule).
+TEST(K8sManifest, StageSecretsAndSecretValuesBecomeReferences) {
+  auto l = launch("q", "load", "loader-producer");
+  l.secrets = {"BINANCE_API_KEY", "KAFKA_PASSWORD"};
+  l.env["MINIO_SECRET_KEY"] = "hunter2-minio";
+  l.env["SF_STORE"] = "postgresql://sf:hunter2-store@db/x";
+  l.env["SF_STORE_PLAIN"] = "sqlite:./x.db";
+  const std::string text = render_job(l, K8sOptions{}, ManifestFormat::kYaml);
+  EXPECT_EQ(text.find("hunter2"), std::string::npos) << text;
+  Parsed p(render_job(l, K8sOptions{}));
+  std::map<std::string, std::string> refs, values;
+  for (auto e : dom::array(p.root["spec"]["template"]["spec"]["containers"].at(0)["env"])) {
+    if (e["value"].error())
+      refs[str(e["name"])] = str(e["valueFrom"]["secretKeyRef"]["key"]);
+    else
+      values[str(e["name"])] = str(e["value"]);
+  }
+  EXPECT_EQ(refs, (std::map<std::string, std::string>{{"BINANCE_API_KEY", "BINANCE_API_KEY"},
+                                                      {"KAFKA_PASSWORD", "KAFKA_PASSWORD"},
+                                                      {"MINIO_SECRET_KEY", "MINIO_SECRET_KEY"},
+                                                      {"SF_STORE", "SF_STORE"}}));
+  EXPECT_EQ(values.at("SF_STORE_PLAIN"), "sqlite:./x.db");
 }
 
 TEST(K8sManifest, ResourcesNodeSelectorServiceAccountAndGpu) {
