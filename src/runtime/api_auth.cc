@@ -116,11 +116,18 @@ Result<std::string, std::string> read_file(const std::string& path) {
   return ss.str();
 }
 
-std::int64_t mtime_ns(const std::string& path) {
+// What tells that a file changed: inode, size and both times (a file replaced by a rename, or
+// rewritten with a same-length token within one timestamp tick, still shows). -1 when missing.
+struct FileStamp {
+  std::int64_t inode = -1, size = -1, mtime_ns = -1, ctime_ns = -1;
+  bool operator==(const FileStamp&) const = default;
+};
+FileStamp file_stamp(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return -1;
-  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec +
-         st.st_size;
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {static_cast<std::int64_t>(st.st_ino), static_cast<std::int64_t>(st.st_size),
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+          static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec};
 }
 
 // The bearer token of a request: the Authorization header, or on a WebSocket upgrade the
@@ -156,37 +163,44 @@ struct ApiAuth::Impl {
   std::mutex mu;
   std::vector<StaticToken> tokens;  // SF_API_TOKEN and the file's
   std::vector<StaticToken> file_tokens;
-  std::int64_t tokens_file_stamp = -1;
+  FileStamp tokens_file_stamp;
+  bool tokens_file_stamp_known = false;
 
   std::shared_ptr<const jwt::Jwks> jwks;
   std::chrono::steady_clock::time_point jwks_fetched{};
   std::chrono::steady_clock::time_point jwks_attempted{};
-  std::int64_t jwks_file_stamp = -1;
+  bool jwks_fetching = false;
+  FileStamp jwks_file_stamp;
 
+  // Reads the tokens file again when it changed. Fails closed: a file that went away or no longer
+  // parses revokes every token it held (SF_API_TOKEN stays). One error line per change, not per
+  // request.
   Result<void, std::string> reload_tokens_file_locked() {
     if (settings.tokens_file.empty()) return {};
-    const std::int64_t stamp = mtime_ns(settings.tokens_file);
-    if (stamp == tokens_file_stamp) return {};
+    const FileStamp stamp = file_stamp(settings.tokens_file);
+    if (tokens_file_stamp_known && stamp == tokens_file_stamp) return {};
+    tokens_file_stamp = stamp;
+    tokens_file_stamp_known = true;
+    file_tokens.clear();
     auto text = read_file(settings.tokens_file);
     if (!text) return unexpected("SF_API_TOKENS_FILE: " + text.error());
     auto parsed = parse_tokens_file(*text);
     if (!parsed)
       return unexpected("SF_API_TOKENS_FILE " + settings.tokens_file + ": " + parsed.error());
     file_tokens = std::move(*parsed);
-    tokens_file_stamp = stamp;
     return {};
   }
 
-  // Fetches (or reads) the JWKS; keeps the last good one on failure.
-  Result<void, std::string> refresh_jwks_locked() {
+  // Fetches (or reads) the issuer's key set. Called without `mu` held: a slow issuer must not
+  // hold up static-token callers.
+  Result<std::shared_ptr<const jwt::Jwks>, std::string> fetch_jwks(FileStamp* file_read) const {
     const auto& oidc = *settings.oidc;
-    jwks_attempted = std::chrono::steady_clock::now();
     std::string document;
     if (!oidc.jwks_file.empty()) {
+      *file_read = file_stamp(oidc.jwks_file);
       auto text = read_file(oidc.jwks_file);
       if (!text) return unexpected("SF_OIDC_JWKS_FILE: " + text.error());
       document = std::move(*text);
-      jwks_file_stamp = mtime_ns(oidc.jwks_file);
     } else {
       std::string url = oidc.jwks_url;
       HttpClient client;
@@ -212,21 +226,50 @@ struct ApiAuth::Impl {
     }
     auto keys = jwt::parse_jwks(document);
     if (!keys) return unexpected("JWKS: " + keys.error());
+    return std::move(*keys);
+  }
+
+  // Fetches the key set now (startup); the last good one stays on failure.
+  Result<void, std::string> refresh_jwks() {
+    FileStamp stamp;
+    auto keys = fetch_jwks(&stamp);
+    std::lock_guard lock(mu);
+    jwks_attempted = std::chrono::steady_clock::now();
+    if (!keys) return unexpected(keys.error());
     jwks = std::move(*keys);
-    jwks_fetched = std::chrono::steady_clock::now();
+    jwks_fetched = jwks_attempted;
+    jwks_file_stamp = stamp;
     return {};
   }
 
+  // The key set, refreshed when old, changed on disk, or `force`d (a token named an unknown key).
+  // At most one fetch at a time and one attempt per kJwksMinRefetch, whatever the callers send;
+  // others go on with the keys held meanwhile.
   std::shared_ptr<const jwt::Jwks> current_jwks(bool force) {
-    std::lock_guard lock(mu);
-    const auto now = std::chrono::steady_clock::now();
-    const bool stale = !jwks || now - jwks_fetched > kJwksMaxAge ||
-                       (!settings.oidc->jwks_file.empty() &&
-                        mtime_ns(settings.oidc->jwks_file) != jwks_file_stamp);
-    if ((stale || force) && (!jwks || now - jwks_attempted > kJwksMinRefetch)) {
-      if (auto r = refresh_jwks_locked(); !r)
-        log::warn(kLog, "JWKS not refreshed", {{"error", r.error()}});
+    std::shared_ptr<const jwt::Jwks> held;
+    {
+      std::lock_guard lock(mu);
+      held = jwks;
+      const auto now = std::chrono::steady_clock::now();
+      const bool stale = !jwks || now - jwks_fetched > kJwksMaxAge ||
+                         (!settings.oidc->jwks_file.empty() &&
+                          file_stamp(settings.oidc->jwks_file) != jwks_file_stamp);
+      if (!(stale || force) || jwks_fetching || now - jwks_attempted <= kJwksMinRefetch)
+        return held;
+      jwks_fetching = true;
+      jwks_attempted = now;
     }
+    FileStamp stamp;
+    auto keys = fetch_jwks(&stamp);
+    std::lock_guard lock(mu);
+    jwks_fetching = false;
+    if (!keys) {
+      log::warn(kLog, "JWKS not refreshed", {{"error", keys.error()}});
+      return jwks;
+    }
+    jwks = std::move(*keys);
+    jwks_fetched = std::chrono::steady_clock::now();
+    jwks_file_stamp = stamp;
     return jwks;
   }
 
@@ -299,9 +342,8 @@ Result<std::shared_ptr<ApiAuth>, std::string> ApiAuth::create(Settings settings)
     if (oidc.audience.empty())
       return unexpected(std::string("SF_OIDC_AUDIENCE is required with SF_OIDC_ISSUER"));
     // Keys are fetched now so that a wrong URL shows at startup; an issuer that is down only
-    // delays OIDC callers (fetched again on their first request).
-    std::lock_guard lock(impl->mu);
-    if (auto r = impl->refresh_jwks_locked(); !r) {
+    // delays OIDC callers (fetched again at most every kJwksMinRefetch).
+    if (auto r = impl->refresh_jwks(); !r) {
       if (!oidc.jwks_file.empty()) return unexpected(r.error());
       log::warn(kLog, "OIDC keys not fetched yet", {{"error", r.error()}});
     }

@@ -496,9 +496,15 @@ struct HttpServer::Impl {
         label = best_any_method->pattern;
       }
     }
-    if ((handler || stream_handler || ws_handler) && access != Access::kPublic &&
-        options.authenticate) {
-      if (auto denied = authorize(request, access)) return {std::move(*denied), label};
+    if ((handler || stream_handler || ws_handler) && options.authenticate) {
+      if (access == Access::kPublic) {
+        request.caller = Caller{"anonymous", Access::kPublic, "none"};  // never the admin default
+      } else {
+        // A token in the URL only where a browser has no other way (a WebSocket upgrade); on
+        // any other route it is not looked at (and not left for the handler to see).
+        if (!ws_handler || !websocket_upgrade) request.query.erase("access_token");
+        if (auto denied = authorize(request, access)) return {std::move(*denied), label};
+      }
     }
     if (ws_handler) {
       if (websocket_upgrade) return {HttpResponse{}, label, nullptr, ws_handler};

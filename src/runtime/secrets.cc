@@ -30,10 +30,11 @@ bool ends_with_ci(std::string_view s, std::string_view suffix) {
 }
 
 // The userinfo password of the URL starting at `scheme_end` ("://" position) in `text`: its
-// [begin, end) range, or begin == end when the URL has none.
+// [begin, end) range, or begin == end when the URL has none. The authority ends only where a URL
+// says it does ('/', '?', '#') or at whitespace: ',' and ';' may stand in a password as they are.
 std::pair<std::size_t, std::size_t> url_password(std::string_view text, std::size_t scheme_end) {
   const std::size_t start = scheme_end + 3;
-  std::size_t stop = text.find_first_of("/?# \t\n,;", start);
+  std::size_t stop = text.find_first_of("/?# \t\r\n", start);
   if (stop == std::string_view::npos) stop = text.size();
   const std::string_view authority = text.substr(start, stop - start);
   const std::size_t at = authority.rfind('@');
@@ -43,21 +44,33 @@ std::pair<std::size_t, std::size_t> url_password(std::string_view text, std::siz
   return {start + colon + 1, start + at};
 }
 
-// The value of a password=... keyword (libpq "host=h password=pw", URL queries
-// "?password=pw&..."): [begin, end), or begin == end when there is none.
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+// The value of a password keyword: libpq's "host=h password = pw" (spaces allowed around '=',
+// the value ends at whitespace, or is quoted: password='a b') or a URL query's
+// "?password=pw&..." (ends at '&' or '#'): [begin, end), or begin == end when there is none.
 std::pair<std::size_t, std::size_t> keyword_password(std::string_view text, std::size_t from) {
-  for (std::size_t i = from; i + 9 <= text.size(); ++i) {
-    if (!contains_ci(text.substr(i, 9), "password=")) continue;
+  for (std::size_t i = from; i + 8 <= text.size(); ++i) {
+    if (!contains_ci(text.substr(i, 8), "password")) continue;
     // A keyword starts the text or follows a separator ("my_password=" is another word).
-    if (i > 0 && std::string_view(" \t?&;,").find(text[i - 1]) == std::string_view::npos) continue;
-    std::size_t begin = i + 9, end = begin;
-    if (end < text.size() && text[end] == '\'') {  // libpq quoting: password='a b'
+    const char before = i > 0 ? text[i - 1] : ' ';
+    if (!is_space(before) && before != '?' && before != '&') continue;
+    std::size_t begin = i + 8;
+    while (begin < text.size() && is_space(text[begin])) ++begin;
+    if (begin >= text.size() || text[begin] != '=') continue;
+    ++begin;
+    while (begin < text.size() && is_space(text[begin])) ++begin;
+    std::size_t end = begin;
+    const bool in_query = before == '?' || before == '&';
+    if (!in_query && end < text.size() && text[end] == '\'') {
       ++begin;
       end = text.find('\'', begin);
       if (end == std::string_view::npos) end = text.size();
     } else {
-      while (end < text.size() &&
-             std::string_view(" \t&;,").find(text[end]) == std::string_view::npos)
+      while (end < text.size() && !is_space(text[end]) &&
+             !(in_query && (text[end] == '&' || text[end] == '#')))
         ++end;
     }
     if (end > begin) return {begin, end};

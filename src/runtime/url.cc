@@ -4,8 +4,8 @@
 
 namespace sf::runtime {
 
-Result<HostPort, std::string> parse_authority(std::string_view authority, std::uint16_t default_port,
-                                              std::string_view url) {
+Result<HostPort, std::string> parse_authority(std::string_view authority,
+                                              std::uint16_t default_port, std::string_view url) {
   HostPort out;
   out.port = default_port;
   if (authority.find('@') != std::string_view::npos) {

@@ -116,6 +116,23 @@ TEST(ApiAuth, StaticTokensGrantTheirScopeAndTheFileIsReadAgainWhenItChanges) {
   std::ofstream(file) << "new-reader-token-0123456789 read r2\n";
   EXPECT_EQ(s.status("GET", "/read", "reader-token-0123456789"), 401);
   EXPECT_EQ(s.status("GET", "/read", "new-reader-token-0123456789"), 200);
+  // Fail closed: a file that no longer parses, or is gone, revokes what it held.
+  std::this_thread::sleep_for(20ms);
+  std::ofstream(file) << "new-reader-token-0123456789 superuser r2\n";
+  EXPECT_EQ(s.status("GET", "/read", "new-reader-token-0123456789"), 401);
+  std::ofstream(file) << "new-reader-token-0123456789 read r2\n";
+  EXPECT_EQ(s.status("GET", "/read", "new-reader-token-0123456789"), 200);
+  fs::remove(file);
+  EXPECT_EQ(s.status("GET", "/read", "new-reader-token-0123456789"), 401);
+  EXPECT_EQ(s.status("POST", "/admin", "the-admin-token-0123456789"), 200);  // not from the file
+  // A token in the URL counts only on a WebSocket route, not on /read (even with Upgrade).
+  HttpHeaders upgrade;
+  upgrade.set("Upgrade", "websocket");
+  auto in_url =
+      http_request("GET", s.server->base_url() + "/read?access_token=the-admin-token-0123456789",
+                   "", upgrade, 10s);
+  ASSERT_TRUE(in_url.ok());
+  EXPECT_EQ(in_url->status, 401);
   // A bad line names its line and never the token.
   const std::string bad =
       temp_file("bad", "ok-token-0123456789 read\nsecret-token-0123456789 root\n");
@@ -124,7 +141,6 @@ TEST(ApiAuth, StaticTokensGrantTheirScopeAndTheFileIsReadAgainWhenItChanges) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("line 2"), std::string::npos) << r.error();
   EXPECT_EQ(r.error().find("secret-token"), std::string::npos) << r.error();
-  fs::remove(file);
   fs::remove(bad);
 }
 

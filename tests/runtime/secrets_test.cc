@@ -35,6 +35,10 @@ TEST(SecretValues, UrlPasswordsAndKeywordPasswordsAreCredentials) {
   EXPECT_TRUE(value_has_credentials("host=db password='a b'"));
   EXPECT_TRUE(value_has_credentials("postgresql://db/x?user=sf&password=pw"));
   EXPECT_TRUE(value_has_credentials("kafka://a:9092,http://u:p@h"));
+  // ',' and ';' may stand unencoded in a password; libpq allows spaces around '='.
+  EXPECT_TRUE(value_has_credentials("postgresql://sf:a,b@db/x"));
+  EXPECT_TRUE(value_has_credentials("postgresql://sf:a;b@db/x"));
+  EXPECT_TRUE(value_has_credentials("host=db password = pw"));
   EXPECT_FALSE(value_has_credentials("postgresql://sf@127.0.0.1/db"));  // user, no password
   EXPECT_FALSE(value_has_credentials("sqlite:./data/streamforge.db"));
   EXPECT_FALSE(value_has_credentials("http://[::1]:8080/queues"));
@@ -51,6 +55,10 @@ TEST(SecretValues, RedactionKeepsTheEndpointAndDropsThePassword) {
   EXPECT_EQ(redact_credentials("a http://u:p1@h and http://v:p2@g"),
             "a http://u:***@h and http://v:***@g");
   EXPECT_EQ(redact_credentials("nothing here"), "nothing here");
+  EXPECT_EQ(redact_credentials("postgresql://sf:a,b;c@db/x"), "postgresql://sf:***@db/x");
+  EXPECT_EQ(redact_credentials("host=db password=a,b user=sf"), "host=db password=*** user=sf");
+  EXPECT_EQ(redact_credentials("postgresql://db/x?password=p&user=sf"),
+            "postgresql://db/x?password=***&user=sf");
 }
 
 TEST(SecretsFile, ParsesKeyValueLinesAndNamesTheBadLineWithoutItsValue) {

@@ -48,7 +48,9 @@ std::map<std::string, std::string> inherited_env(const std::string& store_url) {
                            "ARANGO_USER"})
     if (const char* v = std::getenv(name); v && *v && !runtime::is_secret(name, v)) env[name] = v;
   // A store URL with a password is a secret: stages that read the store get it at launch.
-  if (!env.count("ARANGO_URL") && !runtime::value_has_credentials(store_url))
+  // ArangoDB (ARANGO_URL, a secret itself when it holds a password) wins over SF_STORE in a stage.
+  const char* arango = std::getenv("ARANGO_URL");
+  if ((arango == nullptr || *arango == '\0') && !runtime::value_has_credentials(store_url))
     env["SF_STORE"] = store_url;
   return env;
 }

@@ -95,6 +95,26 @@ std::string compact_date(const std::string& d, char sep) {
   return out;
 }
 
+bool valid_topic_name(std::string_view t) {
+  return !t.empty() && t.size() <= 249 && t != "." && t != ".." &&
+         std::all_of(t.begin(), t.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+         });
+}
+
+std::vector<std::string> split_topics(const std::string& list) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = list.find(',', start);
+    out.push_back(
+        list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
 std::string random_suffix() {
   return runtime::short_id(6);
 }
@@ -370,6 +390,17 @@ Result<Workflow, std::string> instantiate(const WorkflowTemplate& t,
     // One consumer group per reading stage: two connectors of one queue never share a group.
     if (!s.env.count("CONSUMER_GROUP"))
       s.env["CONSUMER_GROUP"] = s.service + "-" + w.queue_id + "-" + s.name;
+  }
+  // Parameters end up in topic names: each must stay one legal Kafka name, so that a parameter
+  // ("5m,queue-control") cannot turn a stage's topic into a list of other topics.
+  for (const auto& s : w.stages) {
+    for (const auto& [key, value] : s.env) {
+      if (!key.ends_with("TOPIC") && key != "CONSUMER_GROUP") continue;
+      for (const auto& topic : key == "KAFKA_TOPIC" ? split_topics(value) : std::vector{value})
+        if (!valid_topic_name(topic))
+          return unexpected("stage " + s.name + ": " + key + " \"" + topic +
+                            "\" is not a topic name ([A-Za-z0-9._-]{1,249}; check the parameters)");
+    }
   }
   w.created_at = w.updated_at = static_cast<double>(now_micros()) / 1e6;
   return w;

@@ -312,6 +312,10 @@ TEST_F(QueueManagerTest, BadRequestsGetFourHundredsNamingTheField) {
       {"POST", "/queues", R"({"template":"test-flow","params":{"seconds":3}})", 400,
        "params.seconds"},
       {"POST", "/queues", R"({"template":"test-flow","params":{"nope":"1"}})", 400, "nope"},
+      // A parameter that would turn a topic into a list of topics (the control topic among them).
+      {"POST", "/queues",
+       R"({"template":"historical-load","symbol":"BTCUSDT","from":"2020-07-01","to":"2020-07-02","interval":"5m,queue-control"})",
+       400, "not a topic name"},
       {"POST", "/queues", R"({"template":"test-flow","queue_id":"Bad Id!"})", 400, "queue_id"},
       {"POST", "/queues",
        R"({"workflow":{"name":"x","stages":[{"name":"a","service":"dummy-service","inputs":["b"]}]}})",

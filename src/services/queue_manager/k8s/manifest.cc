@@ -422,6 +422,10 @@ JsonNode job_manifest(const StageLaunch& launch, const K8sOptions& options) {
           var.set("valueFrom", JsonNode::object()).set("secretKeyRef", JsonNode::object());
       ref.set("name", str(options.secret));
       ref.set("key", str(key));
+      // The manager may hold a credential the Secret lacks (one given to it by a flag): the
+      // variable is then unset and the stage says what it misses, instead of a pod that cannot
+      // be created.
+      ref.set("optional", JsonNode::boolean_value(true));
     } else {
       var.set("value", str(launch.env.at(key)));
     }
@@ -437,14 +441,9 @@ JsonNode job_manifest(const StageLaunch& launch, const K8sOptions& options) {
     cm.set("optional", JsonNode::boolean_value(true));
     env_from.push(std::move(ref));
   }
-  {
-    JsonNode ref = JsonNode::object();
-    JsonNode& sec = ref.set("secretRef", JsonNode::object());
-    sec.set("name", str(options.secret));
-    sec.set("optional", JsonNode::boolean_value(true));
-    env_from.push(std::move(ref));
-  }
-  container.set("envFrom", std::move(env_from));
+  // No envFrom of the Secret: a stage gets the credentials it needs (secretKeyRef above), not
+  // every one the Secret holds.
+  if (!env_from.items.empty()) container.set("envFrom", std::move(env_from));
 
   JsonNode requests = JsonNode::object();
   if (!options.cpu_request.empty()) requests.set("cpu", str(options.cpu_request));

@@ -119,10 +119,10 @@ TEST(K8sManifest, JobHasTheRequiredShape) {
   std::vector<std::string> names;
   for (auto e : dom::array(c["env"])) names.push_back(str(e["name"]));
   EXPECT_EQ(names, (std::vector<std::string>{"QUEUE_ID", "SYMBOL", "TYPE"}));
+  // The ConfigMap whole; never the whole Secret (least privilege: secretKeyRef per credential).
   dom::array env_from = c["envFrom"];
-  ASSERT_EQ(env_from.size(), 2u);
+  ASSERT_EQ(env_from.size(), 1u);
   EXPECT_EQ(str(env_from.at(0)["configMapRef"]["name"]), "streamforge-config");
-  EXPECT_EQ(str(env_from.at(1)["secretRef"]["name"]), "streamforge-secrets");
   EXPECT_TRUE(c["resources"].error());  // none configured
   EXPECT_TRUE(pod["nodeSelector"].error());
 }
