@@ -15,6 +15,7 @@
 #include "runtime/http_client.h"
 #include "runtime/jwt.h"
 #include "runtime/log.h"
+#include "runtime/secrets.h"
 
 namespace sf::runtime {
 namespace {
@@ -78,33 +79,29 @@ std::vector<std::string_view> words(std::string_view line) {
 
 Result<std::vector<StaticToken>, std::string> parse_tokens_file(std::string_view text) {
   std::vector<StaticToken> out;
-  std::size_t line_no = 0;
-  for (std::size_t pos = 0; pos <= text.size();) {
-    std::size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    std::string_view line = text.substr(pos, eol - pos);
-    pos = eol + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    const auto w = words(line);
-    if (w.empty() || w[0].front() == '#') continue;
-    const std::string where = "line " + std::to_string(line_no) + ": ";
-    if (w.size() < 2 || w.size() > 3)
-      return unexpected(where + "expected <token> <read|operate|admin> [name]");
-    auto access = parse_access(w[1]);
-    if (!access) return unexpected(where + "scope must be read, operate or admin");
-    StaticToken t{
-        {}, w.size() == 3 ? std::string(w[2]) : "token-line-" + std::to_string(line_no), *access};
-    if (w[0].starts_with("sha256:")) {
-      auto d = parse_hex_digest(w[0].substr(7));
-      if (!d) return unexpected(where + "sha256: needs 64 hex digits");
-      t.digest = *d;
-    } else {
-      if (w[0].size() < 16) return unexpected(where + "a token needs at least 16 characters");
-      t.digest = sha256(w[0]);
-    }
-    out.push_back(std::move(t));
-  }
+  auto parsed = for_each_setting_line(
+      text, [&out](std::size_t line_no, std::string_view line) -> Result<void, std::string> {
+        const auto w = words(line);
+        if (w.size() < 2 || w.size() > 3)
+          return unexpected(std::string("expected <token> <read|operate|admin> [name]"));
+        auto access = parse_access(w[1]);
+        if (!access) return unexpected(std::string("scope must be read, operate or admin"));
+        StaticToken t{{},
+                      w.size() == 3 ? std::string(w[2]) : "token-line-" + std::to_string(line_no),
+                      *access};
+        if (w[0].starts_with("sha256:")) {
+          auto d = parse_hex_digest(w[0].substr(7));
+          if (!d) return unexpected(std::string("sha256: needs 64 hex digits"));
+          t.digest = *d;
+        } else {
+          if (w[0].size() < 16)
+            return unexpected(std::string("a token needs at least 16 characters"));
+          t.digest = sha256(w[0]);
+        }
+        out.push_back(std::move(t));
+        return {};
+      });
+  if (!parsed) return unexpected(parsed.error());
   return out;
 }
 

@@ -129,9 +129,9 @@ std::string redact_credentials(std::string_view value) {
   return out;
 }
 
-Result<std::map<std::string, std::string, std::less<>>, std::string> parse_secrets_file(
-    std::string_view text) {
-  std::map<std::string, std::string, std::less<>> out;
+Result<void, std::string> for_each_setting_line(
+    std::string_view text,
+    const std::function<Result<void, std::string>(std::size_t, std::string_view)>& fn) {
   std::size_t line_no = 0;
   for (std::size_t pos = 0; pos <= text.size();) {
     std::size_t eol = text.find('\n', pos);
@@ -139,27 +139,38 @@ Result<std::map<std::string, std::string, std::less<>>, std::string> parse_secre
     std::string_view line = text.substr(pos, eol - pos);
     pos = eol + 1;
     ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    std::size_t first = line.find_first_not_of(" \t");
-    if (first == std::string_view::npos || line[first] == '#') continue;
-    line.remove_prefix(first);
-    if (line.starts_with("export ")) line.remove_prefix(7);
-    const std::size_t eq = line.find('=');
-    if (eq == std::string_view::npos)
-      return unexpected("line " + std::to_string(line_no) + ": expected KEY=VALUE");
-    std::string_view key = line.substr(0, eq);
-    while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.remove_suffix(1);
-    if (!valid_env_name(key))
-      return unexpected("line " + std::to_string(line_no) + ": bad variable name");
-    std::string_view value = line.substr(eq + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-      value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
-        value.back() == value.front())
-      value = value.substr(1, value.size() - 2);
-    out[std::string(key)] = std::string(value);
+    while (!line.empty() && is_space(line.back())) line.remove_suffix(1);
+    while (!line.empty() && is_space(line.front())) line.remove_prefix(1);
+    if (line.empty() || line.front() == '#') continue;
+    if (auto r = fn(line_no, line); !r)
+      return unexpected("line " + std::to_string(line_no) + ": " + r.error());
   }
+  return {};
+}
+
+Result<std::map<std::string, std::string, std::less<>>, std::string> parse_secrets_file(
+    std::string_view text) {
+  std::map<std::string, std::string, std::less<>> out;
+  auto parsed = for_each_setting_line(
+      text, [&out](std::size_t, std::string_view line) -> Result<void, std::string> {
+        if (line.starts_with("export ")) line.remove_prefix(7);
+        const std::size_t eq = line.find('=');
+        if (eq == std::string_view::npos) return unexpected(std::string("expected KEY=VALUE"));
+        std::string_view key = line.substr(0, eq);
+        while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.remove_suffix(1);
+        if (!valid_env_name(key)) return unexpected(std::string("bad variable name"));
+        std::string_view value = line.substr(eq + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+          value.remove_prefix(1);
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+          value.remove_suffix(1);
+        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+            value.back() == value.front())
+          value = value.substr(1, value.size() - 2);
+        out[std::string(key)] = std::string(value);
+        return {};
+      });
+  if (!parsed) return unexpected(parsed.error());
   return out;
 }
 

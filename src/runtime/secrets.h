@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -84,6 +85,13 @@ class SecretStore {
   mutable std::int64_t file_mtime_ns_ = -1;
   mutable std::int64_t file_size_ = -1;
 };
+
+// The lines of a settings file (the secrets file, the API tokens file): `fn(number, line)` for
+// each line that is not blank or a '#' comment, surrounding whitespace and a trailing '\r' cut;
+// the first error `fn` returns stops the walk and comes back prefixed with "line N: ".
+Result<void, std::string> for_each_setting_line(
+    std::string_view text,
+    const std::function<Result<void, std::string>(std::size_t, std::string_view)>& fn);
 
 // Parses the secrets file format; errors name the line, never a value.
 Result<std::map<std::string, std::string, std::less<>>, std::string> parse_secrets_file(

@@ -449,7 +449,11 @@ int run_main(int argc, char** argv) {
   auto& p = **platform;
   std::cout << "StreamForge is running: API " << p.base_url() << "  (health: " << p.base_url()
             << "/health/ready, metrics: " << p.base_url()
-            << "/metrics)\nstore: " << store::redact_store_url(options.store_url) << "\n"
+            << "/metrics)\nstore: " << store::redact_store_url(options.store_url)
+            << "\nAPI authentication: "
+            << (options.http.authenticate ? "a bearer token on every route but /health/*"
+                                          : "none (loopback only: every local caller is admin)")
+            << "\n"
             << std::flush;
   if (!config->get_bool("DEMO")) {
     std::unique_lock lock(mu);
