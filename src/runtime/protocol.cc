@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "runtime/json_writer.h"
+#include "runtime/secrets.h"
 
 namespace sf::runtime {
 namespace {
@@ -55,7 +56,10 @@ std::string encode_telemetry(const TelemetryEvent& e) {
       .field("symbol", e.symbol)
       .field("type", e.type)
       .field("status", e.status)
-      .field("message", e.message)
+      // A message that quotes an endpoint with its password (a driver's error) loses the password
+      // here, before it reaches the bus, the store, the API and the logs.
+      .field("message",
+             value_has_credentials(e.message) ? redact_credentials(e.message) : e.message)
       .field("records_written", e.records_written)
       .field("finished", e.finished)
       .field("timestamp", e.timestamp)

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "runtime/config.h"
+#include "runtime/protocol.h"
 
 namespace sf::runtime {
 namespace {
@@ -59,6 +60,21 @@ TEST(SecretValues, RedactionKeepsTheEndpointAndDropsThePassword) {
   EXPECT_EQ(redact_credentials("host=db password=a,b user=sf"), "host=db password=*** user=sf");
   EXPECT_EQ(redact_credentials("postgresql://db/x?password=p&user=sf"),
             "postgresql://db/x?password=***&user=sf");
+}
+
+// A worker's error message that quotes an endpoint with its password (a driver's error text)
+// loses the password before it reaches the bus, the store and the API.
+TEST(SecretValues, TelemetryMessagesLoseTheirPasswords) {
+  TelemetryEvent e;
+  e.queue_id = "q";
+  e.status = "error";
+  e.message = "cannot connect to postgresql://sf:hunter2@db:5432/x: timeout";
+  const std::string json = encode_telemetry(e);
+  EXPECT_EQ(json.find("hunter2"), std::string::npos) << json;
+  EXPECT_NE(json.find("postgresql://sf:***@db:5432/x: timeout"), std::string::npos) << json;
+  auto back = decode_telemetry(json);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->message, "cannot connect to postgresql://sf:***@db:5432/x: timeout");
 }
 
 TEST(SecretsFile, ParsesKeyValueLinesAndNamesTheBadLineWithoutItsValue) {
