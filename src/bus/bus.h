@@ -72,6 +72,10 @@ struct SubscribeOptions {
   StartFrom start = StartFrom::kEarliest;
   // With kOffsets: topic -> partition -> next offset to read. Partitions not named start earliest.
   std::map<std::string, std::map<std::int32_t, std::int64_t>> offsets;
+  // A reader that comes and goes (a dashboard's view of a topic): once its last member leaves, the
+  // group holds nothing back. The in-process bus then frees what only it had left to read at once
+  // instead of after its inactive-group grace; Kafka keeps the group's offsets as for any group.
+  bool ephemeral = false;
 };
 
 class Consumer {

@@ -102,11 +102,12 @@ struct GroupState {
   // are never read by this group, so they need not be retained for it.
   std::vector<std::int64_t> start;
   Clock::time_point inactive_since{};  // when the last member left
+  bool ephemeral = false;              // SubscribeOptions::ephemeral: no grace after the last
 
-  // Whether the group still holds back trimming: while it has members, and for a grace period
-  // after the last one left.
+  // Whether the group still holds back trimming: while it has members, and (unless ephemeral) for
+  // a grace period after the last one left.
   bool pins(Clock::time_point now, std::chrono::milliseconds grace) const {
-    return !members.empty() || now - inactive_since < grace;
+    return !members.empty() || (!ephemeral && now - inactive_since < grace);
   }
 
   // Offset before which this group no longer needs messages.
@@ -212,6 +213,7 @@ class InProcConsumer final : public Consumer {
       std::lock_guard lock(topic->mutex);
       auto [it, inserted] = topic->groups.try_emplace(options_.group, topic->partitions.size());
       GroupState& group = it->second;
+      if (inserted) group.ephemeral = options_.ephemeral;
       group.members.push_back(this);
       subscriptions_.push_back({topic, &group});
       rebalance(*topic, group);

@@ -372,6 +372,42 @@ TEST(InProcBusRetention, ClosedGroupsStopPinningAfterTheirGracePeriod) {
   }
 }
 
+// A dashboard's reader (ephemeral) that left holds nothing back, even with a long grace: the
+// producers of a busy topic never wait for a browser tab that was closed.
+TEST(InProcBusRetention, AnEphemeralGroupStopsPinningAsSoonAsItsLastMemberLeaves) {
+  InProcBusOptions o;
+  o.max_retained_bytes_per_topic = 64 * 1024;
+  o.publish_timeout = std::chrono::milliseconds(100);
+  o.inactive_group_retention = std::chrono::hours(1);
+  InProcBus bus(o);
+  auto live = bus.subscribe({.topics = {"events"}, .group = "recorder", .start = StartFrom::kEarliest, .offsets = {}});
+  ASSERT_TRUE(live.ok());
+  {
+    SubscribeOptions view{.topics = {"events"}, .group = "dashboard-tab", .start = StartFrom::kLatest, .offsets = {}};
+    view.ephemeral = true;
+    auto tab = bus.subscribe(view);
+    ASSERT_TRUE(tab.ok());
+    (*tab)->close();
+  }
+  const std::string value(1000, 'x');
+  for (int i = 0; i < 1000; ++i) {  // ~1 MB through a 64 KiB topic
+    ASSERT_TRUE(bus.publish("events", "k", value).ok()) << "message " << i;
+    ASSERT_TRUE((*live)->poll(std::chrono::milliseconds(0)).ok());
+    ASSERT_TRUE((*live)->commit().ok());
+  }
+  // The same without `ephemeral`: the closed group pins, and the producer is told so.
+  auto pinned = bus.subscribe({.topics = {"events"}, .group = "forgotten", .start = StartFrom::kLatest, .offsets = {}});
+  ASSERT_TRUE(pinned.ok());
+  (*pinned)->close();
+  bool backpressure = false;
+  for (int i = 0; i < 200 && !backpressure; ++i) {
+    backpressure = !bus.publish("events", "k", value).ok();
+    ASSERT_TRUE((*live)->poll(std::chrono::milliseconds(0)).ok());
+    ASSERT_TRUE((*live)->commit().ok());
+  }
+  EXPECT_TRUE(backpressure);
+}
+
 TEST(InProcBusRetention, ClosedGroupKeepsItsMessagesDuringGrace) {
   InProcBusOptions o;
   o.inactive_group_retention = std::chrono::minutes(5);

@@ -10,6 +10,8 @@
 //   POST /api/v1/dummy                   start an in-process dummy-service
 //   GET  /api/v1/workers                 in-process workers and their state
 //   GET  /api/v1/queues/{id}/telemetry   stored telemetry of one queue
+//   GET  /ws/topics                      WebSocket: live records of any topic (the dashboard's
+//                                        topic inspector, docs/visualizer.md)
 // Later issues add the queue-manager and the data services.
 #pragma once
 

@@ -454,6 +454,7 @@ TEST_F(QueueManagerTest, WithCredentialsConfiguredEveryRouteAnswers401WithoutATo
       {"GET", "/queues/x/events"},
       {"GET", "/queues/x/events?follow=1"},
       {"GET", "/ws/queues"},
+      {"GET", "/ws/topics"},
       {"GET", "/workflows"},
       {"GET", "/openapi.json"},
       {"GET", "/metrics"},
