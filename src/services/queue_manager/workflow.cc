@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "bus/topic_name.h"
 #include "core/symbol.h"
 #include "runtime/json_writer.h"
 #include "runtime/secrets.h"
@@ -93,14 +94,6 @@ std::string compact_date(const std::string& d, char sep) {
     }
   }
   return out;
-}
-
-bool valid_topic_name(std::string_view t) {
-  return !t.empty() && t.size() <= 249 && t != "." && t != ".." &&
-         std::all_of(t.begin(), t.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-';
-         });
 }
 
 std::vector<std::string> split_topics(const std::string& list) {
@@ -397,7 +390,7 @@ Result<Workflow, std::string> instantiate(const WorkflowTemplate& t,
     for (const auto& [key, value] : s.env) {
       if (!key.ends_with("TOPIC") && key != "CONSUMER_GROUP") continue;
       for (const auto& topic : key == "KAFKA_TOPIC" ? split_topics(value) : std::vector{value})
-        if (!valid_topic_name(topic))
+        if (!bus::valid_topic_name(topic))
           return unexpected("stage " + s.name + ": " + key + " \"" + topic +
                             "\" is not a topic name ([A-Za-z0-9._-]{1,249}; check the parameters)");
     }

@@ -39,14 +39,6 @@ std::string record_json(const bus::Message& m) {
 
 }  // namespace
 
-bool valid_topic_name(std::string_view t) {
-  return !t.empty() && t.size() <= 249 && t != "." && t != ".." &&
-         std::all_of(t.begin(), t.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-';
-         });
-}
-
 struct TopicFeed::Watch {
   std::unique_ptr<bus::Consumer> consumer;
   std::mutex mu;  // guards subscribers
@@ -126,7 +118,7 @@ void TopicFeed::remove_client(ClientId client) {
 
 Result<void, std::string> TopicFeed::watch(ClientId client, const std::string& topic,
                                            RecordFilter filter) {
-  if (!valid_topic_name(topic))
+  if (!bus::valid_topic_name(topic))
     return unexpected("\"" + topic.substr(0, 64) +
                       "\" is not a topic name ([A-Za-z0-9._-]{1,249})");
   std::lock_guard lock(mu_);

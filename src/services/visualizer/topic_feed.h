@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "bus/bus.h"
+#include "bus/topic_name.h"
 #include "core/result.h"
 #include "services/visualizer/client_queue.h"
 
@@ -33,9 +34,6 @@ struct RecordFilter {
   std::string type;    // the wire record's "type" (trade, candle, depth_snapshot, ...)
   std::string symbol;  // its "symbol"
 };
-
-// A Kafka topic name: [A-Za-z0-9._-]{1,249}, not "." or "..".
-bool valid_topic_name(std::string_view topic);
 
 class TopicFeed {
  public:

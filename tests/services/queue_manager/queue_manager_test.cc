@@ -32,6 +32,7 @@
 #include "services/exchange_sim/exchange_sim.h"
 #include "services/platform/platform.h"
 #include "test_support.h"
+#include "ws_test_client.h"
 
 namespace sf::services {
 namespace {
@@ -803,40 +804,20 @@ TEST_F(QueueManagerTest, FollowedEventsStreamUntilTheWorkflowEnds) {
 }
 
 TEST_F(QueueManagerTest, WebSocketClientsSeeWorkflowsChange) {
-  namespace net = boost::asio;
-  namespace beast = boost::beast;
-  namespace websocket = beast::websocket;
   start_platform();
-  net::io_context io;
-  websocket::stream<net::ip::tcp::socket> ws(io);
-  ws.next_layer().connect(
-      {net::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(platform_->port())});
-  ws.handshake("127.0.0.1", "/ws/queues");
-  // Reads with a watchdog: a missing message fails the test instead of hanging it.
-  std::promise<void> finished;
-  auto watchdog = std::async(std::launch::async, [&, done = finished.get_future()]() mutable {
-    if (done.wait_for(25s) == std::future_status::timeout)
-      ::shutdown(ws.next_layer().native_handle(), SHUT_RDWR);
-  });
-  auto read = [&ws]() {
-    beast::flat_buffer buffer;
-    beast::error_code ec;
-    ws.read(buffer, ec);
-    return ec ? std::string() : beast::buffers_to_string(buffer.data());
-  };
-  const std::string first = read();
+  sf::testing::WsTestClient ws(static_cast<std::uint16_t>(platform_->port()), "/ws/queues");
+  const std::string first = ws.read();
   EXPECT_EQ(field(first, "type"), "workflows") << first;
   EXPECT_NE(first.find(R"("workflows":[])"), std::string::npos) << first;
 
   auto r = call("POST", "/queues",
                 R"({"template":"test-flow","queue_id":"ws-flow","params":{"seconds":"1"}})");
   ASSERT_EQ(r.status, 201) << r.body;
-  ws.text(true);
-  ws.write(net::buffer(std::string(R"({"subscribe":"ws-flow"})")));
+  ws.send(R"({"subscribe":"ws-flow"})");
   std::vector<std::string> statuses;
   bool subscribed = false;
   for (;;) {
-    const std::string message = read();
+    const std::string message = ws.read();
     if (message.empty()) break;
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
@@ -855,14 +836,11 @@ TEST_F(QueueManagerTest, WebSocketClientsSeeWorkflowsChange) {
     statuses.emplace_back(status);
     if (status == "finished") break;
   }
-  finished.set_value();
-  watchdog.wait();
+  ws.close();
   EXPECT_TRUE(subscribed);
   ASSERT_FALSE(statuses.empty());
   EXPECT_EQ(statuses.back(), "finished");
   EXPECT_GE(statuses.size(), 2u);  // "running" updates, then finished
-  beast::error_code ec;
-  ws.close(websocket::close_code::normal, ec);
 }
 
 }  // namespace

@@ -6,20 +6,14 @@
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
-#include <sys/socket.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <filesystem>
-#include <future>
 #include <thread>
 
 #include "bus/inproc_bus.h"
 #include "services/platform/platform.h"
+#include "ws_test_client.h"
 
 namespace sf::services::visualizer {
 namespace {
@@ -125,57 +119,34 @@ TEST(TopicFeed, AFinishedWatchHoldsNothingBackOnTheBus) {
 }
 
 TEST(TopicFeed, ThePlatformServesTheFeedOnItsWebSocket) {
-  namespace net = boost::asio;
-  namespace beast = boost::beast;
-  namespace websocket = beast::websocket;
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("sf_topics_ws_" + std::to_string(::getpid()));
+  const auto db = std::filesystem::temp_directory_path() /
+                  ("sf_topics_ws_" + std::to_string(::getpid()) + ".db");
   PlatformOptions o;
-  o.store_url = "sqlite:" + (dir.string() + ".db");
+  o.store_url = "sqlite:" + db.string();
   o.port = 0;
   o.queue_manager = false;
   auto platform = Platform::start(o);
   ASSERT_TRUE(platform.ok()) << platform.error();
   auto& p = **platform;
-  net::io_context io;
-  websocket::stream<net::ip::tcp::socket> ws(io);
-  ws.next_layer().connect(
-      {net::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(p.port())});
-  ws.handshake("127.0.0.1", "/ws/topics");
-  std::promise<void> finished;
-  auto watchdog = std::async(std::launch::async, [&, done = finished.get_future()]() mutable {
-    if (done.wait_for(20s) == std::future_status::timeout)
-      ::shutdown(ws.next_layer().native_handle(), SHUT_RDWR);
-  });
-  auto read = [&ws]() {
-    beast::flat_buffer buffer;
-    beast::error_code ec;
-    ws.read(buffer, ec);
-    return ec ? std::string() : beast::buffers_to_string(buffer.data());
-  };
-  auto send = [&ws](const std::string& text) {
-    ws.text(true);
-    ws.write(net::buffer(text));
-  };
-  send("{not json");
-  EXPECT_NE(read().find(R"("type":"error")"), std::string::npos);
-  send(R"({"subscribe":"a b"})");
-  const std::string bad = read();
-  EXPECT_NE(bad.find("is not a topic name"), std::string::npos) << bad;
-  send(R"({"subscribe":"ws-btcusdt-trades","symbol":"BTCUSDT"})");
-  EXPECT_EQ(read(), R"({"type":"subscribed","topic":"ws-btcusdt-trades"})");
-  ASSERT_TRUE(p.bus().publish("ws-btcusdt-trades", "k", trade(1, "ETHUSDT")).ok());  // filtered
-  ASSERT_TRUE(p.bus().publish("ws-btcusdt-trades", "k", trade(2, "BTCUSDT")).ok());
-  const std::string record = read();
-  EXPECT_EQ(values({record}), (std::vector<std::string>{trade(2, "BTCUSDT")})) << record;
-  EXPECT_NE(record.find(R"("topic":"ws-btcusdt-trades")"), std::string::npos) << record;
-  send(R"({"unsubscribe":"ws-btcusdt-trades"})");
-  EXPECT_EQ(read(), R"({"type":"unsubscribed","topic":"ws-btcusdt-trades"})");
-  ws.close(websocket::close_code::normal);
-  finished.set_value();
-  watchdog.wait();
+  {
+    sf::testing::WsTestClient ws(static_cast<std::uint16_t>(p.port()), "/ws/topics", 20s);
+    ws.send("{not json");
+    EXPECT_NE(ws.read().find(R"("type":"error")"), std::string::npos);
+    ws.send(R"({"subscribe":"a b"})");
+    const std::string bad = ws.read();
+    EXPECT_NE(bad.find("is not a topic name"), std::string::npos) << bad;
+    ws.send(R"({"subscribe":"ws-btcusdt-trades","symbol":"BTCUSDT"})");
+    EXPECT_EQ(ws.read(), R"({"type":"subscribed","topic":"ws-btcusdt-trades"})");
+    ASSERT_TRUE(p.bus().publish("ws-btcusdt-trades", "k", trade(1, "ETHUSDT")).ok());  // filtered
+    ASSERT_TRUE(p.bus().publish("ws-btcusdt-trades", "k", trade(2, "BTCUSDT")).ok());
+    const std::string record = ws.read();
+    EXPECT_EQ(values({record}), (std::vector<std::string>{trade(2, "BTCUSDT")})) << record;
+    EXPECT_NE(record.find(R"("topic":"ws-btcusdt-trades")"), std::string::npos) << record;
+    ws.send(R"({"unsubscribe":"ws-btcusdt-trades"})");
+    EXPECT_EQ(ws.read(), R"({"type":"unsubscribed","topic":"ws-btcusdt-trades"})");
+  }
   platform.value().reset();
-  std::filesystem::remove(dir.string() + ".db");
+  std::filesystem::remove(db);
 }
 
 }  // namespace

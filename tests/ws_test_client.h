@@ -1,0 +1,66 @@
+// A blocking WebSocket client for tests of the servers' WebSocket routes. Every read runs under a
+// watchdog: a message that never comes fails the test (read() returns "") instead of hanging it.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <string>
+
+namespace sf::testing {
+
+class WsTestClient {
+ public:
+  // Connects to ws://127.0.0.1:<port><target> (target may carry a query).
+  WsTestClient(std::uint16_t port, const std::string& target,
+               std::chrono::seconds watchdog = std::chrono::seconds(25))
+      : ws_(io_) {
+    ws_.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    ws_.handshake("127.0.0.1", target);
+    watchdog_ = std::async(std::launch::async, [this, watchdog, done = finished_.get_future()] {
+      if (done.wait_for(watchdog) == std::future_status::timeout)
+        ::shutdown(ws_.next_layer().native_handle(), SHUT_RDWR);
+    });
+  }
+  ~WsTestClient() { close(); }
+  WsTestClient(const WsTestClient&) = delete;
+  WsTestClient& operator=(const WsTestClient&) = delete;
+
+  // The next text message; "" once the connection failed, closed or the watchdog fired.
+  std::string read() {
+    boost::beast::flat_buffer buffer;
+    boost::beast::error_code ec;
+    ws_.read(buffer, ec);
+    return ec ? std::string() : boost::beast::buffers_to_string(buffer.data());
+  }
+  void send(const std::string& text) {
+    ws_.text(true);
+    boost::beast::error_code ec;
+    ws_.write(boost::asio::buffer(text), ec);
+  }
+  // Closes normally and stops the watchdog. Idempotent.
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::beast::error_code ec;
+    ws_.close(boost::beast::websocket::close_code::normal, ec);
+    finished_.set_value();
+    watchdog_.wait();
+  }
+
+ private:
+  boost::asio::io_context io_;
+  boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
+  std::promise<void> finished_;
+  std::future<void> watchdog_;
+  bool closed_ = false;
+};
+
+}  // namespace sf::testing
