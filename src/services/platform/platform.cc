@@ -20,6 +20,7 @@
 #include "runtime/service.h"
 #include "runtime/signals.h"
 #include "services/queue_manager/launchers.h"
+#include "services/visualizer/history_api.h"
 #include "services/visualizer/topic_feed.h"
 
 namespace sf::services {
@@ -353,6 +354,7 @@ Result<std::unique_ptr<Platform>, std::string> Platform::start(const PlatformOpt
     if (auto s = p->qm->start(); !s) return unexpected("cannot start queue-manager: " + s.error());
     p->qm->install_routes(*p->http);
   }
+  visualizer::install_history_routes(*p->http, *p->store);
   p->topic_feed = std::make_unique<visualizer::TopicFeed>(*p->bus);
   p->http->route_websocket(
       "/ws/topics",

@@ -1,0 +1,144 @@
+#include "services/visualizer/history_api.h"
+
+#include <charconv>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/interval.h"
+#include "core/symbol.h"
+#include "core/time.h"
+#include "core/wire.h"
+#include "runtime/json_writer.h"
+
+namespace sf::services::visualizer {
+namespace {
+
+constexpr std::int64_t kDefaultLimit = 500;
+constexpr std::int64_t kMaxLimit = 5000;
+constexpr TimestampUs kDefaultSpan = 24LL * 3600 * 1'000'000;
+
+runtime::HttpResponse bad(std::string_view field, std::string_view what) {
+  std::string out;
+  runtime::JsonWriter j(out);
+  j.begin_object().field("error", "invalid request").key("fields").begin_object();
+  j.field(field, what).end_object().end_object();
+  return runtime::HttpResponse::json(400, out);
+}
+
+// Unix milliseconds or YYYY-MM-DD.
+std::optional<TimestampUs> parse_time(const std::string& text) {
+  TimestampUs day = 0;
+  if (parse_date(text, &day)) return day;
+  std::int64_t ms = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (ec != std::errc() || p != text.data() + text.size() || ms < 0 || ms > 32503680000000LL)
+    return std::nullopt;
+  return ms * 1000;
+}
+
+struct Query {
+  Symbol symbol;
+  std::optional<Interval> interval;
+  std::string name;
+  store::TimeRange range;
+  std::size_t limit = kDefaultLimit;
+};
+
+// The query parameters `allowed` names, checked; a 400 naming the first bad one.
+std::variant<Query, runtime::HttpResponse> parse_query(const runtime::HttpRequest& r,
+                                                       bool with_interval, bool with_name) {
+  for (const auto& [k, v] : r.query) {
+    const bool known = k == "symbol" || k == "from" || k == "to" || k == "limit" ||
+                       (with_interval && k == "interval") || (with_name && k == "name");
+    if (!known) return bad(k, "unknown query parameter");
+  }
+  const auto symbol_text = r.query_param("symbol");
+  if (!symbol_text) return bad("symbol", "required, e.g. BTCUSDT");
+  auto symbol = Symbol::parse(*symbol_text);
+  if (!symbol) return bad("symbol", "not a symbol");
+  Query q{*symbol, std::nullopt, {}, {}, static_cast<std::size_t>(kDefaultLimit)};
+  if (with_interval) {
+    const auto text = r.query_param("interval");
+    if (!text) return bad("interval", "required, e.g. 5m");
+    q.interval = parse_interval(*text);
+    if (!q.interval) return bad("interval", "not an interval (1s, 1m, 5m, 1h, 1d, ...)");
+  }
+  if (with_name) {
+    const auto text = r.query_param("name");
+    if (!text || text->empty() || text->size() > 64) return bad("name", "required, e.g. rsi_14");
+    q.name = std::string(*text);
+  }
+  q.range.to = now_micros();
+  if (auto to = r.query_param("to")) {
+    auto t = parse_time(std::string(*to));
+    if (!t) return bad("to", "unix milliseconds or YYYY-MM-DD");
+    q.range.to = *t;
+  }
+  q.range.from = q.range.to - kDefaultSpan;
+  if (auto from = r.query_param("from")) {
+    auto t = parse_time(std::string(*from));
+    if (!t) return bad("from", "unix milliseconds or YYYY-MM-DD");
+    q.range.from = *t;
+  }
+  if (q.range.from >= q.range.to) return bad("from", "must be before to");
+  if (auto limit = r.query_param("limit")) {
+    std::int64_t n = 0;
+    auto [p, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
+    if (ec != std::errc() || p != limit->data() + limit->size() || n < 1 || n > kMaxLimit)
+      return bad("limit", "an integer in 1..5000");
+    q.limit = static_cast<std::size_t>(n);
+  }
+  return q;
+}
+
+// The newest `limit` of `records` (time order kept) as the response body.
+template <class Record>
+runtime::HttpResponse reply(const Query& q, const std::vector<Record>& records) {
+  const std::size_t first = records.size() > q.limit ? records.size() - q.limit : 0;
+  std::string out = R"({"symbol":")";
+  out += q.symbol.view();
+  out += R"(","count":)" + std::to_string(records.size() - first) + R"(,"records":[)";
+  for (std::size_t i = first; i < records.size(); ++i) {
+    if (i > first) out += ',';
+    wire::encode(records[i], out);
+  }
+  out += "]}";
+  return runtime::HttpResponse::json(200, out);
+}
+
+runtime::HttpResponse store_failed(const store::StoreError& e) {
+  return runtime::HttpResponse::error(500, "store read failed: " + e.message);
+}
+
+}  // namespace
+
+void install_history_routes(runtime::HttpServer& server, store::Store& store) {
+  server.route("GET", "/api/v1/history/candles", [&store](const runtime::HttpRequest& r) {
+    auto parsed = parse_query(r, true, false);
+    if (auto* error = std::get_if<runtime::HttpResponse>(&parsed)) return *error;
+    const Query& q = std::get<Query>(parsed);
+    auto rows = store.candles(q.symbol, *q.interval, q.range);
+    if (!rows) return store_failed(rows.error());
+    return reply(q, *rows);
+  });
+  server.route("GET", "/api/v1/history/agg-trades", [&store](const runtime::HttpRequest& r) {
+    auto parsed = parse_query(r, false, false);
+    if (auto* error = std::get_if<runtime::HttpResponse>(&parsed)) return *error;
+    const Query& q = std::get<Query>(parsed);
+    auto rows = store.agg_trades(q.symbol, q.range);
+    if (!rows) return store_failed(rows.error());
+    return reply(q, *rows);
+  });
+  server.route("GET", "/api/v1/history/indicators", [&store](const runtime::HttpRequest& r) {
+    auto parsed = parse_query(r, true, true);
+    if (auto* error = std::get_if<runtime::HttpResponse>(&parsed)) return *error;
+    const Query& q = std::get<Query>(parsed);
+    auto rows = store.indicators(q.symbol, *q.interval, q.name, q.range);
+    if (!rows) return store_failed(rows.error());
+    return reply(q, *rows);
+  });
+}
+
+}  // namespace sf::services::visualizer
