@@ -326,16 +326,9 @@ struct QueueManager::Impl {
   void launch_locked(Workflow& w, Stage& s) {
     ++s.attempt;
     s.producer = s.service + "__" + s.name + "__a" + std::to_string(s.attempt);
-    StageLaunch l{w.queue_id, s.name, s.service, s.attempt, s.env, {}, o.secrets};
-    const std::vector<std::string> available = o.secrets->names();
-    if (const ServiceSpec* spec = find_service(s.service)) {
-      l.secrets = stage_secret_names(*spec, available);
-    } else {
-      for (const auto& name : available)  // another image's service: the bus credentials only
-        if (std::find(std::begin(runtime::kBusSecretNames), std::end(runtime::kBusSecretNames),
-                      name) != std::end(runtime::kBusSecretNames))
-          l.secrets.push_back(name);
-    }
+    StageLaunch l{w.queue_id, s.name, s.service,
+                  s.attempt,  s.env,  stage_secret_names(s.service, o.secrets->names()),
+                  o.secrets};
     l.env["TELEMETRY_PRODUCER_ID"] = s.producer;
     l.env["QUEUE_CONTROL_TOPIC"] = o.topics.control;
     l.env["QUEUE_EVENTS_TOPIC"] = o.topics.events;

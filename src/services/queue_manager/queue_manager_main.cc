@@ -149,9 +149,9 @@ int queue_manager_main(int argc, char** argv) {
     }
     std::vector<qm::StageLaunch> launches;
     for (const auto& s : w->stages) {
-      qm::StageLaunch l{w->queue_id, s.name, s.service, 1, s.env, {}};
-      if (const auto* spec = qm::find_service(s.service))
-        l.secrets = qm::stage_secret_names(*spec, qo.secrets->names());
+      qm::StageLaunch l{w->queue_id, s.name,
+                        s.service,   1,
+                        s.env,       qm::stage_secret_names(s.service, qo.secrets->names())};
       l.env["TELEMETRY_PRODUCER_ID"] = s.service + "__" + s.name + "__a1";
       launches.push_back(std::move(l));
     }

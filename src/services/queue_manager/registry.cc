@@ -206,9 +206,10 @@ std::optional<std::string> env_key_refusal(const ServiceSpec& spec, std::string_
   return "not an option of " + std::string(spec.name);
 }
 
-std::vector<std::string> stage_secret_names(const ServiceSpec& spec,
+std::vector<std::string> stage_secret_names(std::string_view service,
                                             const std::vector<std::string>& available) {
-  const auto options = service_options(spec);
+  const ServiceSpec* spec = find_service(service);
+  const auto options = spec ? service_options(*spec) : std::vector<runtime::OptionSpec>{};
   auto declares = [&options](std::string_view name) {
     return std::any_of(options.begin(), options.end(),
                        [name](const runtime::OptionSpec& o) { return o.name == name; });

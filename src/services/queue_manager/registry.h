@@ -58,8 +58,9 @@ std::optional<std::string> env_key_refusal(const ServiceSpec& spec, std::string_
 // The names of the platform's secrets a stage of `spec` receives at launch (least privilege):
 // those it declares as options (ARANGO_PASSWORD, BINANCE_API_KEY, SF_STORE when the store URL
 // holds a password ...), the Kafka credentials (runtime::kBusSecretNames) and POSTGRES_DSN for a
-// service that reads a store.
-std::vector<std::string> stage_secret_names(const ServiceSpec& spec,
+// service that reads a store. A service this binary does not host (a Job of another image) gets
+// the Kafka credentials only.
+std::vector<std::string> stage_secret_names(std::string_view service,
                                             const std::vector<std::string>& available);
 
 }  // namespace sf::services::qm

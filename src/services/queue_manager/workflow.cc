@@ -13,6 +13,7 @@
 #include "core/symbol.h"
 #include "runtime/json_writer.h"
 #include "runtime/secrets.h"
+#include "runtime/service.h"
 #include "runtime/worker.h"
 
 namespace sf::services::qm {
@@ -94,18 +95,6 @@ std::string compact_date(const std::string& d, char sep) {
     }
   }
   return out;
-}
-
-std::vector<std::string> split_topics(const std::string& list) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t comma = list.find(',', start);
-    out.push_back(
-        list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
-  }
 }
 
 std::string random_suffix() {
@@ -389,7 +378,8 @@ Result<Workflow, std::string> instantiate(const WorkflowTemplate& t,
   for (const auto& s : w.stages) {
     for (const auto& [key, value] : s.env) {
       if (!key.ends_with("TOPIC") && key != "CONSUMER_GROUP") continue;
-      for (const auto& topic : key == "KAFKA_TOPIC" ? split_topics(value) : std::vector{value})
+      for (const auto& topic :
+           key == "KAFKA_TOPIC" ? runtime::split_list(value) : std::vector{value})
         if (!bus::valid_topic_name(topic))
           return unexpected("stage " + s.name + ": " + key + " \"" + topic +
                             "\" is not a topic name ([A-Za-z0-9._-]{1,249}; check the parameters)");

@@ -112,32 +112,30 @@ runtime::HttpResponse store_failed(const store::StoreError& e) {
   return runtime::HttpResponse::error(500, "store read failed: " + e.message);
 }
 
+// GET `path`: the query checked (with or without interval and name), then `read(query)` from the
+// store, the newest `limit` of it as the body.
+template <class Read>
+void history_route(runtime::HttpServer& server, std::string path, bool with_interval,
+                   bool with_name, Read read) {
+  server.route("GET", std::move(path), [=](const runtime::HttpRequest& r) {
+    auto parsed = parse_query(r, with_interval, with_name);
+    if (auto* error = std::get_if<runtime::HttpResponse>(&parsed)) return *error;
+    const Query& q = std::get<Query>(parsed);
+    auto rows = read(q);
+    if (!rows) return store_failed(rows.error());
+    return reply(q, *rows);
+  });
+}
+
 }  // namespace
 
 void install_history_routes(runtime::HttpServer& server, store::Store& store) {
-  server.route("GET", "/api/v1/history/candles", [&store](const runtime::HttpRequest& r) {
-    auto parsed = parse_query(r, true, false);
-    if (auto* error = std::get_if<runtime::HttpResponse>(&parsed)) return *error;
-    const Query& q = std::get<Query>(parsed);
-    auto rows = store.candles(q.symbol, *q.interval, q.range);
-    if (!rows) return store_failed(rows.error());
-    return reply(q, *rows);
-  });
-  server.route("GET", "/api/v1/history/agg-trades", [&store](const runtime::HttpRequest& r) {
-    auto parsed = parse_query(r, false, false);
-    if (auto* error = std::get_if<runtime::HttpResponse>(&parsed)) return *error;
-    const Query& q = std::get<Query>(parsed);
-    auto rows = store.agg_trades(q.symbol, q.range);
-    if (!rows) return store_failed(rows.error());
-    return reply(q, *rows);
-  });
-  server.route("GET", "/api/v1/history/indicators", [&store](const runtime::HttpRequest& r) {
-    auto parsed = parse_query(r, true, true);
-    if (auto* error = std::get_if<runtime::HttpResponse>(&parsed)) return *error;
-    const Query& q = std::get<Query>(parsed);
-    auto rows = store.indicators(q.symbol, *q.interval, q.name, q.range);
-    if (!rows) return store_failed(rows.error());
-    return reply(q, *rows);
+  history_route(server, "/api/v1/history/candles", true, false,
+                [&store](const Query& q) { return store.candles(q.symbol, *q.interval, q.range); });
+  history_route(server, "/api/v1/history/agg-trades", false, false,
+                [&store](const Query& q) { return store.agg_trades(q.symbol, q.range); });
+  history_route(server, "/api/v1/history/indicators", true, true, [&store](const Query& q) {
+    return store.indicators(q.symbol, *q.interval, q.name, q.range);
   });
 }
 

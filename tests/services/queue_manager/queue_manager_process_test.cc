@@ -424,9 +424,8 @@ TEST(QueueManagerOnKafka, CanaryCredentialsAppearNowhereAfterAFullHistoricalLoad
   std::vector<qm::StageLaunch> launches;
   const qm::Workflow finished = *manager.workflow(id);
   for (const auto& s : finished.stages) {
-    qm::StageLaunch l{id, s.name, s.service, 1, s.env, {}};
-    if (const auto* spec = qm::find_service(s.service))
-      l.secrets = qm::stage_secret_names(*spec, secrets->names());
+    qm::StageLaunch l{id, s.name, s.service,
+                      1,  s.env,  qm::stage_secret_names(s.service, secrets->names())};
     launches.push_back(std::move(l));
   }
   const std::string yaml = qm::k8s::render_jobs(launches, qm::k8s::K8sOptions{});
