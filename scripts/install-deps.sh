@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages StreamForge needs to build and test. Idempotent: installs only
-# what is missing. Run as root (or with sudo available).
+# what is missing. Run as root (or with sudo available). `--test` adds what only the tests need
+# (Chromium for the dashboard's browser tests).
 set -euo pipefail
 
 packages=(
@@ -9,7 +10,11 @@ packages=(
   librdkafka-dev libpq-dev kcat
   libgtest-dev libbenchmark-dev
   libtorch-dev  # libtorch 1.13 (C++ API + CMake config) for src/ml/gnn; skipped by CMake when absent
+  nodejs npm    # build time: the dashboard's charting library (npm ci --prefix web, scripts/build.sh)
 )
+if [ "${1:-}" = "--test" ]; then
+  packages+=(chromium)  # tests/web: the dashboard in a real headless browser (playwright-core)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -6,7 +6,7 @@
 # where it is absent. SF_TEST_NO_SERVERS=1 skips starting the servers (their tests then skip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --test
 bash scripts/install-test-python.sh  # ccxt, the independent client the exchange-sim tests use
 bash scripts/build.sh
 

@@ -18,12 +18,20 @@ namespace sf::testing {
 
 class WsTestClient {
  public:
-  // Connects to ws://127.0.0.1:<port><target> (target may carry a query).
+  // Connects to ws://127.0.0.1:<port><target> (target may carry a query); with `origin` the
+  // handshake carries it as a browser's would. A refused handshake throws
+  // boost::system::system_error.
   WsTestClient(std::uint16_t port, const std::string& target,
-               std::chrono::seconds watchdog = std::chrono::seconds(25))
+               std::chrono::seconds watchdog = std::chrono::seconds(25),
+               const std::string& origin = "")
       : ws_(io_) {
     ws_.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
-    ws_.handshake("127.0.0.1", target);
+    if (!origin.empty())
+      ws_.set_option(boost::beast::websocket::stream_base::decorator(
+          [origin](boost::beast::websocket::request_type& request) {
+            request.set(boost::beast::http::field::origin, origin);
+          }));
+    ws_.handshake("127.0.0.1:" + std::to_string(port), target);
     watchdog_ = std::async(std::launch::async, [this, watchdog, done = finished_.get_future()] {
       if (done.wait_for(watchdog) == std::future_status::timeout)
         ::shutdown(ws_.next_layer().native_handle(), SHUT_RDWR);

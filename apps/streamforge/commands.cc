@@ -9,6 +9,7 @@
 #include "services/loader_ws/loader_ws.h"
 #include "services/platform/platform.h"
 #include "services/queue_manager/registry.h"
+#include "services/visualizer/visualizer_main.h"
 #include "tools/candles.h"
 #include "tools/ctl.h"
 #include "tools/indicators.h"
@@ -27,6 +28,8 @@ std::span<const Command> commands() {
        &tools::candles_main},
       {"indicators", "kline CSV -> indicator columns (SMA EMA RSI MACD BBANDS ATR VWAP OBV RV)",
        &tools::indicators_main},
+      {"visualizer", "the live dashboard on its own (candles, book, tape, workflows, topics)",
+       &services::visualizer_main},
       {"queue-manager", "the workflow orchestrator on its own: local processes or Kubernetes Jobs",
        &services::queue_manager_main},
       {"workflow", "start/list/show/stop workflows and follow their events (queue-manager API)",

@@ -18,8 +18,14 @@ const char* to_string(BusErrc e) {
       return "broker error";
     case BusErrc::kConfig:
       return "config";
+    case BusErrc::kUnknownTopic:
+      return "unknown topic";
   }
   return "unknown";
+}
+
+BusResult<std::map<std::int32_t, PartitionRange>> Bus::partition_ranges(std::string_view) {
+  return unexpected(BusError{BusErrc::kConfig, "this bus cannot list partition offsets"});
 }
 
 }  // namespace sf::bus

@@ -36,6 +36,7 @@ enum class BusErrc : std::uint8_t {
   kDeliveryFailed,  // the broker did not acknowledge the message (Kafka)
   kBrokerError,     // any other error the broker reported
   kConfig,          // invalid configuration
+  kUnknownTopic,    // the topic does not exist (partition_ranges)
 };
 
 struct BusError {
@@ -100,6 +101,12 @@ class Consumer {
   virtual bool assigned() const { return true; }
 };
 
+// The offsets a partition holds: `begin` the first still readable, `end` the next to be written.
+struct PartitionRange {
+  std::int64_t begin = 0;
+  std::int64_t end = 0;
+};
+
 class Bus {
  public:
   virtual ~Bus() = default;
@@ -112,6 +119,11 @@ class Bus {
   virtual BusResult<std::unique_ptr<Consumer>> subscribe(const SubscribeOptions& options) = 0;
   // Creates a topic with `partitions` partitions if it does not exist (no-op if it does).
   virtual BusResult<void> create_topic(std::string_view topic, std::int32_t partitions) = 0;
+  // Every partition's readable range, for a reader that starts a little before the end (the
+  // dashboard: the last N records). kUnknownTopic when the topic does not exist; buses that cannot
+  // tell answer kConfig.
+  virtual BusResult<std::map<std::int32_t, PartitionRange>> partition_ranges(
+      std::string_view topic);
   // "inproc" or "kafka".
   virtual std::string_view kind() const = 0;
 };

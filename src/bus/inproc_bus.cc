@@ -558,6 +558,18 @@ void InProcBus::close() {
   }
 }
 
+BusResult<std::map<std::int32_t, PartitionRange>> InProcBus::partition_ranges(
+    std::string_view topic) {
+  const Topic* t = core_->find(topic);
+  if (!t) return unexpected(BusError{BusErrc::kUnknownTopic, "no topic " + std::string(topic)});
+  std::map<std::int32_t, PartitionRange> ranges;
+  std::lock_guard lock(t->mutex);
+  for (std::size_t p = 0; p < t->partitions.size(); ++p)
+    ranges[static_cast<std::int32_t>(p)] = {t->partitions[p].base_offset,
+                                            t->partitions[p].end_offset()};
+  return ranges;
+}
+
 std::vector<TopicMetrics> InProcBus::topic_metrics() const {
   std::vector<TopicMetrics> metrics;
   std::shared_lock topics_lock(core_->topics_mutex);

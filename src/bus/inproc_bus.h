@@ -82,6 +82,8 @@ class InProcBus final : public Bus {
   BusResult<void> flush(std::chrono::milliseconds timeout) override;
   BusResult<std::unique_ptr<Consumer>> subscribe(const SubscribeOptions& options) override;
   BusResult<void> create_topic(std::string_view topic, std::int32_t partitions) override;
+  BusResult<std::map<std::int32_t, PartitionRange>> partition_ranges(
+      std::string_view topic) override;
   std::string_view kind() const override { return "inproc"; }
 
   // Wakes every blocked poll() and publish(); from now on they return kClosed. Idempotent.

@@ -332,9 +332,13 @@ class KafkaConsumer final : public Consumer, public ClientCallbacks {
     std::int64_t lag = 0;
     for (const auto& tp : assigned_) {
       std::int64_t lo = 0, hi = 0;
+      // A partition whose end cannot be read now is not known to be caught up: counting it as
+      // zero made a reader that stops at the end of its input stop early, with records unread.
       if (rd_kafka_query_watermark_offsets(rk_, tp.topic.c_str(), tp.partition, &lo, &hi, 2000) !=
-          RD_KAFKA_RESP_ERR_NO_ERROR)
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        lag += 1;
         continue;
+      }
       auto it = next_.find(tp);
       std::int64_t pos = it != next_.end() ? it->second : lo;
       if (hi > pos) lag += hi - pos;
@@ -656,6 +660,37 @@ BusResult<void> KafkaBus::create_topic_with(
   }
   rd_kafka_topic_destroy(rkt);
   return {};
+}
+
+BusResult<std::map<std::int32_t, PartitionRange>> KafkaBus::partition_ranges(
+    std::string_view topic) {
+  // All topics' metadata rather than the one topic's: asking for a topic by name makes a broker
+  // with auto.create.topics.enable create it.
+  const rd_kafka_metadata_t* md = nullptr;
+  if (auto err = rd_kafka_metadata(impl_->producer, 1, nullptr, &md, 5000);
+      err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return unexpected(error(BusErrc::kBrokerError, rd_kafka_err2str(err)));
+  std::vector<std::int32_t> partitions;
+  bool found = false;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    if (topic != md->topics[i].topic) continue;
+    found = md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int p = 0; p < md->topics[i].partition_cnt; ++p)
+      partitions.push_back(md->topics[i].partitions[p].id);
+  }
+  rd_kafka_metadata_destroy(md);
+  if (!found) return unexpected(error(BusErrc::kUnknownTopic, "no topic " + std::string(topic)));
+  std::map<std::int32_t, PartitionRange> ranges;
+  const std::string name(topic);
+  for (auto p : partitions) {
+    std::int64_t low = 0, high = 0;
+    if (auto err =
+            rd_kafka_query_watermark_offsets(impl_->producer, name.c_str(), p, &low, &high, 5000);
+        err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return unexpected(error(BusErrc::kBrokerError, rd_kafka_err2str(err)));
+    ranges[p] = {low, high};
+  }
+  return ranges;
 }
 
 std::int64_t KafkaBus::delivered() const {

@@ -56,7 +56,8 @@ KafkaBusOptions kafka_options_from_env(const std::string& bootstrap, const std::
 
 // Where librdkafka's own log lines go (syslog level, facility, text). The default writes one JSON
 // object per line to stderr; services route it into their logger. Process-wide.
-using KafkaLogSink = std::function<void(int level, std::string_view facility, std::string_view text)>;
+using KafkaLogSink =
+    std::function<void(int level, std::string_view facility, std::string_view text)>;
 void set_kafka_log_sink(KafkaLogSink sink);
 
 class KafkaBus final : public Bus {
@@ -71,8 +72,11 @@ class KafkaBus final : public Bus {
   BusResult<std::unique_ptr<Consumer>> subscribe(const SubscribeOptions& options) override;
   BusResult<void> create_topic(std::string_view topic, std::int32_t partitions) override;
   // As create_topic, with topic settings (retention.ms, cleanup.policy, ...) for this topic.
-  BusResult<void> create_topic_with(std::string_view topic, std::int32_t partitions,
-                                    const std::vector<std::pair<std::string, std::string>>& configs);
+  BusResult<void> create_topic_with(
+      std::string_view topic, std::int32_t partitions,
+      const std::vector<std::pair<std::string, std::string>>& configs);
+  BusResult<std::map<std::int32_t, PartitionRange>> partition_ranges(
+      std::string_view topic) override;
   std::string_view kind() const override { return "kafka"; }
 
   // Deliveries confirmed / failed since the bus opened.

@@ -236,6 +236,30 @@ class Channel final : public StreamWriter,
     return push_locked(lock, std::string(text), kWsQueueBytes, false);
   }
 
+  bool send_all(std::span<const std::string> texts) override {
+    std::size_t bytes = 0;
+    for (const auto& t : texts) bytes += t.size();
+    std::unique_lock lock(mutex_);
+    if (closed_) return false;
+    if (queued_bytes_ + bytes > kWsQueueBytes) {
+      lock.unlock();
+      log::warn("http", "websocket client too slow, closing");
+      mark_closed();
+      return false;
+    }
+    if (texts.empty()) return true;
+    for (std::size_t i = 0; i + 1 < texts.size(); ++i) {
+      queued_bytes_ += texts[i].size();
+      outbox_.push_back(texts[i]);
+    }
+    return push_locked(lock, texts.back(), kWsQueueBytes, false);
+  }
+
+  std::size_t pending_bytes() const override {
+    std::lock_guard lock(mutex_);
+    return queued_bytes_;
+  }
+
   std::optional<std::string> receive(std::chrono::milliseconds timeout) override {
     std::unique_lock lock(mutex_);
     cv_.wait_for(lock, timeout, [this] { return closed_ || !inbox_.empty(); });
@@ -495,6 +519,15 @@ struct HttpServer::Impl {
       } else if (best_any_method) {
         label = best_any_method->pattern;
       }
+    }
+    if (ws_handler && websocket_upgrade) {
+      auto origin = request.headers.get("Origin");
+      if (origin && !websocket_origin_allowed(*origin, request.headers.get_or("Host", ""),
+                                              options.websocket_origins))
+        return {
+            HttpResponse::json(403, json_object({{"error", "cross-origin WebSocket refused"},
+                                                 {"origin", std::string(origin->substr(0, 200))}})),
+            label};
     }
     if ((handler || stream_handler || ws_handler) && options.authenticate) {
       if (access == Access::kPublic) {
@@ -1308,6 +1341,21 @@ void HttpServer::set_ready(bool ready, std::string reason) {
 
 bool HttpServer::ready() const {
   return impl_->ready.load();
+}
+
+bool websocket_origin_allowed(std::string_view origin, std::string_view host,
+                              const std::vector<std::string>& allowed) {
+  for (const auto& a : allowed)
+    if (iequals(a, origin)) return true;
+  // "scheme://authority" with nothing after the authority; "null" (file pages, sandboxed
+  // frames) and anything else malformed is refused.
+  const auto sep = origin.find("://");
+  if (sep == std::string_view::npos || host.empty()) return false;
+  const auto scheme = origin.substr(0, sep);
+  if (!iequals(scheme, "http") && !iequals(scheme, "https")) return false;
+  const auto authority = origin.substr(sep + 3);
+  if (authority.find('/') != std::string_view::npos) return false;
+  return iequals(authority, host);
 }
 
 }  // namespace sf::runtime

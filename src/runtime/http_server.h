@@ -39,8 +39,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 #include "runtime/http_types.h"
@@ -73,7 +75,17 @@ struct HttpServerOptions {
   std::string tls_cert_file{};
   std::string tls_key_file{};
   std::string tls_client_ca_file{};
+  // A browser's WebSocket carries the page's Origin, and any web page may open one to a server on
+  // 127.0.0.1: an upgrade whose Origin is neither this server (the Host it was asked for) nor one
+  // of these ("https://dash.example.com") gets 403. Clients that send no Origin (not a browser)
+  // are not affected.
+  std::vector<std::string> websocket_origins{};
 };
+
+// Whether a WebSocket upgrade from `origin` ("http://host:port") to a server reached as `host`
+// ("host:port") is allowed: same host and port, or listed in `allowed` (exact, case-insensitive).
+bool websocket_origin_allowed(std::string_view origin, std::string_view host,
+                              const std::vector<std::string>& allowed);
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
@@ -103,6 +115,16 @@ class WebSocketSession {
   // Queues a text message. False once closed() (or when the client lags by more than 8 MiB, which
   // closes the session).
   virtual bool send(std::string_view text) = 0;
+  // Queues several text messages at once, waking the connection's writer once. False as send().
+  virtual bool send_all(std::span<const std::string> texts) {
+    for (const auto& t : texts)
+      if (!send(t)) return false;
+    return true;
+  }
+  // Bytes queued that the connection's writer has not taken yet. A handler that can produce
+  // faster than its client reads (a live feed) waits for this to fall and lets its own bounded
+  // queue decide what to drop, instead of filling this queue until the session closes.
+  virtual std::size_t pending_bytes() const { return 0; }
   virtual bool closed() const = 0;
   // The next message from the client, waiting up to `timeout`; nullopt on timeout or when closed
   // with nothing left to read.

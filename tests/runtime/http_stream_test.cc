@@ -121,6 +121,21 @@ class HttpStreamTest : public ::testing::Test {
   Gate release_;
 };
 
+// A browser tab on another site may open a WebSocket to a server on 127.0.0.1: only the server's
+// own origin (or a listed one) may upgrade; clients without an Origin are not browsers.
+TEST(WebSocketOrigin, OnlyTheServersOwnOriginOrAListedOneMayUpgrade) {
+  EXPECT_TRUE(websocket_origin_allowed("http://127.0.0.1:8080", "127.0.0.1:8080", {}));
+  EXPECT_TRUE(websocket_origin_allowed("HTTPS://Dash.Example.com", "dash.example.com", {}));
+  EXPECT_FALSE(websocket_origin_allowed("http://127.0.0.1:9999", "127.0.0.1:8080", {}));
+  EXPECT_FALSE(websocket_origin_allowed("http://evil.example", "127.0.0.1:8080", {}));
+  EXPECT_FALSE(websocket_origin_allowed("null", "127.0.0.1:8080", {}));
+  EXPECT_FALSE(websocket_origin_allowed("file://", "127.0.0.1:8080", {}));
+  EXPECT_FALSE(websocket_origin_allowed("http://127.0.0.1:8080/x", "127.0.0.1:8080", {}));
+  EXPECT_FALSE(websocket_origin_allowed("http://127.0.0.1:8080", "", {}));
+  EXPECT_TRUE(websocket_origin_allowed("https://grafana.example", "127.0.0.1:8080",
+                                       {"https://grafana.example"}));
+}
+
 TEST_F(HttpStreamTest, ChunksArriveWhileTheHandlerIsStillRunning) {
   std::atomic<bool> handler_ended{false};
   start();

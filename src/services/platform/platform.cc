@@ -20,8 +20,7 @@
 #include "runtime/service.h"
 #include "runtime/signals.h"
 #include "services/queue_manager/launchers.h"
-#include "services/visualizer/history_api.h"
-#include "services/visualizer/topic_feed.h"
+#include "services/visualizer/dashboard.h"
 
 namespace sf::services {
 namespace {
@@ -66,67 +65,7 @@ struct Platform::Impl {
   std::list<HostedWorker> workers;
   std::unique_ptr<qm::InProcessLauncher> launcher;
   std::unique_ptr<qm::QueueManager> qm;
-  std::unique_ptr<visualizer::TopicFeed> topic_feed;  // the topic inspector's live records
-
-  // WebSocket /ws/topics (docs/visualizer.md): {"subscribe":"<topic>","type"?,"symbol"?} and
-  // {"unsubscribe":"<topic>"}; records, and {"type":"dropped","count":N} when this client fell
-  // behind, as the TopicFeed queues them.
-  void serve_topics(runtime::WebSocketSession& ws) {
-    constexpr std::size_t kMaxTopicsPerClient = 32;
-    auto queue = std::make_shared<visualizer::ClientQueue>(4096, 64);
-    const auto id = topic_feed->add_client(queue);
-    struct Leave {
-      visualizer::TopicFeed& feed;
-      visualizer::TopicFeed::ClientId id;
-      ~Leave() { feed.remove_client(id); }
-    } leave{*topic_feed, id};
-    std::set<std::string> watched;
-    auto reply = [&ws](std::initializer_list<std::pair<std::string_view, std::string_view>> f) {
-      std::string out;
-      runtime::JsonWriter j(out);
-      j.begin_object();
-      for (const auto& [k, v] : f) j.field(k, v);
-      j.end_object();
-      ws.send(out);
-    };
-    simdjson::dom::parser parser;
-    while (!ws.closed()) {
-      while (auto text = ws.receive(std::chrono::milliseconds(0))) {
-        simdjson::dom::element doc;
-        std::string_view topic, type, symbol;
-        if (parser.parse(*text).get(doc) || !doc.is_object()) {
-          reply({{"type", "error"}, {"error", "messages are JSON objects"}});
-        } else if (!doc["subscribe"].get_string().get(topic)) {
-          if (doc["type"].get_string().get(type)) type = {};  // optional filters
-          if (doc["symbol"].get_string().get(symbol)) symbol = {};
-          const std::string t(topic);
-          if (!watched.count(t) && watched.size() >= kMaxTopicsPerClient) {
-            reply({{"type", "error"}, {"error", "at most 32 topics per connection"}});
-            continue;
-          }
-          if (auto r = topic_feed->watch(id, t, {std::string(type), std::string(symbol)}); !r) {
-            reply({{"type", "error"}, {"error", r.error()}});
-            continue;
-          }
-          watched.insert(t);
-          reply({{"type", "subscribed"}, {"topic", t}});
-        } else if (!doc["unsubscribe"].get_string().get(topic)) {
-          const std::string t(topic);
-          topic_feed->unwatch(id, t);
-          watched.erase(t);
-          reply({{"type", "unsubscribed"}, {"topic", t}});
-        } else {
-          reply({{"type", "error"},
-                 {"error", R"(expected {"subscribe":"<topic>"} or {"unsubscribe":"<topic>"})"}});
-        }
-      }
-      auto batch = queue->take(std::chrono::milliseconds(100));
-      if (batch.dropped > 0)
-        ws.send(R"({"type":"dropped","count":)" + std::to_string(batch.dropped) + "}");
-      for (const auto& m : batch.messages)
-        if (!ws.send(m)) return;
-    }
-  }
+  std::unique_ptr<visualizer::Dashboard> dashboard;  // the page and its data (/ws/market, ...)
 
   void record_telemetry(std::unique_ptr<bus::Consumer> consumer) {
     auto& recorded_total = metrics::default_registry().counter(
@@ -354,11 +293,8 @@ Result<std::unique_ptr<Platform>, std::string> Platform::start(const PlatformOpt
     if (auto s = p->qm->start(); !s) return unexpected("cannot start queue-manager: " + s.error());
     p->qm->install_routes(*p->http);
   }
-  visualizer::install_history_routes(*p->http, *p->store);
-  p->topic_feed = std::make_unique<visualizer::TopicFeed>(*p->bus);
-  p->http->route_websocket(
-      "/ws/topics",
-      [p](const runtime::HttpRequest&, runtime::WebSocketSession& ws) { p->serve_topics(ws); });
+  p->dashboard = std::make_unique<visualizer::Dashboard>(*p->bus, *p->store);
+  p->dashboard->install_routes(*p->http);
   if (auto s = p->http->start(); !s) return unexpected("cannot start HTTP server: " + s.error());
   p->http->set_ready(true);
   log::info(kLogger, "platform started",

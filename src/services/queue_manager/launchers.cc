@@ -44,7 +44,7 @@ struct InProcessLauncher::Run {
 };
 
 InProcessLauncher::InProcessLauncher(bus::Bus& bus, Embedded embedded)
-    : bus_(bus), embedded_(embedded) {}
+    : bus_(bus), embedded_(embedded), instance_(runtime::short_id(6)) {}
 
 namespace {
 // The stage's credentials by value, resolved now (a rotated secrets file counts from here on).
@@ -87,7 +87,7 @@ Result<std::string, std::string> InProcessLauncher::start(const StageLaunch& lau
     r->done = true;
   });
   std::lock_guard lock(mu_);
-  std::string handle = "thread-" + std::to_string(++next_) + "-" + launch.stage;
+  std::string handle = "thread-" + instance_ + "-" + std::to_string(++next_) + "-" + launch.stage;
   runs_.emplace(handle, std::move(run));
   return handle;
 }

@@ -30,6 +30,9 @@ class InProcessLauncher final : public Launcher {
   Embedded embedded_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<Run>> runs_;
+  // In every handle: a workflow resumed from the store by a later process carries the handles of
+  // an earlier one, which must never name (and stop) a run of this one.
+  const std::string instance_;
   int next_ = 0;
 };
 

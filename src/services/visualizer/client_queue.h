@@ -59,6 +59,7 @@ class ClientQueue {
   std::uint64_t dropped_since_take_ = 0;
   std::uint64_t dropped_total_ = 0;
   bool closed_ = false;
+  bool waiting_ = false;  // a consumer is blocked in take()
 };
 
 }  // namespace sf::services::visualizer

@@ -1,6 +1,7 @@
 #include "services/visualizer/history_api.h"
 
 #include <charconv>
+#include <limits>
 #include <optional>
 #include <string>
 #include <variant>
@@ -127,16 +128,54 @@ void history_route(runtime::HttpServer& server, std::string path, bool with_inte
   });
 }
 
+// GET /api/v1/history/book?symbol=S[&from_id=A][&to_id=B][&limit=N]: stored order-book snapshots
+// by update id (the store keys them so), the newest N (default 10).
+runtime::HttpResponse book_history(store::Store& store, const runtime::HttpRequest& r) {
+  for (const auto& [k, v] : r.query)
+    if (k != "symbol" && k != "from_id" && k != "to_id" && k != "limit")
+      return bad(k, "unknown query parameter");
+  const auto symbol_text = r.query_param("symbol");
+  if (!symbol_text) return bad("symbol", "required, e.g. BTCUSDT");
+  auto symbol = Symbol::parse(*symbol_text);
+  if (!symbol) return bad("symbol", "not a symbol");
+  auto integer = [&r](std::string_view key, std::int64_t fallback, std::int64_t lo,
+                      std::int64_t hi) -> std::optional<std::int64_t> {
+    auto text = r.query_param(key);
+    if (!text) return fallback;
+    std::int64_t n = 0;
+    auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+    if (ec != std::errc() || p != text->data() + text->size() || n < lo || n > hi)
+      return std::nullopt;
+    return n;
+  };
+  constexpr auto kMaxId = std::numeric_limits<std::int64_t>::max();
+  auto from_id = integer("from_id", 0, 0, kMaxId);
+  if (!from_id) return bad("from_id", "a non-negative update id");
+  auto to_id = integer("to_id", kMaxId, 0, kMaxId);
+  if (!to_id) return bad("to_id", "a non-negative update id");
+  if (*from_id > *to_id) return bad("from_id", "must not be above to_id");
+  auto limit = integer("limit", 10, 1, kMaxLimit);
+  if (!limit) return bad("limit", "an integer in 1..5000");
+  auto rows = store.depth_snapshots(*symbol, *from_id, *to_id);
+  if (!rows) return store_failed(rows.error());
+  Query q{*symbol, std::nullopt, {}, {}, static_cast<std::size_t>(*limit)};
+  return reply(q, *rows);
+}
+
 }  // namespace
 
 void install_history_routes(runtime::HttpServer& server, store::Store& store) {
   history_route(server, "/api/v1/history/candles", true, false,
                 [&store](const Query& q) { return store.candles(q.symbol, *q.interval, q.range); });
+  history_route(server, "/api/v1/history/trades", false, false,
+                [&store](const Query& q) { return store.trades(q.symbol, q.range); });
   history_route(server, "/api/v1/history/agg-trades", false, false,
                 [&store](const Query& q) { return store.agg_trades(q.symbol, q.range); });
   history_route(server, "/api/v1/history/indicators", true, true, [&store](const Query& q) {
     return store.indicators(q.symbol, *q.interval, q.name, q.range);
   });
+  server.route("GET", "/api/v1/history/book",
+               [&store](const runtime::HttpRequest& r) { return book_history(store, r); });
 }
 
 }  // namespace sf::services::visualizer

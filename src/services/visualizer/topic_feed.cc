@@ -15,11 +15,11 @@
 #include "runtime/json_writer.h"
 #include "runtime/log.h"
 #include "runtime/worker.h"
+#include "services/visualizer/viewer_consumer.h"
 
 namespace sf::services::visualizer {
 namespace {
 
-constexpr auto kPollTimeout = std::chrono::milliseconds(100);
 constexpr std::size_t kPollBatch = 500;
 
 std::string record_json(const bus::Message& m) {
@@ -49,20 +49,13 @@ struct TopicFeed::Watch {
   void run() {
     simdjson::dom::parser parser;
     std::vector<std::pair<std::shared_ptr<ClientQueue>, RecordFilter>> subs;
-    while (!stop.load()) {
-      auto messages = consumer->poll(kPollTimeout, kPollBatch);
-      if (!messages) {
-        if (messages.error().code == bus::BusErrc::kClosed) break;
-        std::this_thread::sleep_for(kPollTimeout);
-        continue;
-      }
-      if (messages->empty()) continue;
+    run_viewer_consumer(*consumer, stop, kPollBatch, [&](const std::vector<bus::Message>& batch) {
       {
         std::lock_guard lock(mu);
         subs.clear();
         for (const auto& [id, sub] : subscribers) subs.push_back(sub);
       }
-      for (const auto& m : *messages) {
+      for (const auto& m : batch) {
         const std::string json = record_json(m);
         // The record's type and symbol, read only when some client filters.
         std::optional<std::pair<std::string, std::string>> keys;
@@ -83,10 +76,7 @@ struct TopicFeed::Watch {
           queue->put_stream(json);
         }
       }
-      // Its own group only: nobody else's position moves, and the in-process bus may free them.
-      (void)consumer->commit();
-    }
-    consumer->close();
+    });
   }
 };
 
@@ -127,11 +117,7 @@ Result<void, std::string> TopicFeed::watch(ClientId client, const std::string& t
   auto it = watches_.find(topic);
   if (it == watches_.end()) {
     auto w = std::make_shared<Watch>();
-    bus::SubscribeOptions so;
-    so.topics = {topic};
-    so.group = "visualizer-" + instance_ + "-" + topic;
-    so.start = bus::StartFrom::kLatest;
-    so.ephemeral = true;
+    auto so = viewer_subscription(instance_, topic);
     auto consumer = bus_.subscribe(so);
     if (!consumer) return unexpected("cannot read " + topic + ": " + consumer.error().message);
     w->consumer = std::move(*consumer);

@@ -24,6 +24,7 @@
 #include <future>
 #include <random>
 
+#include "bus/inproc_bus.h"
 #include "exchange/binance/parse.h"
 #include "runtime/api_auth.h"
 #include "runtime/http_client.h"
@@ -31,6 +32,7 @@
 #include "services/dummy/process_support.h"
 #include "services/exchange_sim/exchange_sim.h"
 #include "services/platform/platform.h"
+#include "services/queue_manager/launchers.h"
 #include "test_support.h"
 #include "ws_test_client.h"
 
@@ -841,6 +843,34 @@ TEST_F(QueueManagerTest, WebSocketClientsSeeWorkflowsChange) {
   ASSERT_FALSE(statuses.empty());
   EXPECT_EQ(statuses.back(), "finished");
   EXPECT_GE(statuses.size(), 2u);  // "running" updates, then finished
+}
+
+}  // namespace
+}  // namespace sf::services
+
+namespace sf::services {
+namespace {
+
+// Regression (scenario 2): a workflow resumed from the store by a later platform process carries
+// the handles of the earlier one. Handles restarted at "thread-1-<stage>" in every process, so
+// stopping the resumed workflow stopped another workflow's stages of the same names.
+TEST(InProcessLauncher, HandlesOfAnotherProcessNeverNameThisProcesssRuns) {
+  bus::InProcBus bus;
+  qm::InProcessLauncher earlier(bus, qm::Embedded{});
+  qm::InProcessLauncher later(bus, qm::Embedded{});
+  qm::StageLaunch launch{"q-old", "dummy", "dummy-service", 1, {{"QUEUE_ID", "q-old"}}};
+  auto old_handle = earlier.start(launch);
+  ASSERT_TRUE(old_handle.ok()) << old_handle.error();
+  launch.queue_id = launch.env["QUEUE_ID"] = "q-new";
+  auto new_handle = later.start(launch);
+  ASSERT_TRUE(new_handle.ok()) << new_handle.error();
+  EXPECT_NE(*old_handle, *new_handle);
+  EXPECT_EQ(later.status(*old_handle).state, qm::RunState::kUnknown);
+  later.stop(*old_handle);  // what resuming q-old in the later process does
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(later.status(*new_handle).state, qm::RunState::kRunning);
+  later.stop(*new_handle);
+  earlier.stop(*old_handle);
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 #include "core/wire.h"
 #include "exchange/binance/parse.h"
 #include "runtime/http_client.h"
-#include "services/platform/platform.h"
+#include "services/visualizer/visualizer_test_support.h"
 #include "test_support.h"
 
 namespace sf::services::visualizer {
@@ -23,15 +23,9 @@ using namespace std::chrono_literals;
 
 TEST(HistoryApi, CandlesOfARangeAreTheNewestLimitInTimeOrder) {
   SF_REQUIRE_SHARED_DATA("klines_btcusdt_2020_htm/BTCUSDT-5m-2020-07-01_2020-07-11.csv");
-  const auto db =
-      std::filesystem::temp_directory_path() / ("sf_history_" + std::to_string(::getpid()) + ".db");
-  PlatformOptions o;
-  o.store_url = "sqlite:" + db.string();
-  o.port = 0;
-  o.queue_manager = false;
-  auto platform = Platform::start(o);
+  TestPlatform platform("history");
   ASSERT_TRUE(platform.ok()) << platform.error();
-  auto& p = **platform;
+  auto& p = *platform;
 
   const Symbol btc = *Symbol::parse("BTCUSDT");
   std::ifstream in(sf::testing::shared_data_dir() /
@@ -94,8 +88,6 @@ TEST(HistoryApi, CandlesOfARangeAreTheNewestLimitInTimeOrder) {
       10s);
   ASSERT_TRUE(trades.ok());
   EXPECT_EQ(trades->status, 200) << trades->body;
-  platform.value().reset();
-  std::filesystem::remove(db);
 }
 
 }  // namespace

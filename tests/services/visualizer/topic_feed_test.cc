@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "bus/inproc_bus.h"
-#include "services/platform/platform.h"
+#include "services/visualizer/visualizer_test_support.h"
 #include "ws_test_client.h"
 
 namespace sf::services::visualizer {
@@ -119,15 +119,9 @@ TEST(TopicFeed, AFinishedWatchHoldsNothingBackOnTheBus) {
 }
 
 TEST(TopicFeed, ThePlatformServesTheFeedOnItsWebSocket) {
-  const auto db = std::filesystem::temp_directory_path() /
-                  ("sf_topics_ws_" + std::to_string(::getpid()) + ".db");
-  PlatformOptions o;
-  o.store_url = "sqlite:" + db.string();
-  o.port = 0;
-  o.queue_manager = false;
-  auto platform = Platform::start(o);
+  TestPlatform platform("topics_ws");
   ASSERT_TRUE(platform.ok()) << platform.error();
-  auto& p = **platform;
+  auto& p = *platform;
   {
     sf::testing::WsTestClient ws(static_cast<std::uint16_t>(p.port()), "/ws/topics", 20s);
     ws.send("{not json");
@@ -145,8 +139,6 @@ TEST(TopicFeed, ThePlatformServesTheFeedOnItsWebSocket) {
     ws.send(R"({"unsubscribe":"ws-btcusdt-trades"})");
     EXPECT_EQ(ws.read(), R"({"type":"unsubscribed","topic":"ws-btcusdt-trades"})");
   }
-  platform.value().reset();
-  std::filesystem::remove(db);
 }
 
 }  // namespace
