@@ -10,8 +10,12 @@ packages=(
   librdkafka-dev libpq-dev kcat
   libgtest-dev libbenchmark-dev
   libtorch-dev  # libtorch 1.13 (C++ API + CMake config) for src/ml/gnn; skipped by CMake when absent
-  nodejs npm    # build time: the dashboard's charting library (npm ci --prefix web, scripts/build.sh)
 )
+# Build time: the dashboard's charting library (npm ci --prefix web, scripts/build.sh). A Node.js
+# that brings its own npm (NodeSource's nodejs conflicts with Debian's npm package) is used as is.
+if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
+  packages+=(nodejs npm)
+fi
 if [ "${1:-}" = "--test" ]; then
   packages+=(chromium)  # tests/web: the dashboard in a real headless browser (playwright-core)
 fi
