@@ -68,7 +68,8 @@ const procs = [];
 function start(name, args, env) {
   const out = fs.openSync(path.join(tmp, name + '.out'), 'w');
   const err = fs.openSync(path.join(tmp, name + '.log'), 'w');
-  const child = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', out, err] });
+  // cwd: the temp dir, so the platform's ./data/models (the Models view) is the test's own.
+  const child = spawn(BIN, args, { cwd: tmp, env: { ...process.env, ...env }, stdio: ['ignore', out, err] });
   fs.closeSync(out);
   fs.closeSync(err);
   const p = { name, child, exited: false, code: null };
@@ -465,6 +466,34 @@ async function main() {
   await page.waitForFunction(() => document.querySelectorAll('#tape .tape-row').length > 0, null, { timeout: 5000 });
   await shot('trades.png');
   pass('screenshots', `market.png, book.png, trades.png in ${SHOTS}`);
+
+  // Models: a trained version (gnn-trainer's metrics.json layout, docs/gnn.md) next to its
+  // baselines, and one whose metrics.json is broken, as the platform's model directory holds them.
+  {
+    const name = 'models view';
+    const models = path.join(tmp, 'data', 'models');
+    const cls = (acc, bal, f1) => ({ n: 100, accuracy: acc, balanced_accuracy: bal, macro_f1: f1, roc_auc_ovr: null,
+      confusion: [[10, 5, 5], [5, 30, 5], [5, 5, 30]] });
+    fs.mkdirSync(path.join(models, 'btc-gnn', 'v1'), { recursive: true });
+    fs.writeFileSync(path.join(models, 'btc-gnn', 'v1', 'metrics.json'), JSON.stringify({
+      format: 'streamforge-gnn-metrics/1', task: 'direction', model_type: 'gat',
+      graph: { kind: 'candles', nodes: 1000, edges: 4000, features: 12 },
+      split: { test: { nodes: 100, start_us: 1723161000000000, end_us: 1723162000000000 } },
+      best_epoch: 3, epochs_run: 5, history: [1, 2, 3, 4, 5].map((e) => ({ epoch: e, train_loss: 1.2 - e / 10, val_metric: 0.3 + e / 50 })),
+      test: { model: cls(0.7, 0.66, 0.65), majority: cls(0.4, 0.33, 0.19), persistence: cls(0.5, 0.45, 0.44), logistic_regression: cls(0.6, 0.55, 0.55) },
+    }));
+    fs.mkdirSync(path.join(models, 'btc-gnn', 'v2'), { recursive: true });
+    fs.writeFileSync(path.join(models, 'btc-gnn', 'v2', 'metrics.json'), '{"task":"direc');
+    await showTab('models');
+    const shown = await page.waitForFunction(() => window.sfDashboard.models().length === 2, null, { timeout: 10000 })
+      .then(() => true, () => false);
+    const listed = await page.evaluate(() => window.sfDashboard.models());
+    check(shown, name, `the Models view lists ${JSON.stringify(listed)}`);
+    check(listed[0].version === 'v2' && listed[0].error, name, `v2 (broken) first as an error: ${JSON.stringify(listed)}`);
+    check(listed[1].version === 'v1' && listed[1].task === 'direction' && listed[1].verdict, name, `v1 with a verdict: ${JSON.stringify(listed)}`);
+    await shot('models.png');
+    pass(name, `2 versions listed (v2 broken, v1 verdict "${listed[1].verdict}")`);
+  }
 
   // d. workflows: start test-flow from the form, see it run, stop it from its card
   {

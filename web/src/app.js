@@ -51,7 +51,7 @@
   window.addEventListener('error', (e) => report('error', e.error || e.message));
   window.addEventListener('unhandledrejection', (e) => report('unhandled', e.reason));
 
-  const TABS = ['market', 'book', 'trades', 'workflows', 'topics'];
+  const TABS = ['market', 'book', 'trades', 'workflows', 'topics', 'models'];
   const INTERVALS = ['1s', '1m', '3m', '5m', '15m', '30m', '1h', '2h', '4h', '6h', '8h', '12h',
     '1d', '3d', '1w', '1M'];
   const QUICK_INTERVALS = ['1m', '5m', '15m', '1h', '4h', '1d'];
@@ -442,12 +442,6 @@
       const n = this.items.length;
       if (this.full || this.minTouched < this.renderedLen - 1) {
         for (const [series, conv] of targets) series.setData(this.items.map(conv));
-        // A few candles (a live source that has just started) would sit squeezed at the right
-        // edge at the default spacing: widen the bars until ~150 fill the chart.
-        if (chart && n > 0 && n < 150) {
-          const width = $('chart').clientWidth || 1000;
-          chart.timeScale().applyOptions({ barSpacing: Math.max(6, Math.min(24, width / (n + 12))) });
-        }
       } else {
         for (let i = this.minTouched; i < n; i++) {
           for (const [series, conv] of targets) series.update(conv(this.items[i]));
@@ -628,6 +622,15 @@
     if (mkt.candles.flush([[candleSeries, toBar], [volumeSeries, toVol]])) {
       mkt.rendered = mkt.candles.items.map((it) => it.v);
       if (!mkt.hover) legendPending = true; // the legend follows the open candle
+      // A few candles (a live source that has just started) would sit squeezed at the right
+      // edge at the default spacing: widen the bars while fewer than ~150 fill the chart.
+      const n = mkt.rendered.length;
+      if (n > 0 && n < 150 && n !== mkt.spacedFor) {
+        mkt.spacedFor = n;
+        const width = $('chart').clientWidth || 1000;
+        chart.timeScale().applyOptions({ barSpacing: Math.max(6, Math.min(40, width / (n + 16))) });
+        chart.timeScale().scrollToRealTime();
+      }
     }
     const empty = mkt.historyLoaded && mkt.rendered.length === 0;
     if (empty !== mkt.emptyShown) {
@@ -2095,6 +2098,675 @@
     }
   }
 
+  // ------------------------------------------------------------------------------ models
+
+  // The Models tab: trained model versions (GET /api/v1/models: gnn-trainer's metrics.json,
+  // docs/gnn.md "Output") with the model against its baselines, and the stored graphs
+  // (GET /api/v1/graphs; the snapshot of an `assets` graph drawn as a circle). Loaded when the tab
+  // is shown (at most every MODELS_REFRESH_MS) and on Refresh; drawn when data arrives, not per
+  // frame. gnn-infer's output over time is not served yet: the tab says so and shows nothing of it.
+
+  const MODELS_REFRESH_MS = 15000;
+  // [key, label, direction]: 1 = higher is better, -1 = lower is better, 0 = not compared
+  const CLS_METRICS = [['n', 'n', 0], ['accuracy', 'accuracy', 1], ['balanced_accuracy', 'balanced acc.', 1],
+    ['macro_f1', 'macro F1', 1], ['roc_auc_ovr', 'ROC-AUC (OvR)', 1]];
+  const REG_METRICS = [['n', 'n', 0], ['rmse', 'RMSE', -1], ['mae', 'MAE', -1], ['r2', 'R²', 1]];
+  const VERDICT_METRICS = { cls: ['macro_f1', 'balanced_accuracy'], reg: ['rmse', 'mae', 'r2'] };
+  const LONG_LABELS = { balanced_accuracy: 'balanced accuracy', roc_auc_ovr: 'ROC-AUC' };
+  const BASELINE_ORDER = ['majority', 'train_mean', 'persistence', 'logistic_regression', 'linear_regression'];
+  const DIRECTION_NAMES = ['DOWN', 'FLAT', 'UP'];
+  const DIRECTION_CLASS = { 0: 'd-down', 1: 'd-flat', 2: 'd-up' };
+  const CURVE_COLORS = { loss: '#e5c07b', val: '#61afef', best: '#f0b90b' };
+
+  const mdl = {
+    list: [], // entries as served: {name, version, metrics} | {name, version, error}
+    rendered: [], // [{name, version, task, verdict}] as last rendered (test hook)
+    rows: new Map(), // key -> row element
+    selected: '', // 'name/version'
+    loading: false,
+    loadedAt: 0,
+    gen: 0,
+    chart: null,
+    lossSeries: null,
+    valSeries: null,
+    markers: null,
+    graphs: [],
+    graph: '', // the assets graph drawn
+    graphTime: null, // requested snapshot time (unix us), null = the newest
+    snap: null, // {name, kind, time, nodes, edges} as last drawn (test hook)
+    snapGen: 0,
+    listError: '',
+    graphsError: '',
+    listSig: null,
+    graphsSig: null,
+  };
+
+  const modelKey = (m) => String(m.name) + '/' + String(m.version);
+  const finite = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  const isObj = (v) => !!v && typeof v === 'object' && !Array.isArray(v);
+
+  function modelKind(metrics) {
+    if (!isObj(metrics)) return null;
+    if (metrics.task === 'direction') return 'cls';
+    if (metrics.task === 'volatility') return 'reg';
+    const m = isObj(metrics.test) && isObj(metrics.test.model) ? metrics.test.model : null;
+    if (m && 'macro_f1' in m) return 'cls';
+    if (m && 'rmse' in m) return 'reg';
+    return null;
+  }
+
+  function fmtMetric(key, v) {
+    v = finite(v);
+    if (v === null) return '—';
+    if (key === 'n') return String(Math.round(v));
+    const a = Math.abs(v);
+    if (a >= 1) return v.toFixed(3);
+    if (a >= 0.01 || a === 0) return v.toFixed(4);
+    return String(Number(v.toPrecision(3))); // small errors (volatility RMSE): 3 significant digits
+
+  }
+
+  function metricDefs(kind) { return kind === 'reg' ? REG_METRICS : CLS_METRICS; }
+  function metricLabel(kind, key) { const d = metricDefs(kind).find((x) => x[0] === key); return d ? d[1] : key; }
+  function metricDir(kind, key) { const d = metricDefs(kind).find((x) => x[0] === key); return d ? d[2] : 0; }
+
+  // [[key, entry]]: the model first, then the known baselines in their order, then anything else.
+  function splitEntries(split) {
+    if (!isObj(split)) return [];
+    const out = [];
+    if (isObj(split.model)) out.push(['model', split.model]);
+    for (const k of BASELINE_ORDER) if (isObj(split[k])) out.push([k, split[k]]);
+    for (const k of Object.keys(split).sort()) {
+      if (k !== 'model' && !BASELINE_ORDER.includes(k) && isObj(split[k])) out.push([k, split[k]]);
+    }
+    return out;
+  }
+
+  function joinAnd(a) { return a.length <= 1 ? a.join('') : a.slice(0, -1).join(', ') + ' and ' + a[a.length - 1]; }
+
+  // The model against every baseline on the task's key metrics (strictly better = beats; a
+  // baseline without a value for the metric is left out). {text, cls: good | mixed | bad | none}
+  function verdictFor(split, kind) {
+    if (!kind) return { text: 'unknown task: nothing to compare', cls: 'none' };
+    if (!isObj(split) || !isObj(split.model)) return { text: 'no metrics for the model', cls: 'none' };
+    const bases = splitEntries(split).filter(([k]) => k !== 'model');
+    if (!bases.length) return { text: 'no baselines to compare with', cls: 'none' };
+    const beats = [], fails = [], missing = [];
+    for (const key of VERDICT_METRICS[kind]) {
+      const label = LONG_LABELS[key] || metricLabel(kind, key);
+      const dir = metricDir(kind, key);
+      const mv = finite(split.model[key]);
+      if (mv === null) { missing.push(label); continue; }
+      const lost = [];
+      let compared = 0;
+      for (const [bk, b] of bases) {
+        const bv = finite(b[key]);
+        if (bv === null) continue;
+        compared++;
+        if (!(dir > 0 ? mv > bv : mv < bv)) lost.push(bk + ' (' + fmtMetric(key, bv) + ')');
+      }
+      if (!compared) missing.push(label);
+      else if (lost.length) fails.push('does not beat ' + joinAnd(lost) + ' on ' + label + ' (model ' + fmtMetric(key, mv) + ')');
+      else beats.push(label);
+    }
+    const parts = [];
+    if (beats.length) parts.push('beats every baseline on ' + joinAnd(beats));
+    parts.push(...fails);
+    if (missing.length) parts.push('no values to compare on ' + joinAnd(missing));
+    const cls = !fails.length && beats.length ? 'good' : beats.length ? 'mixed' : fails.length ? 'bad' : 'none';
+    return { text: parts.join('; '), cls };
+  }
+
+  function fmtDateUs(us) {
+    const ms = finite(us) === null ? NaN : us / 1000;
+    if (!Number.isFinite(ms) || ms <= 0) return '—';
+    return fmtDateTimeMs(ms).slice(0, 16);
+  }
+
+  // ---- list
+
+  async function loadModelsTab() {
+    if (mdl.loading) return;
+    mdl.loading = true;
+    mdl.loadedAt = Date.now();
+    const gen = ++mdl.gen;
+    setText($('modelsCount'), 'loading…');
+    // an unchanged answer (the periodic refresh) is not re-rendered: selection and scroll stay
+    const modelsP = api('/api/v1/models').then((res) => {
+      if (gen !== mdl.gen) return false;
+      const list = res && Array.isArray(res.models) ? res.models.filter((m) => isObj(m) && m.name !== undefined) : [];
+      const sig = JSON.stringify(list);
+      if (sig === mdl.listSig && !mdl.listError) return false;
+      mdl.listSig = sig;
+      mdl.list = list;
+      mdl.listError = '';
+      return true;
+    }, (e) => {
+      if (gen !== mdl.gen) return false;
+      mdl.list = [];
+      mdl.listSig = '';
+      mdl.listError = errMessage(e);
+      if (e.status !== 401) report('models', e);
+      return true;
+    }).then((changed) => { if (changed && gen === mdl.gen) renderModelsList(); });
+    const graphsP = api('/api/v1/graphs').then((res) => {
+      if (gen !== mdl.gen) return false;
+      const list = res && Array.isArray(res.graphs) ? res.graphs.filter((g) => isObj(g) && typeof g.name === 'string') : [];
+      const sig = JSON.stringify(list);
+      if (sig === mdl.graphsSig && !mdl.graphsError) return false;
+      mdl.graphsSig = sig;
+      mdl.graphs = list;
+      mdl.graphsError = '';
+      return true;
+    }, (e) => {
+      if (gen !== mdl.gen) return false;
+      mdl.graphs = [];
+      mdl.graphsSig = '';
+      mdl.graphsError = errMessage(e);
+      if (e.status !== 401) report('graphs', e);
+      return true;
+    }).then((changed) => { if (changed && gen === mdl.gen) renderGraphsList(); });
+    try {
+      await Promise.all([modelsP, graphsP]);
+    } catch (e) {
+      report('models view', e);
+    } finally {
+      if (gen === mdl.gen) mdl.loading = false;
+    }
+  }
+
+  function modelsOnShow() {
+    if (!mdl.loading && !auth.blocked && Date.now() - mdl.loadedAt > MODELS_REFRESH_MS) loadModelsTab();
+  }
+
+  // A render-loop entry: while the tab is visible, the lists are re-read every MODELS_AUTO_MS (a
+  // training run finishing shows up without a click).
+  const MODELS_AUTO_MS = 30000;
+  function renderModelsTick() {
+    if (state.tab !== 'models' || mdl.loading || auth.blocked) return;
+    if (Date.now() - mdl.loadedAt > MODELS_AUTO_MS) loadModelsTab();
+  }
+
+  function renderModelsList() {
+    const box = $('modelsList');
+    clear(box);
+    mdl.rows = new Map();
+    mdl.rendered = [];
+    const list = mdl.list;
+    if (mdl.listError) {
+      setText($('modelsCount'), '');
+      box.appendChild(el('div', 'empty err', 'could not list the models: ' + mdl.listError));
+    } else if (!list.length) {
+      setText($('modelsCount'), '0 versions');
+      const e = box.appendChild(el('div', 'empty'));
+      e.appendChild(el('div', null, 'No model trained yet.'));
+      e.appendChild(el('div', 'muted', 'Train one with the historical-gnn workflow: start it from the Workflows tab ' +
+        '(template historical-gnn), or run `bash scripts/run.sh` (builds, then runs it in the embedded platform). ' +
+        'gnn-trainer writes MODEL_DIR/<name>/v<N>/metrics.json, listed here.'));
+    } else {
+      setText($('modelsCount'), list.length + (list.length === 1 ? ' version' : ' versions'));
+    }
+    for (const m of list) {
+      const key = modelKey(m);
+      const row = el('div', 'model-row');
+      row.tabIndex = 0;
+      row.dataset.key = key;
+      row.appendChild(el('span', 'mono name', String(m.name))).title = String(m.name);
+      row.appendChild(el('span', 'mono', String(m.version)));
+      if (!isObj(m.metrics)) {
+        const err = m.error !== undefined ? String(m.error) : 'no metrics';
+        row.classList.add('error');
+        row.appendChild(el('span', 'merr', 'error: ' + err)).title = err;
+        mdl.rendered.push({ name: String(m.name), version: String(m.version), task: null, verdict: null, error: err });
+      } else {
+        const mt = m.metrics;
+        const kind = modelKind(mt);
+        const v = verdictFor(mt.test, kind);
+        const task = typeof mt.task === 'string' ? mt.task : null;
+        row.appendChild(el('span', null, task || '?'));
+        row.appendChild(el('span', null, typeof mt.model_type === 'string' ? mt.model_type : '?'));
+        row.appendChild(el('span', null, isObj(mt.graph) && typeof mt.graph.kind === 'string' ? mt.graph.kind : '?'));
+        const when = isObj(mt.split) && isObj(mt.split.test) ? mt.split.test.end_us : null;
+        const w = row.appendChild(el('span', 'mono muted', fmtDateUs(when).slice(0, 10)));
+        w.title = 'test split ends ' + fmtDateUs(when) + ' UTC';
+        const short = { good: 'beats all', mixed: 'partly', bad: 'loses', none: '—' }[v.cls];
+        row.appendChild(el('span', 'vb ' + v.cls, short)).title = 'test: ' + v.text;
+        mdl.rendered.push({ name: String(m.name), version: String(m.version), task, verdict: v.text });
+      }
+      row.addEventListener('click', () => selectModel(key));
+      row.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); selectModel(key); } });
+      mdl.rows.set(key, row);
+      box.appendChild(row);
+    }
+    if (!list.some((m) => modelKey(m) === mdl.selected)) {
+      const first = list.find((m) => isObj(m.metrics)) || list[0];
+      mdl.selected = first ? modelKey(first) : '';
+    }
+    for (const [k, r] of mdl.rows) r.classList.toggle('selected', k === mdl.selected);
+    renderModelDetail();
+    if (state.tab === 'models') writeUrl();
+  }
+
+  function selectModel(key) {
+    mdl.selected = key;
+    for (const [k, r] of mdl.rows) r.classList.toggle('selected', k === key);
+    renderModelDetail();
+    writeUrl();
+  }
+
+  // ---- detail
+
+  function renderModelDetail() {
+    const m = mdl.list.find((x) => modelKey(x) === mdl.selected) || null;
+    const verdict = $('modelVerdict');
+    for (const id of ['modelTest', 'modelValidation', 'modelConfusion', 'modelCurveLegend']) clear($(id));
+    setText($('modelTitle'), m ? modelKey(m) : '');
+    setText($('modelInfo'), '');
+    $('modelDetail').classList.toggle('nomodel', !m || !isObj(m.metrics));
+    if (!m || !isObj(m.metrics)) {
+      verdict.className = 'verdict ' + (m ? 'bad' : 'none');
+      setText(verdict, m ? 'metrics unavailable: ' + String(m.error !== undefined ? m.error : 'no metrics') : (mdl.list.length ? 'select a model version' : 'no model to show'));
+      setCurve(null, null);
+      return;
+    }
+    const mt = m.metrics;
+    const kind = modelKind(mt);
+    const info = [];
+    if (typeof mt.model_type === 'string') info.push(mt.model_type);
+    if (typeof mt.task === 'string') info.push(mt.task);
+    if (isObj(mt.graph)) {
+      info.push(String(mt.graph.kind || '?') + ' graph ' + fmtCount(finite(mt.graph.nodes)) + ' nodes / ' +
+        fmtCount(finite(mt.graph.edges)) + ' edges / ' + String(finite(mt.graph.features) ?? '?') + ' features');
+    }
+    if (finite(mt.best_epoch) !== null) {
+      info.push('best epoch ' + mt.best_epoch + ' of ' + String(finite(mt.epochs_run) ?? '?') + (mt.stopped_early === true ? ' (stopped early)' : ''));
+    }
+    if (isObj(mt.config) && finite(mt.config.parameters) !== null) info.push(fmtCount(mt.config.parameters) + ' parameters');
+    setText($('modelInfo'), info.join(' · '));
+    $('modelInfo').title = info.join('\n');
+    const v = verdictFor(mt.test, kind);
+    let text = 'Test: ' + v.text;
+    if (isObj(mt.config) && mt.config.shuffle_train_labels === true) text += '  (sanity run: train labels shuffled)';
+    verdict.className = 'verdict ' + v.cls;
+    setText(verdict, text);
+    const split = isObj(mt.split) ? mt.split : {};
+    metricsBlock($('modelTest'), 'Test', mt.test, kind, split.test, null);
+    metricsBlock($('modelValidation'), 'Validation', mt.validation, kind, split.validation, verdictFor(mt.validation, kind));
+    confusionBlock($('modelConfusion'), kind, isObj(mt.test) && isObj(mt.test.model) ? mt.test.model.confusion : null);
+    setCurve(mt, kind);
+  }
+
+  function metricsBlock(box, title, split, kind, span, verdict) {
+    const head = box.appendChild(el('div', 'block-head'));
+    head.appendChild(el('span', 'bt', title));
+    if (isObj(span)) {
+      head.appendChild(el('span', 'muted', fmtCount(finite(span.nodes)) + ' nodes · ' + fmtDateUs(span.start_us) +
+        ' – ' + fmtDateUs(span.end_us) + ' UTC'));
+    }
+    if (verdict) head.appendChild(el('span', 'vtext ' + verdict.cls, verdict.text)).title = verdict.text;
+    const entries = splitEntries(split);
+    if (!entries.length || !kind) {
+      box.appendChild(el('div', 'empty', 'no ' + title.toLowerCase() + ' metrics'));
+      return;
+    }
+    const defs = metricDefs(kind);
+    const best = {};
+    for (const [key, , dir] of defs) {
+      if (!dir) continue;
+      let b = null;
+      for (const [, e] of entries) {
+        const v = finite(e[key]);
+        if (v !== null && (b === null || (dir > 0 ? v > b : v < b))) b = v;
+      }
+      best[key] = b;
+    }
+    const t = box.appendChild(el('table', 'mtable'));
+    const hr = t.appendChild(el('thead')).appendChild(el('tr'));
+    hr.appendChild(el('th', null, ''));
+    for (const [key, label, dir] of defs) {
+      const th = hr.appendChild(el('th', null, label));
+      th.title = key + (dir > 0 ? ' (higher is better)' : dir < 0 ? ' (lower is better)' : '');
+    }
+    const tb = t.appendChild(el('tbody'));
+    for (const [ek, e] of entries) {
+      const tr = tb.appendChild(el('tr', ek === 'model' ? 'is-model' : ''));
+      tr.appendChild(el('td', null, ek === 'model' ? 'model (GNN)' : ek.replace(/_/g, ' ')));
+      for (const [key, , dir] of defs) {
+        const v = finite(e[key]);
+        const td = tr.appendChild(el('td', dir && v !== null && v === best[key] ? 'best' : '', fmtMetric(key, v)));
+        if (dir && v !== null && v === best[key]) td.title = 'best ' + key;
+      }
+    }
+  }
+
+  function confusionBlock(box, kind, conf) {
+    if (kind !== 'cls') return;
+    box.appendChild(el('div', 'block-head')).appendChild(el('span', 'bt', 'Confusion (model, test)'));
+    const ok = Array.isArray(conf) && conf.length > 0 && conf.every((r) => Array.isArray(r) && r.length === conf.length);
+    if (!ok) { box.appendChild(el('div', 'empty', 'no confusion matrix')); return; }
+    const k = conf.length;
+    const name = (i) => (k === 3 ? DIRECTION_NAMES[i] : String(i));
+    const t = box.appendChild(el('table', 'confusion'));
+    const hr = t.appendChild(el('thead')).appendChild(el('tr'));
+    hr.appendChild(el('th', 'corner', 'true ↓ pred →'));
+    for (let j = 0; j < k; j++) hr.appendChild(el('th', null, name(j)));
+    hr.appendChild(el('th', null, 'recall'));
+    const tb = t.appendChild(el('tbody'));
+    for (let i = 0; i < k; i++) {
+      const tr = tb.appendChild(el('tr'));
+      tr.appendChild(el('th', null, name(i)));
+      const row = conf[i].map((x) => finite(x) ?? 0);
+      const total = row.reduce((a, b) => a + b, 0);
+      for (let j = 0; j < k; j++) {
+        const td = tr.appendChild(el('td', i === j ? 'diag' : '', String(row[j])));
+        const f = total > 0 ? row[j] / total : 0;
+        // CSSOM (not a style attribute): allowed by the page's style-src 'self'
+        td.style.backgroundColor = (i === j ? 'rgba(38,166,154,' : 'rgba(239,83,80,') + (0.06 + 0.5 * f).toFixed(3) + ')';
+        td.title = name(i) + ' predicted as ' + name(j) + ': ' + row[j] + ' of ' + total + ' (' + (f * 100).toFixed(1) + '%)';
+      }
+      tr.appendChild(el('td', 'muted', total > 0 ? (row[i] / total).toFixed(3) : '—'));
+    }
+  }
+
+  // ---- training curve: train loss (left scale) and the validation metric (right scale) per epoch
+
+  function curveDecimals(values) {
+    let m = 0;
+    for (const v of values) if (v !== null && Math.abs(v) > m) m = Math.abs(v);
+    if (!(m > 0)) return 4;
+    return Math.max(2, Math.min(8, 3 - Math.floor(Math.log10(m))));
+  }
+
+  function ensureCurveChart() {
+    if (mdl.chart) return true;
+    if (!LC || typeof LC.createOptionsChart !== 'function') {
+      if (!mdl.curveWarned) { mdl.curveWarned = true; report('models chart', new Error('lightweight-charts did not load (/vendor/lightweight-charts.js)')); }
+      return false;
+    }
+    mdl.chart = LC.createOptionsChart($('modelCurve'), {
+      autoSize: true,
+      layout: {
+        background: { type: LC.ColorType.Solid, color: '#0b0e13' },
+        textColor: COLORS.text,
+        fontSize: 10,
+        attributionLogo: false, // its <style> element would break the CSP; the footer links instead
+      },
+      grid: { vertLines: { color: COLORS.grid }, horzLines: { color: COLORS.grid } },
+      leftPriceScale: { visible: true, borderColor: COLORS.border },
+      rightPriceScale: { visible: true, borderColor: COLORS.border },
+      timeScale: { borderColor: COLORS.border, fixLeftEdge: true, fixRightEdge: true },
+      localization: { precision: 0 }, // the horizontal scale: epochs
+      crosshair: { mode: LC.CrosshairMode.Normal },
+      handleScroll: false,
+      handleScale: false,
+    });
+    const common = { lineWidth: 2, priceLineVisible: false, crosshairMarkerRadius: 3 };
+    mdl.lossSeries = mdl.chart.addSeries(LC.LineSeries, { ...common, color: CURVE_COLORS.loss, priceScaleId: 'left' });
+    mdl.valSeries = mdl.chart.addSeries(LC.LineSeries, { ...common, color: CURVE_COLORS.val, priceScaleId: 'right' });
+    if (typeof LC.createSeriesMarkers === 'function') mdl.markers = LC.createSeriesMarkers(mdl.valSeries, []);
+    return true;
+  }
+
+  function setCurve(mt, kind) {
+    const empty = $('modelCurveEmpty');
+    const hist = mt && Array.isArray(mt.history) ? mt.history : [];
+    const byEpoch = new Map();
+    for (const h of hist) if (isObj(h) && finite(h.epoch) !== null) byEpoch.set(h.epoch, h);
+    const epochs = [...byEpoch.keys()].sort((a, b) => a - b);
+    if (!mt) {
+      if (mdl.chart) { mdl.lossSeries.setData([]); mdl.valSeries.setData([]); if (mdl.markers) mdl.markers.setMarkers([]); }
+      empty.hidden = false;
+      setText(empty, 'no training curve');
+      return;
+    }
+    if (!ensureCurveChart()) return;
+    const loss = epochs.map((e) => { const v = finite(byEpoch.get(e).train_loss); return v === null ? { time: e } : { time: e, value: v }; });
+    const val = epochs.map((e) => { const v = finite(byEpoch.get(e).val_metric); return v === null ? { time: e } : { time: e, value: v }; });
+    const fmt = (pts) => { const dp = curveDecimals(pts.map((p) => (p.value === undefined ? null : p.value))); return { type: 'price', precision: dp, minMove: Math.pow(10, -dp) }; };
+    mdl.lossSeries.applyOptions({ priceFormat: fmt(loss) });
+    mdl.valSeries.applyOptions({ priceFormat: fmt(val) });
+    mdl.lossSeries.setData(loss);
+    mdl.valSeries.setData(val);
+    const best = finite(mt.best_epoch);
+    if (mdl.markers) {
+      mdl.markers.setMarkers(best !== null && byEpoch.has(best) && finite(byEpoch.get(best).val_metric) !== null
+        ? [{ time: best, position: 'inBar', shape: 'circle', color: CURVE_COLORS.best, size: 1 }] : []);
+    }
+    mdl.chart.timeScale().fitContent();
+    empty.hidden = epochs.length > 0;
+    setText(empty, epochs.length ? '' : 'no training history');
+    const metricName = typeof mt.validation_metric === 'string' ? mt.validation_metric : (kind === 'reg' ? 'rmse' : 'macro_f1');
+    const lg = $('modelCurveLegend');
+    lg.appendChild(el('span', 'bt', 'Training'));
+    lg.appendChild(el('span', 'k-loss', '— train loss (left)'));
+    const dir = metricDir(kind, metricName);
+    lg.appendChild(el('span', 'k-val', '— validation ' + metricLabel(kind, metricName) + ' (right' +
+      (dir > 0 ? ', higher is better' : dir < 0 ? ', lower is better' : '') + ')'));
+    if (best !== null) lg.appendChild(el('span', 'k-best', '● best epoch ' + best));
+    lg.appendChild(el('span', 'muted', 'x = epoch'));
+  }
+
+  // ---- graphs
+
+  function renderGraphsList() {
+    const box = $('graphsList');
+    clear(box);
+    if (mdl.graphsError) box.appendChild(el('div', 'empty err', 'could not list the graphs: ' + mdl.graphsError));
+    else if (!mdl.graphs.length) box.appendChild(el('div', 'empty', 'no graphs stored yet (graph-builder writes them; the historical-gnn workflow builds a candles graph)'));
+    for (const g of mdl.graphs) {
+      const assets = g.kind === 'assets';
+      const item = box.appendChild(el('div', 'graph-item' + (assets ? ' assets' : '') + (assets && g.name === mdl.graph ? ' selected' : '')));
+      item.appendChild(el('span', 'gname', g.name)).title = g.name;
+      const created = finite(g.created_at);
+      item.appendChild(el('span', 'gmeta', String(g.kind || '?') + ' · ' + String(g.interval || '?') + ' · ' +
+        fmtCount(finite(g.nodes)) + ' nodes · ' + fmtCount(finite(g.edges)) + ' edges' +
+        (created ? ' · ' + fmtDateTimeMs(created * 1000).slice(0, 16) : '')));
+      if (assets) {
+        item.tabIndex = 0;
+        item.title = 'draw ' + g.name;
+        item.addEventListener('click', () => selectGraph(g.name, null));
+        item.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') selectGraph(g.name, null); });
+      } else {
+        item.title = 'a candles graph: listed, not drawn';
+      }
+    }
+    const sel = $('graphSelect');
+    clear(sel);
+    const assets = mdl.graphs.filter((g) => g.kind === 'assets');
+    for (const g of assets) {
+      const o = el('option', null, g.name);
+      o.value = g.name;
+      sel.appendChild(o);
+    }
+    if (!assets.length) {
+      const o = el('option', null, 'no assets graph');
+      o.value = '';
+      sel.appendChild(o);
+    }
+    const ctl = ['graphSelect', 'graphTime', 'graphEarlier', 'graphLatest'];
+    for (const id of ctl) $(id).disabled = !assets.length;
+    $('graphForm').querySelector('button[type=submit]').disabled = !assets.length;
+    if (!assets.some((g) => g.name === mdl.graph)) { mdl.graph = assets.length ? assets[0].name : ''; mdl.graphTime = null; }
+    sel.value = mdl.graph;
+    if (mdl.graph) loadSnapshot();
+    else {
+      mdl.snapGen++;
+      mdl.snap = null;
+      drawGraphMessage(mdl.graphs.length ? 'no assets graph to draw (candles graphs are only listed)' : 'no graph to draw');
+      setText($('graphNote'), '');
+    }
+  }
+
+  function selectGraph(name, timeUs) {
+    mdl.graph = name;
+    mdl.graphTime = timeUs;
+    $('graphSelect').value = name;
+    if (timeUs === null) $('graphTime').value = '';
+    for (const it of $('graphsList').querySelectorAll('.graph-item.assets')) {
+      it.classList.toggle('selected', it.querySelector('.gname').textContent === name);
+    }
+    writeUrl();
+    loadSnapshot();
+  }
+
+  // '' = the newest; unix microseconds; or a UTC date 'YYYY-MM-DD[ HH:MM[:SS]]'.
+  function parseGraphTime(s) {
+    s = String(s || '').trim();
+    if (!s) return null;
+    if (/^\d{13,17}$/.test(s)) return Number(s);
+    const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?Z?$/.exec(s);
+    if (!m) return NaN;
+    const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +(m[4] || 0), +(m[5] || 0), +(m[6] || 0));
+    return Number.isFinite(ms) && ms >= 0 ? ms * 1000 : NaN;
+  }
+
+  async function loadSnapshot() {
+    const name = mdl.graph;
+    if (!name) return;
+    const gen = ++mdl.snapGen;
+    setText($('graphNote'), 'loading…');
+    $('graphNote').className = 'muted';
+    const q = mdl.graphTime !== null ? '?' + qs({ time: Math.floor(mdl.graphTime) }) : '';
+    try {
+      const snap = await api('/api/v1/graphs/' + encodeURIComponent(name) + '/snapshot' + q);
+      if (gen !== mdl.snapGen) return;
+      drawGraph(isObj(snap) ? snap : {}, name);
+    } catch (e) {
+      if (gen !== mdl.snapGen) return;
+      mdl.snap = null;
+      const msg = e.status === 404 ? 'no such graph: ' + name : 'snapshot failed: ' + errMessage(e);
+      setText($('graphNote'), msg);
+      $('graphNote').className = 'err';
+      drawGraphMessage(msg);
+      if (e.status !== 401) report('graph snapshot', e);
+    }
+  }
+
+  function drawGraphMessage(text) {
+    const box = $('graphView');
+    clear(box);
+    box.appendChild(el('div', 'empty', text));
+  }
+
+  function drawGraph(snap, name) {
+    const nodes = (Array.isArray(snap.nodes) ? snap.nodes : []).filter((n) => isObj(n) && finite(n.node_id) !== null);
+    const time = finite(snap.time);
+    nodes.sort((a, b) => String(a.symbol).localeCompare(String(b.symbol)) || a.node_id - b.node_id);
+    const byId = new Map(nodes.map((n) => [n.node_id, n]));
+    // correlations are symmetric (both directions, same weight) or top-k (one direction): one line
+    // per pair, the stronger |weight|
+    const pairs = new Map();
+    for (const e of Array.isArray(snap.edges) ? snap.edges : []) {
+      if (!isObj(e) || !byId.has(e.src) || !byId.has(e.dst) || e.src === e.dst) continue;
+      const w = finite(e.weight);
+      if (w === null) continue;
+      const key = e.src < e.dst ? e.src + ',' + e.dst : e.dst + ',' + e.src;
+      const p = pairs.get(key);
+      if (!p) pairs.set(key, { a: e.src, b: e.dst, w, kind: String(e.kind || ''), both: false });
+      else { p.both = p.both || p.a !== e.src; if (Math.abs(w) > Math.abs(p.w)) p.w = w; }
+    }
+    const edges = [...pairs.values()].sort((x, y) => Math.abs(x.w) - Math.abs(y.w));
+    mdl.snap = { name: String(snap.name || name), kind: String(snap.kind || ''), time, nodes: nodes.length, edges: edges.length };
+    const note = $('graphNote');
+    note.className = 'muted';
+    if (!nodes.length) {
+      setText(note, mdl.graphTime !== null ? 'no snapshot at or before ' + fmtDateUs(mdl.graphTime) + ' UTC' : 'the graph has no nodes');
+      drawGraphMessage(note.textContent);
+      return;
+    }
+    setText(note, 'snapshot ' + fmtDateUs(time) + ' UTC · ' + nodes.length + ' nodes · ' + edges.length + ' edges' +
+      (snap.interval ? ' · ' + String(snap.interval) : ''));
+    $('graphEarlier').disabled = !(time > 0);
+    const S = 400, C = S / 2;
+    const n = nodes.length;
+    const r = Math.max(4, Math.min(14, 260 / n));
+    const R = C - r - (n <= 80 ? 58 : 12);
+    const root = svg('svg', { class: 'gsnap', viewBox: '0 0 ' + S + ' ' + S, preserveAspectRatio: 'xMidYMid meet', role: 'img' });
+    root.appendChild(svg('title', null, String(snap.name || name) + ' at ' + fmtDateUs(time) + ' UTC'));
+    const pos = new Map();
+    nodes.forEach((nd, i) => {
+      const a = -Math.PI / 2 + (2 * Math.PI * i) / n;
+      pos.set(nd.node_id, { x: C + R * Math.cos(a), y: C + R * Math.sin(a), a });
+    });
+    const ge = root.appendChild(svg('g', { class: 'gedges' }));
+    for (const e of edges) {
+      const p = pos.get(e.a), q = pos.get(e.b);
+      const aw = Math.min(1, Math.abs(e.w));
+      const line = ge.appendChild(svg('line', {
+        x1: p.x.toFixed(1), y1: p.y.toFixed(1), x2: q.x.toFixed(1), y2: q.y.toFixed(1),
+        class: 'gedge ' + (e.w >= 0 ? 'pos' : 'neg'),
+        'stroke-width': (0.5 + 3.5 * aw).toFixed(2), 'stroke-opacity': (0.12 + 0.78 * aw).toFixed(3),
+      }));
+      line.appendChild(svg('title', null, String(byId.get(e.a).symbol) + (e.both ? ' ↔ ' : ' → ') + String(byId.get(e.b).symbol) +
+        ': ' + (e.kind || 'edge') + ' ' + e.w.toFixed(3)));
+    }
+    const gn = root.appendChild(svg('g', { class: 'gnodes' }));
+    for (const nd of nodes) {
+      const p = pos.get(nd.node_id);
+      const dir = finite(nd.direction);
+      const cls = DIRECTION_CLASS[dir] || 'd-unknown';
+      const c = gn.appendChild(svg('circle', { cx: p.x.toFixed(1), cy: p.y.toFixed(1), r: r.toFixed(1), class: 'gnode ' + cls }));
+      const vol = finite(nd.volatility);
+      c.appendChild(svg('title', null, String(nd.symbol) + ' (node ' + nd.node_id + ')\ndirection label: ' +
+        (dir !== null && DIRECTION_NAMES[dir] ? DIRECTION_NAMES[dir] : 'unknown') + '\nvolatility label: ' + (vol === null ? 'unknown' : vol.toPrecision(4))));
+      if (n <= 80) {
+        const lr = R + r + 4;
+        const cos = Math.cos(p.a);
+        gn.appendChild(svg('text', {
+          x: (C + lr * cos).toFixed(1), y: (C + lr * Math.sin(p.a)).toFixed(1),
+          'text-anchor': cos > 0.25 ? 'start' : cos < -0.25 ? 'end' : 'middle', 'dominant-baseline': 'middle',
+        }, trunc(String(nd.symbol), 12)));
+      }
+    }
+    const box = $('graphView');
+    clear(box);
+    box.appendChild(root);
+  }
+
+  function onGraphForm(ev) {
+    ev.preventDefault();
+    const name = $('graphSelect').value;
+    if (!name) return;
+    const t = parseGraphTime($('graphTime').value);
+    if (Number.isNaN(t)) {
+      setText($('graphNote'), 'time: YYYY-MM-DD HH:MM (UTC), or unix microseconds, or empty for the newest');
+      $('graphNote').className = 'err';
+      return;
+    }
+    selectGraph(name, t);
+  }
+
+  function modelsInit() {
+    $('modelsRefresh').addEventListener('click', () => { mdl.loading = false; mdl.listSig = null; mdl.graphsSig = null; loadModelsTab(); });
+    $('graphForm').addEventListener('submit', onGraphForm);
+    $('graphSelect').addEventListener('change', () => { if ($('graphSelect').value) selectGraph($('graphSelect').value, null); });
+    $('graphLatest').addEventListener('click', () => { if (mdl.graph) selectGraph(mdl.graph, null); });
+    $('graphEarlier').addEventListener('click', () => {
+      if (!mdl.graph || !mdl.snap || !(mdl.snap.time > 0)) return;
+      const t = mdl.snap.time - 1;
+      $('graphTime').value = fmtDateUs(mdl.snap.time - 1);
+      selectGraph(mdl.graph, t);
+    });
+  }
+
+  function modelsWriteUrl(q) {
+    if (mdl.selected) q.set('model', mdl.selected);
+    if (mdl.graph) q.set('graph', mdl.graph);
+    if (mdl.graph && mdl.graphTime !== null) q.set('gtime', String(mdl.graphTime));
+  }
+
+  function modelsReadUrl(q) {
+    const m = q.get('model');
+    if (m && m.length <= 500) mdl.selected = m;
+    const g = q.get('graph');
+    if (g && g.length <= 500) mdl.graph = g;
+    const t = q.get('gtime');
+    if (g && t && /^\d{1,17}$/.test(t)) {
+      mdl.graphTime = Number(t);
+      $('graphTime').value = fmtDateUs(mdl.graphTime);
+    }
+  }
+
   // ------------------------------------------------------------------------------ URL + tabs
 
   function writeUrl() {
@@ -2107,6 +2779,7 @@
     if (tp.type) q.set('type', tp.type);
     if (tp.symbol) q.set('tsymbol', tp.symbol);
     if (wf.selected) q.set('queue', wf.selected);
+    modelsWriteUrl(q);
     if (auth.inUrl && auth.token) q.set('access_token', auth.token);
     const url = location.pathname + '?' + q.toString();
     if (url !== location.pathname + location.search) history.replaceState(null, '', url);
@@ -2128,6 +2801,7 @@
     if (type) $('topicType').value = type;
     const ts = q.get('tsymbol');
     if (ts && SYMBOL_RE.test(ts)) $('topicSymbol').value = ts.toUpperCase();
+    modelsReadUrl(q);
     return { topic: topic && TOPIC_RE.test(topic) ? topic : '', queue: q.get('queue') || '' };
   }
 
@@ -2149,6 +2823,7 @@
     wf.evDirty = true;
     if (tab === 'topics') { tp.renderedSeq = Math.max(0, tp.seq - Math.min(tp.rows.length, TOPIC_ROWS)); tp.cleared = true; }
     writeUrl();
+    if (tab === 'models') modelsOnShow();
   }
 
   function renderIntervals() {
@@ -2308,6 +2983,7 @@
     $('topicClear').addEventListener('click', () => { clearTopicRows(); tp.dropped = 0; });
     $('topicRows').addEventListener('click', toggleTopicRow);
     $('errClose').addEventListener('click', () => { $('errbar').hidden = true; });
+    modelsInit();
     $('auth').addEventListener('submit', (e) => {
       e.preventDefault();
       const t = $('authToken').value.trim();
@@ -2325,7 +3001,7 @@
     }
 
     renderers.push(renderChart, renderLegendLatest, renderQuote, renderBook, renderTape,
-      renderWorkflows, renderEvents, renderTopics, renderTopicSuggestions);
+      renderWorkflows, renderEvents, renderTopics, renderTopicSuggestions, renderModelsTick);
 
     showTab(state.tab);
     for (const s of Object.values(sockets)) s.start();
@@ -2353,6 +3029,10 @@
       };
     },
     tape() { return tape.renderedIds.slice(); },
+    // Models tab: the model versions as last rendered ({name, version, task, verdict}; an entry the
+    // server could not read has task and verdict null and `error`), and the graph snapshot drawn.
+    models() { return mdl.rendered.map((m) => ({ ...m })); },
+    graph() { return mdl.snap ? { ...mdl.snap } : null; },
     connected(endpoint) {
       // 'market', '/ws/market' or a whole URL
       const name = String(endpoint || '').split('?')[0].replace(/\/+$/, '').split('/').pop();

@@ -16,6 +16,7 @@
 #include "runtime/json_writer.h"
 #include "runtime/service.h"
 #include "services/visualizer/history_api.h"
+#include "services/visualizer/models_api.h"
 #include "services/visualizer/web_assets.h"
 
 namespace sf::services::visualizer {
@@ -170,6 +171,7 @@ void Dashboard::install_routes(runtime::HttpServer& server) {
     if (asset.path == "/index.html") server.route("GET", "/", handler, runtime::Access::kPublic);
   }
   install_history_routes(server, store_);
+  install_models_routes(server, store_, options_.model_dir);
   server.route("GET", "/api/v1/market/sources", [this](const runtime::HttpRequest&) {
     auto sources = market_sources(store_);
     if (!sources) return runtime::HttpResponse::error(500, sources.error());

@@ -5,6 +5,7 @@
 //                                        holds no data; the data routes below need `read`)
 //   GET /api/v1/market/sources           which topics carry each symbol's live data
 //   GET /api/v1/history/...              history from the store (history_api.h)
+//   GET /api/v1/models, /api/v1/graphs... trained models and stored graphs (models_api.h)
 //   GET /ws/market (WebSocket)           candles, book and tape per symbol (market_hub.h)
 //   GET /ws/topics (WebSocket)           live records of any topic (topic_feed.h)
 //
@@ -26,8 +27,9 @@ namespace sf::services::visualizer {
 
 struct DashboardOptions {
   MarketHubOptions market;
-  std::size_t client_queue_items = 4096;  // stream items per client before the oldest drop
-  std::size_t client_queue_keys = 1024;   // distinct states (book, candles) per client
+  std::size_t client_queue_items = 4096;    // stream items per client before the oldest drop
+  std::size_t client_queue_keys = 1024;     // distinct states (book, candles) per client
+  std::string model_dir = "./data/models";  // gnn-trainer's MODEL_DIR, for the Models view
 };
 
 // One symbol's live topics, from a workflow in the store (GET /api/v1/market/sources).

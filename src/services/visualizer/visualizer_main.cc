@@ -42,6 +42,10 @@ int visualizer_main(int argc, char** argv) {
               .help = "other origins whose pages may open the WebSockets "
                       "(comma-separated, e.g. https://dash.example.com)",
               .scope = runtime::OptionScope::kPlatform});
+  parser.add({.name = "MODEL_DIR",
+              .default_value = "./data/models",
+              .help = "gnn-trainer's model directory, for the Models view",
+              .scope = runtime::OptionScope::kPlatform});
   runtime::add_api_security_options(parser);
   int code = 0;
   auto config = runtime::parse_or_exit(parser, argc, argv, &code);
@@ -79,7 +83,9 @@ int visualizer_main(int argc, char** argv) {
     std::cerr << "visualizer: " << bus.error() << '\n';
     return 2;
   }
-  visualizer::Dashboard dashboard(**bus, **store);
+  visualizer::DashboardOptions dashboard_options;
+  dashboard_options.model_dir = config->get_string("MODEL_DIR");
+  visualizer::Dashboard dashboard(**bus, **store, dashboard_options);
   runtime::HttpServer server(http);
   dashboard.install_routes(server);
   if (auto s = server.start(); !s) {

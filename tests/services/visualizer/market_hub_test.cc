@@ -9,6 +9,12 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -343,6 +349,79 @@ TEST(MarketHub, AClientThatNeverReadsLosesTradesAndNobodyElseNotices) {
   EXPECT_GE(b.dropped, static_cast<std::uint64_t>(kTrades - 50));
   // What it kept are the newest.
   EXPECT_NE(b.messages.back().find("\"trade_id\":" + std::to_string(kTrades)), std::string::npos);
+}
+
+// Through the platform's WebSocket: a browser tab that stops reading (its socket buffers full)
+// neither slows another client nor makes the server queue without bound: the other client gets
+// every trade at once, and the stuck one, once it reads again, finds a "dropped N" marker where
+// the server let its oldest trades go, still connected.
+TEST(MarketHub, AStuckBrowserNeitherSlowsTheOthersNorGrowsTheServer) {
+  TestPlatform platform("market_stuck");
+  ASSERT_TRUE(platform.ok()) << platform.error();
+  auto& p = *platform;
+  const auto port = static_cast<std::uint16_t>(p.port());
+  const std::string subscribe =
+      R"({"subscribe":"market","symbol":"BTCUSDT","topics":{"trades":"wf-trades"}})";
+  // The stuck client: a small receive buffer so that the server side fills up soon.
+  boost::asio::io_context io;
+  boost::beast::websocket::stream<boost::asio::ip::tcp::socket> stuck(io);
+  stuck.next_layer().open(boost::asio::ip::tcp::v4());
+  stuck.next_layer().set_option(boost::asio::socket_base::receive_buffer_size(32 << 10));
+  stuck.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  stuck.handshake("127.0.0.1", "/ws/market");
+  stuck.write(boost::asio::buffer(subscribe));
+  sf::testing::WsTestClient reader(port, "/ws/market", 60s);
+  reader.send(subscribe);
+  ASSERT_EQ(reader.read(), R"({"type":"subscribed","symbol":"BTCUSDT"})");
+  ASSERT_EQ(type_of(reader.read()), "snapshot");
+
+  constexpr int kTrades = 60'000;  // ~20 MB of messages: far beyond every buffer on the way
+  std::thread publisher([&] {
+    for (int i = 1; i <= kTrades; ++i) {
+      publish(p.bus(), "wf-trades", trade(i));
+      if (i % 2000 == 0) std::this_thread::sleep_for(20ms);  // ~100k trades/s in bursts
+    }
+  });
+  int received = 0, dropped = 0;
+  std::int64_t last_id = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (last_id < kTrades) {
+    const auto m = reader.read();
+    if (m.empty()) break;  // the watchdog: 60 s
+    if (type_of(m) == "dropped") ++dropped;
+    if (type_of(m) != "trade") continue;
+    ++received;
+    last_id = std::stoll(m.substr(m.find("\"trade_id\":") + 11));
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  publisher.join();
+  EXPECT_EQ(received, kTrades);
+  EXPECT_EQ(dropped, 0);
+  EXPECT_LT(seconds, 30.0);
+
+  // The stuck tab reads again: what it gets plus what was dropped is everything, and the
+  // connection is still open.
+  std::int64_t stuck_trades = 0, stuck_dropped = 0, stuck_last = 0;
+  boost::beast::flat_buffer buffer;
+  while (stuck_last < kTrades) {
+    buffer.clear();
+    boost::beast::error_code ec;
+    stuck.read(buffer, ec);
+    ASSERT_FALSE(ec) << "the server closed the stuck client: " << ec.message();
+    const std::string m = boost::beast::buffers_to_string(buffer.data());
+    if (type_of(m) == "dropped") {
+      simdjson::dom::parser parser;
+      stuck_dropped += parser.parse(m).value()["count"].get_int64().value();
+    } else if (type_of(m) == "trade") {
+      ++stuck_trades;
+      stuck_last = std::stoll(m.substr(m.find("\"trade_id\":") + 11));
+    }
+  }
+  EXPECT_GT(stuck_dropped, 0);
+  EXPECT_EQ(stuck_trades + stuck_dropped, kTrades);
+  boost::beast::error_code ec;
+  stuck.close(boost::beast::websocket::close_code::normal, ec);
 }
 
 TEST(MarketHub, BadSubscriptionsAreRefusedWithAReason) {

@@ -416,11 +416,22 @@ struct WsClient::Impl {
             .reason = reason});
   }
 
-  // The old connection of a switch-over: delivers for switch_overlap more, then closes.
-  net::awaitable<void> retire(ConnectionPtr old, std::string reason) {
+  // The old connection of a switch-over: delivers until the replacement has received its first
+  // frame (or connect_timeout passed), then for switch_overlap more, then closes. The overlap
+  // counts from that first frame, not from the handshake: a loaded server may start sending on a
+  // new connection well after accepting it, and what it sent only on the old one meanwhile was
+  // lost when the old one closed first (a one-trade gap in a loaded CI run).
+  net::awaitable<void> retire(ConnectionPtr old, ConnectionPtr replacement, std::string reason) {
     net::steady_timer timer(io);
-    timer.expires_after(options.switch_overlap);
     beast::error_code ec;
+    const auto give_up =
+        Clock::now() + std::max<Clock::duration>(options.connect_timeout, options.switch_overlap);
+    while (!stopping && !old->ended && !replacement->ended &&
+           replacement->last_frame == replacement->opened && Clock::now() < give_up) {
+      timer.expires_after(std::chrono::milliseconds(20));
+      co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    }
+    timer.expires_after(options.switch_overlap);
     if (!old->ended) co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     old->close();
     report_end(*old->shard, *old, "switched over (" + reason + ")");
@@ -452,7 +463,8 @@ struct WsClient::Impl {
         if (!replacement) break;
         counters.switchovers.fetch_add(1);
         shard.active = replacement;
-        net::co_spawn(io, retire(active, active->switch_reason), [](std::exception_ptr) {});
+        net::co_spawn(io, retire(active, replacement, active->switch_reason),
+                      [](std::exception_ptr) {});
         failures = 0;
         continue;
       }

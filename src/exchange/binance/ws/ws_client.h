@@ -27,11 +27,12 @@
 //     per-IP limit; an attempt that would exceed it waits (reported as reconnecting).
 //   - make-before-break: on a serverShutdown event, or when a connection reaches
 //     max_connection_age (Binance ends connections at 24 h), the shard opens the replacement
-//     connection FIRST; the old one keeps delivering for switch_overlap after the replacement is
-//     up, then it is closed. During the overlap the consumer receives frames from both
-//     connections, possibly out of order between them: every frame is tagged with its connection
-//     id and receive time, and the consumer dedupes by the payload's sequence id (trade id `t`,
-//     depth `u`, bookTicker `u`). serverShutdown events themselves are not passed on.
+//     connection FIRST; the old one keeps delivering until the replacement has received its
+//     first frame (at most connect_timeout) and for switch_overlap after that, then it is
+//     closed. During the overlap the consumer receives frames from both connections, possibly out
+//     of order between them: every frame is tagged with its connection id and receive time, and the
+//     consumer dedupes by the payload's sequence id (trade id `t`, depth `u`, bookTicker `u`).
+//     serverShutdown events themselves are not passed on.
 //
 // Callbacks run on the client's single I/O thread, one at a time; they must not block for long
 // and must not call stop().
