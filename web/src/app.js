@@ -1889,7 +1889,7 @@
     setText($('tplDesc'), t ? String(t.description || '') : (wf.templates.length ? '' : 'no templates'));
     $('startBtn').disabled = !t;
     if (!t) return;
-    for (const p of normParams(t.parameters)) {
+    for (const p of normParams(Array.isArray(t.parameter_specs) ? t.parameter_specs : t.parameters)) {
       const lab = box.appendChild(el('label', 'field'));
       lab.appendChild(el('span', null, p.name + (p.required ? ' *' : '')));
       const inp = lab.appendChild(el('input'));

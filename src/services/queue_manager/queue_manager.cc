@@ -992,6 +992,18 @@ void QueueManager::install_routes(runtime::HttpServer& server) {
       w.key("parameters").begin_array();
       for (const auto& [pn, ps] : t.parameters) w.value(pn);
       w.end_array();
+      // The same parameters with what a form needs (added beside the names, which older clients
+      // read).
+      w.key("parameter_specs").begin_array();
+      for (const auto& [pn, ps] : t.parameters) {
+        w.begin_object().field("name", pn).field("required", ps.required);
+        if (ps.default_value.empty())
+          w.field_null("default");
+        else
+          w.field("default", ps.default_value);
+        w.field("help", ps.help).end_object();
+      }
+      w.end_array();
       w.key("stages").begin_array();
       for (const auto& s : t.stages) w.value(s.name);
       w.end_array().end_object();

@@ -287,6 +287,33 @@ TEST_F(QueueManagerTest, AShortTestFlowFinishesAndIsListed) {
   EXPECT_NE(list.body.find(field(r.body, "queue_id")), std::string::npos);
 }
 
+// The dashboard's start form needs each parameter's default and help, not only its name.
+TEST_F(QueueManagerTest, TemplatesListTheirParametersWithDefaultsAndHelp) {
+  start_platform();
+  auto r = call("GET", "/workflows");
+  ASSERT_EQ(r.status, 200);
+  simdjson::dom::parser parser;
+  bool found = false;
+  const simdjson::dom::array templates = parser.parse(r.body).get_array().value();
+  for (auto t : templates) {
+    if (std::string_view(t["name"].get_string().value()) != "realtime-monitor") continue;
+    found = true;
+    std::map<std::string, std::string> specs;
+    const simdjson::dom::array list = t["parameter_specs"].get_array().value();
+    for (auto p : list) {
+      std::string_view def = "(none)";
+      if (!p["default"].is_null()) def = p["default"].get_string().value();
+      specs[std::string(p["name"].get_string().value())] =
+          std::string(p["required"].get_bool().value() ? "required " : "optional ") +
+          std::string(def) +
+          (std::string_view(p["help"].get_string().value()).empty() ? "" : " +help");
+    }
+    EXPECT_EQ(specs["symbol"], "required (none) +help");
+    EXPECT_EQ(specs["interval"], "optional 1m +help");
+  }
+  EXPECT_TRUE(found) << r.body;
+}
+
 TEST_F(QueueManagerTest, BadRequestsGetFourHundredsNamingTheField) {
   start_platform();
   struct Case {
