@@ -256,6 +256,7 @@ cmd_start() {
   # One more start after such an exit (a hang or a failed check still fails at once).
   if ! wait_ready; then
     log "starting once more"
+    kill_server KILL  # whatever is left of the first start must not hold the ports
     remove_state_dir "$STATE_DIR" "$MARKER"
     # shellcheck disable=SC2086  # ALL_PORTS is a list
     require_ports_free $ALL_PORTS

@@ -46,7 +46,17 @@ pid_from_file() {
   pid="$(cat "$1" 2>/dev/null || true)"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2" || return 1
+  # /proc/PID/cmdline reads empty for a moment while the process execs (launch_detached's wrapper
+  # becoming the server): read it again then, or a server just started looks dead (seen in CI:
+  # "exited during startup" with an empty log, and the retry found the ports taken).
+  local cmdline="" _
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+    [ -n "$cmdline" ] && break
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  grep -q -- "$2" <<<"$cmdline" || return 1
   echo "$pid"
 }
 
