@@ -104,17 +104,25 @@ net::awaitable<void> client(std::uint16_t port, ClientStats& st, std::atomic<int
     co_await ws.async_read(buffer, net::redirect_error(net::use_awaitable, ec));
     if (ec) break;
     const auto now = sf::now_micros();
-    const std::string_view text(static_cast<const char*>(buffer.data().data()), buffer.size());
-    if (text.starts_with(R"({"v":1,"type":"trade")")) {
-      ++st.trades;
-      if (field_int(text, "\"trade_id\":") == kEndTradeId) break;
-      if (const auto received = field_int(text, "\"receive_time\":"); received > 0)
-        st.latency_us.push_back(now - received);
-    } else if (text.starts_with(R"({"type":"book")")) {
-      ++st.books;
-    } else if (text.starts_with(R"({"type":"dropped")")) {
-      st.dropped += field_int(text, "\"count\":");
+    std::string_view frame(static_cast<const char*>(buffer.data().data()), buffer.size());
+    bool end = false;
+    while (!frame.empty() && !end) {  // several messages to a frame, one per line
+      const auto eol = frame.find('\n');
+      const std::string_view text = frame.substr(0, eol);
+      frame = eol == std::string_view::npos ? std::string_view() : frame.substr(eol + 1);
+      if (text.starts_with(R"({"v":1,"type":"trade")")) {
+        ++st.trades;
+        if (field_int(text, "\"trade_id\":") == kEndTradeId)
+          end = true;
+        else if (const auto received = field_int(text, "\"receive_time\":"); received > 0)
+          st.latency_us.push_back(now - received);
+      } else if (text.starts_with(R"({"type":"book")")) {
+        ++st.books;
+      } else if (text.starts_with(R"({"type":"dropped")")) {
+        st.dropped += field_int(text, "\"count\":");
+      }
     }
+    if (end) break;
   }
 }
 

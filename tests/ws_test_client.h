@@ -11,6 +11,7 @@
 #include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <future>
 #include <string>
 
@@ -41,12 +42,26 @@ class WsTestClient {
   WsTestClient(const WsTestClient&) = delete;
   WsTestClient& operator=(const WsTestClient&) = delete;
 
-  // The next text message; "" once the connection failed, closed or the watchdog fired.
+  // The next message; "" once the connection failed, closed or the watchdog fired. A frame that
+  // carries several messages, one per line (the dashboard's feeds), gives them one by one.
   std::string read() {
-    boost::beast::flat_buffer buffer;
-    boost::beast::error_code ec;
-    ws_.read(buffer, ec);
-    return ec ? std::string() : boost::beast::buffers_to_string(buffer.data());
+    if (pending_.empty()) {
+      boost::beast::flat_buffer buffer;
+      boost::beast::error_code ec;
+      ws_.read(buffer, ec);
+      if (ec) return std::string();
+      const std::string frame = boost::beast::buffers_to_string(buffer.data());
+      std::size_t start = 0;
+      while (start <= frame.size()) {
+        auto end = frame.find('\n', start);
+        if (end == std::string::npos) end = frame.size();
+        pending_.push_back(frame.substr(start, end - start));
+        start = end + 1;
+      }
+    }
+    std::string message = std::move(pending_.front());
+    pending_.pop_front();
+    return message;
   }
   void send(const std::string& text) {
     ws_.text(true);
@@ -64,6 +79,7 @@ class WsTestClient {
   }
 
  private:
+  std::deque<std::string> pending_;  // messages of a frame not read yet
   boost::asio::io_context io_;
   boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
   std::promise<void> finished_;

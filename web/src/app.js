@@ -294,12 +294,16 @@
           try { h(); } catch (e) { report('ws ' + this.name + ' open', e); }
         }
       };
+      // A frame may carry several messages, one per line (the dashboard's feeds batch them).
       ws.onmessage = (ev) => {
         if (typeof ev.data !== 'string') return;
-        let m;
-        try { m = JSON.parse(ev.data); } catch (e) { report('ws ' + this.name + ' message', e); return; }
-        if (!m || typeof m !== 'object') return;
-        try { this.onMessage(m); } catch (e) { report('ws ' + this.name + ' handler', e); }
+        for (const line of ev.data.split('\n')) {
+          if (!line) continue;
+          let m;
+          try { m = JSON.parse(line); } catch (e) { report('ws ' + this.name + ' message', e); continue; }
+          if (!m || typeof m !== 'object') continue;
+          try { this.onMessage(m); } catch (e) { report('ws ' + this.name + ' handler', e); }
+        }
       };
       ws.onerror = () => { /* a close event follows */ };
       ws.onclose = () => {

@@ -17,6 +17,7 @@
 #include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "bus/inproc_bus.h"
@@ -409,13 +410,15 @@ TEST(MarketHub, AStuckBrowserNeitherSlowsTheOthersNorGrowsTheServer) {
     boost::beast::error_code ec;
     stuck.read(buffer, ec);
     ASSERT_FALSE(ec) << "the server closed the stuck client: " << ec.message();
-    const std::string m = boost::beast::buffers_to_string(buffer.data());
-    if (type_of(m) == "dropped") {
-      simdjson::dom::parser parser;
-      stuck_dropped += parser.parse(m).value()["count"].get_int64().value();
-    } else if (type_of(m) == "trade") {
-      ++stuck_trades;
-      stuck_last = std::stoll(m.substr(m.find("\"trade_id\":") + 11));
+    std::istringstream frame(boost::beast::buffers_to_string(buffer.data()));
+    for (std::string m; std::getline(frame, m);) {  // several messages to a frame, one per line
+      if (type_of(m) == "dropped") {
+        simdjson::dom::parser parser;
+        stuck_dropped += parser.parse(m).value()["count"].get_int64().value();
+      } else if (type_of(m) == "trade") {
+        ++stuck_trades;
+        stuck_last = std::stoll(m.substr(m.find("\"trade_id\":") + 11));
+      }
     }
   }
   EXPECT_GT(stuck_dropped, 0);
