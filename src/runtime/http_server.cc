@@ -225,18 +225,12 @@ class Channel final : public StreamWriter,
 
   // --- WebSocketSession
   bool send(std::string_view text) override {
-    std::unique_lock lock(mutex_);
-    if (closed_) return false;
-    if (queued_bytes_ + text.size() > kWsQueueBytes) {
-      lock.unlock();
-      log::warn("http", "websocket client too slow, closing");
-      mark_closed();
-      return false;
-    }
-    return push_locked(lock, std::string(text), kWsQueueBytes, false);
+    std::vector<std::string> one;
+    one.emplace_back(text);
+    return send_all(std::move(one));
   }
 
-  bool send_all(std::span<const std::string> texts) override {
+  bool send_all(std::vector<std::string> texts) override {
     std::size_t bytes = 0;
     for (const auto& t : texts) bytes += t.size();
     std::unique_lock lock(mutex_);
@@ -248,11 +242,11 @@ class Channel final : public StreamWriter,
       return false;
     }
     if (texts.empty()) return true;
-    for (std::size_t i = 0; i + 1 < texts.size(); ++i) {
-      queued_bytes_ += texts[i].size();
-      outbox_.push_back(texts[i]);
-    }
-    return push_locked(lock, texts.back(), kWsQueueBytes, false);
+    queued_bytes_ += bytes;
+    for (auto& t : texts) outbox_.push_back(std::move(t));
+    lock.unlock();
+    wake();  // once for all of them
+    return true;
   }
 
   std::size_t pending_bytes() const override {

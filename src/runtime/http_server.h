@@ -39,7 +39,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -115,8 +114,9 @@ class WebSocketSession {
   // Queues a text message. False once closed() (or when the client lags by more than 8 MiB, which
   // closes the session).
   virtual bool send(std::string_view text) = 0;
-  // Queues several text messages at once, waking the connection's writer once. False as send().
-  virtual bool send_all(std::span<const std::string> texts) {
+  // Queues several text messages at once (taking them), waking the connection's writer once.
+  // False as send().
+  virtual bool send_all(std::vector<std::string> texts) {
     for (const auto& t : texts)
       if (!send(t)) return false;
     return true;

@@ -83,14 +83,13 @@ bool flush(runtime::WebSocketSession& ws, ClientQueue& queue) {
     for (auto& m : more.messages) batch.messages.push_back(std::move(m));
     batch.dropped += more.dropped;
   }
-  if (batch.dropped > 0)
-    batch.messages.insert(batch.messages.begin(),
-                          R"({"type":"dropped","count":)" + std::to_string(batch.dropped) + "}");
-  if (batch.messages.empty()) return !ws.closed();
+  if (batch.messages.empty() && batch.dropped == 0) return !ws.closed();
   // Several messages to a frame, one per line (JSON as we write it never holds a raw newline):
   // a frame and a write per message, for every client, was what a burst of trades cost.
   std::vector<std::string> frames;
   std::string frame;
+  if (batch.dropped > 0)
+    frame = R"({"type":"dropped","count":)" + std::to_string(batch.dropped) + "}";
   for (auto& m : batch.messages) {
     if (!frame.empty() && frame.size() + 1 + m.size() > kMaxFrameBytes) {
       frames.push_back(std::move(frame));
@@ -100,10 +99,11 @@ bool flush(runtime::WebSocketSession& ws, ClientQueue& queue) {
     frame += m;
   }
   frames.push_back(std::move(frame));
-  return ws.send_all(frames);
+  return ws.send_all(std::move(frames));
 }
 
-std::string role_of_loader_type(std::string_view type, std::string* interval) {
+// The role of a loader-ws stage by its TYPE ("" for none); candles set *interval.
+std::string_view role_of_loader_type(std::string_view type, std::string* interval) {
   if (type == "ws_trades") return "trades";
   if (type == "ws_agg_trades") return "agg_trades";
   if (type == "ws_depth") return "depth";
@@ -113,6 +113,17 @@ std::string role_of_loader_type(std::string_view type, std::string* interval) {
     return "candles";
   }
   return {};
+}
+
+// Where a role's topic goes (the names of docs/visualizer.md); nullptr for agg_trades and roles
+// this version does not know.
+std::string* role_slot(MarketTopics& topics, std::string_view role) {
+  return role == "trades"        ? &topics.trades
+         : role == "depth"       ? &topics.depth
+         : role == "candles"     ? &topics.candles
+         : role == "indicators"  ? &topics.indicators
+         : role == "book_ticker" ? &topics.book_ticker
+                                 : nullptr;
 }
 
 }  // namespace
@@ -143,21 +154,15 @@ Result<std::vector<MarketSource>, std::string> market_sources(store::Store& stor
         continue;
       if (stage["env"]["TYPE"].get_string().get(type)) type = {};
       std::string interval;
-      std::string role;
+      std::string_view role;
       if (service == "loader-ws") role = role_of_loader_type(type, &interval);
       if (service == "indicator-calculator") role = "indicators";
-      if (role.empty()) continue;
+      std::string* slot =
+          role == "agg_trades" ? &src.agg_trades_topic : role_slot(src.topics, role);
+      if (!slot) continue;
       any = true;
-      const std::string t(topic);
-      if (role == "trades") src.topics.trades = t;
-      if (role == "agg_trades") src.agg_trades_topic = t;
-      if (role == "depth") src.topics.depth = t;
-      if (role == "book_ticker") src.topics.book_ticker = t;
-      if (role == "indicators") src.topics.indicators = t;
-      if (role == "candles") {
-        src.topics.candles = t;
-        src.interval = interval;
-      }
+      *slot = std::string(topic);
+      if (role == "candles") src.interval = interval;
     }
     if (any) found.emplace_back(w.created_at, std::move(src));
   }
@@ -255,12 +260,7 @@ bool parse_market_topics(simdjson::dom::object topics, MarketTopics* out) {
     std::string_view topic;
     if (field.value.get_string().get(topic)) return false;
     const std::string_view role = field.key;
-    std::string* slot = role == "trades"        ? &out->trades
-                        : role == "depth"       ? &out->depth
-                        : role == "candles"     ? &out->candles
-                        : role == "indicators"  ? &out->indicators
-                        : role == "book_ticker" ? &out->book_ticker
-                                                : nullptr;
+    std::string* slot = role_slot(*out, role);
     if (role == "agg_trades" && out->trades.empty()) slot = &out->trades;  // trades preferred
     if (slot) *slot = std::string(topic);  // other roles: of later versions, ignored
   }

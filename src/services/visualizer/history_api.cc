@@ -28,6 +28,18 @@ runtime::HttpResponse bad(std::string_view field, std::string_view what) {
   return runtime::HttpResponse::json(400, out);
 }
 
+// The integer query parameter `key` in [lo, hi]; `fallback` when absent, nullopt when bad.
+std::optional<std::int64_t> int_param(const runtime::HttpRequest& r, std::string_view key,
+                                      std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
+  auto text = r.query_param(key);
+  if (!text) return fallback;
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+  if (ec != std::errc() || p != text->data() + text->size() || n < lo || n > hi)
+    return std::nullopt;
+  return n;
+}
+
 // Unix milliseconds or YYYY-MM-DD.
 std::optional<TimestampUs> parse_time(const std::string& text) {
   TimestampUs day = 0;
@@ -84,13 +96,9 @@ std::variant<Query, runtime::HttpResponse> parse_query(const runtime::HttpReques
     q.range.from = *t;
   }
   if (q.range.from >= q.range.to) return bad("from", "must be before to");
-  if (auto limit = r.query_param("limit")) {
-    std::int64_t n = 0;
-    auto [p, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
-    if (ec != std::errc() || p != limit->data() + limit->size() || n < 1 || n > kMaxLimit)
-      return bad("limit", "an integer in 1..5000");
-    q.limit = static_cast<std::size_t>(n);
-  }
+  const auto limit = int_param(r, "limit", kDefaultLimit, 1, kMaxLimit);
+  if (!limit) return bad("limit", "an integer in 1..5000");
+  q.limit = static_cast<std::size_t>(*limit);
   return q;
 }
 
@@ -138,23 +146,13 @@ runtime::HttpResponse book_history(store::Store& store, const runtime::HttpReque
   if (!symbol_text) return bad("symbol", "required, e.g. BTCUSDT");
   auto symbol = Symbol::parse(*symbol_text);
   if (!symbol) return bad("symbol", "not a symbol");
-  auto integer = [&r](std::string_view key, std::int64_t fallback, std::int64_t lo,
-                      std::int64_t hi) -> std::optional<std::int64_t> {
-    auto text = r.query_param(key);
-    if (!text) return fallback;
-    std::int64_t n = 0;
-    auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
-    if (ec != std::errc() || p != text->data() + text->size() || n < lo || n > hi)
-      return std::nullopt;
-    return n;
-  };
   constexpr auto kMaxId = std::numeric_limits<std::int64_t>::max();
-  auto from_id = integer("from_id", 0, 0, kMaxId);
+  auto from_id = int_param(r, "from_id", 0, 0, kMaxId);
   if (!from_id) return bad("from_id", "a non-negative update id");
-  auto to_id = integer("to_id", kMaxId, 0, kMaxId);
+  auto to_id = int_param(r, "to_id", kMaxId, 0, kMaxId);
   if (!to_id) return bad("to_id", "a non-negative update id");
   if (*from_id > *to_id) return bad("from_id", "must not be above to_id");
-  auto limit = integer("limit", 10, 1, kMaxLimit);
+  auto limit = int_param(r, "limit", 10, 1, kMaxLimit);
   if (!limit) return bad("limit", "an integer in 1..5000");
   auto rows = store.depth_snapshots(*symbol, *from_id, *to_id);
   if (!rows) return store_failed(rows.error());

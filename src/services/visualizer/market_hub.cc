@@ -80,11 +80,12 @@ struct SymbolState {
 };
 
 void append_levels(runtime::JsonWriter& j, const std::vector<PriceLevel>& levels) {
+  char buf[Decimal::kMaxTextLength];  // per book update and level: no allocation
   j.begin_array();
   for (const auto& l : levels) {
     j.begin_array();
-    j.value(l.price.to_string());
-    j.value(l.quantity.to_string());
+    j.value(std::string_view(buf, l.price.format_to(buf)));
+    j.value(std::string_view(buf, l.quantity.format_to(buf)));
     j.end_array();
   }
   j.end_array();
@@ -244,7 +245,8 @@ struct MarketHub::TopicWatch {
     }
     scratch.clear();
     wire::encode(c, scratch);
-    series[c.open_time] = {scratch, c.event_time, c.is_closed};
+    if (it == series.end()) it = series.emplace(c.open_time, SymbolState::CandleEntry{}).first;
+    it->second = {scratch, c.event_time, c.is_closed};
     while (series.size() > options->candles_kept) series.erase(series.begin());
     if (auto* subs = subscribers_of(c.symbol)) {
       const std::string key = "candle:" + c.symbol.str() + ":" +
