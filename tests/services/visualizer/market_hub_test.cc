@@ -371,6 +371,14 @@ TEST(MarketHub, AStuckBrowserNeitherSlowsTheOthersNorGrowsTheServer) {
   stuck.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
   stuck.handshake("127.0.0.1", "/ws/market");
   stuck.write(boost::asio::buffer(subscribe));
+  // Its subscription in place before anything is published (its snapshot came back): otherwise
+  // the first trades would simply be before its time, neither sent nor dropped.
+  for (bool subscribed = false; !subscribed;) {
+    boost::beast::flat_buffer first;
+    stuck.read(first);
+    subscribed = boost::beast::buffers_to_string(first.data()).find(R"("type":"snapshot")") !=
+                 std::string::npos;
+  }
   sf::testing::WsTestClient reader(port, "/ws/market", 60s);
   reader.send(subscribe);
   ASSERT_EQ(reader.read(), R"({"type":"subscribed","symbol":"BTCUSDT"})");
