@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Python packages the tests use (ccxt, for the exchange-sim client check; ta-lib with
-# numpy, the reference for the analytics indicator tests) into a virtual environment outside the
+# numpy, the reference for the analytics indicator tests; the streamforge Python client in python/
+# with pandas, scipy, matplotlib, pytest, psycopg and nbclient for its tests and the notebooks)
+# into a virtual environment outside the
 # repository. Idempotent: an existing venv with the pinned
 # version is left alone.
 #
@@ -42,6 +44,26 @@ fi
 # offline Job manifest test (tests/services/queue_manager/k8s/manifest_schema_test.cc).
 "$VENV/bin/python" -c 'import kubernetes_validate' 2>/dev/null ||
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "kubernetes-validate==1.37.0"
+# The Python client (python/, installed editable so the tests see this checkout) with what its
+# tests, the notebooks executed in CI (tests/python) and bench/python need. One import check keeps
+# a second run quick; any missing or differently pinned package reinstalls the set.
+PY_CLIENT_PACKAGES=("pandas==3.1.2" "scipy==1.17.1" "matplotlib==3.11.2" "pytest==9.2.0"
+  "psycopg[binary]==3.3.9" "nbclient==0.11.0" "nbformat==5.11.1" "ipykernel==7.4.0")
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if ! "$VENV/bin/python" - "$repo_root/python" "${PY_CLIENT_PACKAGES[@]}" 2>/dev/null <<'PY'; then
+import sys
+from importlib.metadata import version
+from pathlib import Path
+import streamforge
+assert Path(streamforge.__file__).resolve().is_relative_to(Path(sys.argv[1]).resolve())
+for spec in sys.argv[2:]:
+    name, pinned = spec.split("==")
+    assert version(name.split("[")[0]) == pinned, spec
+PY
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_CLIENT_PACKAGES[@]}"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e "$repo_root/python"
+  "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
+fi
 # PyTorch Geometric, the reference for the GNN layer tests (tests/ml/gnn/pyg_equality_test.cc), in
 # a separate venv that sees Debian's python3-torch (1.13; torch itself is never pip-installed).
 # PyG 2.3.1 is the last release line that supports torch 1.13; numpy stays the system one torch
@@ -66,4 +88,4 @@ if [[ "$pyg_installed" != "$PYG_VERSION" ]]; then
     "numpy==$numpy_version" "scipy==1.11.4" tqdm jinja2 requests pyparsing psutil
 fi
 echo "pyg python: $PYG_VENV/bin/python (torch_geometric $("$PYG_VENV/bin/python" -c 'import torch_geometric; print(torch_geometric.__version__)' 2>/dev/null))"
-echo "test python: $VENV/bin/python (ccxt $("$VENV/bin/python" -c 'import ccxt; print(ccxt.__version__)'))"
+echo "test python: $VENV/bin/python (ccxt $("$VENV/bin/python" -c 'import ccxt; print(ccxt.__version__)'), streamforge client from $repo_root/python)"

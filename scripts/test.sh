@@ -29,6 +29,8 @@ if [ "${SF_TEST_NO_SERVERS:-0}" != "1" ]; then
   if [ -x scripts/postgres.sh ]; then
     SF_TEST_POSTGRES_DSN=$(bash scripts/postgres.sh start)
     export SF_TEST_POSTGRES_DSN
+    # Suites that can run without the servers by hand (python/tests) must not skip here.
+    export SF_REQUIRE_SERVERS=1
   fi
   # S3 (SeaweedFS, tests/ml/model_store S3RealServer.*). Its first install builds it from its Go
   # module (~8 min, then cached in ~/.cache/streamforge); an install or start failure fails the
