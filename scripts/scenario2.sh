@@ -20,10 +20,10 @@
 # SF_DATA_DIR with btcusdt@kline_1m frames derived from the recorded trades (exact sums, as Binance
 # builds klines: an open update at most every 2 s of exchange time, the closed one when the first
 # trade of the next minute arrives); every recorded line is kept byte for byte. Needs python3.
-# (scripts/derive_klines.py). Known limit of the replay: the capture lasts ~11 minutes (at
-# SF_SPEED=1); when it loops, trade ids, depth update ids and times start again from the beginning,
-# and loader-ws drops all of them as already seen, so after the first pass the live records stop
-# (the periodic top-N depth snapshots of the last book continue).
+# (scripts/derive_klines.py). The capture lasts ~11 minutes (at SF_SPEED=1); each further pass
+# moves trade ids, depth update ids and exchange times on past the previous pass (exchange-sim's
+# loop, src/services/exchange_sim/loop_shift.h), so the tape and candles go on and the book
+# resyncs once per pass.
 #
 # Environment: SF_PORT (8080), SF_DATA_DIR (data/scenario2: store streamforge.db, logs, the replay
 # copy), SF_SPEED (replay pace, 1 = recorded; 10 shows 1m candles every 6 s; max),

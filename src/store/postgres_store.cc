@@ -353,6 +353,12 @@ std::vector<std::pair<const char*, std::string>> read_statements() {
       {"select_workflow", select_sql(kTables[kWorkflowsTable], "WHERE queue_id = $1")},
       {"select_workflows", select_sql(kTables[kWorkflowsTable], "ORDER BY created_at, queue_id")},
       {"select_schema_version", "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"},
+      {"select_has_symbol",
+       "SELECT EXISTS (SELECT 1 FROM trades WHERE symbol = $1) OR "
+       "EXISTS (SELECT 1 FROM agg_trades WHERE symbol = $1) OR "
+       "EXISTS (SELECT 1 FROM candles WHERE symbol = $1) OR "
+       "EXISTS (SELECT 1 FROM depth_snapshots WHERE symbol = $1) OR "
+       "EXISTS (SELECT 1 FROM indicators WHERE symbol = $1)"},
   };
 }
 
@@ -820,13 +826,27 @@ class ColumnReader {
 };
 
 // The record builders live in store/row_readers.h (shared with the other backend).
-AggTrade read_agg_trade(ColumnReader& r) { return rows::read_agg_trade(r); }
-Candle read_candle(ColumnReader& r) { return rows::read_candle(r); }
-DepthSnapshot read_depth_snapshot(ColumnReader& r) { return rows::read_depth_snapshot(r); }
-IndicatorValue read_indicator(ColumnReader& r) { return rows::read_indicator(r); }
-TelemetryEvent read_telemetry(ColumnReader& r) { return rows::read_telemetry(r); }
-Trade read_trade(ColumnReader& r) { return rows::read_trade(r); }
-WorkflowState read_workflow(ColumnReader& r) { return rows::read_workflow(r); }
+AggTrade read_agg_trade(ColumnReader& r) {
+  return rows::read_agg_trade(r);
+}
+Candle read_candle(ColumnReader& r) {
+  return rows::read_candle(r);
+}
+DepthSnapshot read_depth_snapshot(ColumnReader& r) {
+  return rows::read_depth_snapshot(r);
+}
+IndicatorValue read_indicator(ColumnReader& r) {
+  return rows::read_indicator(r);
+}
+TelemetryEvent read_telemetry(ColumnReader& r) {
+  return rows::read_telemetry(r);
+}
+Trade read_trade(ColumnReader& r) {
+  return rows::read_trade(r);
+}
+WorkflowState read_workflow(ColumnReader& r) {
+  return rows::read_workflow(r);
+}
 
 std::string int_param(std::int64_t value) {
   return std::to_string(value);
@@ -1346,6 +1366,14 @@ StoreResult<std::optional<WorkflowState>> PostgresStore::workflow(const std::str
 StoreResult<std::vector<WorkflowState>> PostgresStore::workflows() {
   std::lock_guard lock(mutex_);
   return query<WorkflowState>("select_workflows", "workflows", {}, read_workflow);
+}
+
+StoreResult<std::optional<bool>> PostgresStore::has_symbol(const Symbol& symbol) {
+  std::lock_guard lock(mutex_);
+  auto rows = query<bool>("select_has_symbol", "market tables", {std::string(symbol.view())},
+                          [](ColumnReader& r) { return r.boolean(); });
+  if (!rows) return unexpected(rows.error());
+  return std::optional<bool>(!rows->empty() && rows->front());
 }
 
 StoreResult<int> PostgresStore::schema_version() {

@@ -95,6 +95,7 @@ class PostgresStore final : public Store {
   StoreResult<std::vector<TelemetryEvent>> telemetry(const std::string& queue_id) override;
   StoreResult<std::optional<WorkflowState>> workflow(const std::string& queue_id) override;
   StoreResult<std::vector<WorkflowState>> workflows() override;
+  StoreResult<std::optional<bool>> has_symbol(const Symbol& symbol) override;
 
   StoreResult<void> replace_graph(const GraphRecord& graph) override;
   StoreResult<std::optional<GraphRecord>> graph(const std::string& name) override;

@@ -626,6 +626,12 @@ StoreResult<void> SqliteStore::prepare_statements() {
       {&s.select_workflow, select_sql(kWorkflows, "WHERE queue_id = ?1")},
       {&s.select_workflows, select_sql(kWorkflows, "ORDER BY created_at, queue_id")},
       {&s.select_schema_version, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"},
+      {&s.select_has_symbol,
+       "SELECT EXISTS (SELECT 1 FROM trades WHERE symbol = ?1) OR "
+       "EXISTS (SELECT 1 FROM agg_trades WHERE symbol = ?1) OR "
+       "EXISTS (SELECT 1 FROM candles WHERE symbol = ?1) OR "
+       "EXISTS (SELECT 1 FROM depth_snapshots WHERE symbol = ?1) OR "
+       "EXISTS (SELECT 1 FROM indicators WHERE symbol = ?1)"},
   };
   for (const Entry& entry : entries) {
     auto stmt = prepare(entry.sql.c_str());
@@ -867,6 +873,15 @@ StoreResult<std::vector<WorkflowState>> SqliteStore::workflows() {
   return query<WorkflowState>(
       db_, statements_.select_workflows.get(), "workflows", [](Binder&) {},
       rows::read_workflow<ColumnReader>);
+}
+
+StoreResult<std::optional<bool>> SqliteStore::has_symbol(const Symbol& symbol) {
+  std::lock_guard lock(mutex_);
+  auto rows = query<bool>(
+      db_, statements_.select_has_symbol.get(), "market tables",
+      [&](Binder& b) { b.text(symbol.view()); }, [](ColumnReader& r) { return r.int64() != 0; });
+  if (!rows) return unexpected(rows.error());
+  return std::optional<bool>(!rows->empty() && rows->front());
 }
 
 StoreResult<int> SqliteStore::schema_version() {

@@ -61,6 +61,7 @@ class SqliteStore final : public Store {
   StoreResult<std::vector<TelemetryEvent>> telemetry(const std::string& queue_id) override;
   StoreResult<std::optional<WorkflowState>> workflow(const std::string& queue_id) override;
   StoreResult<std::vector<WorkflowState>> workflows() override;
+  StoreResult<std::optional<bool>> has_symbol(const Symbol& symbol) override;
 
   StoreResult<void> replace_graph(const GraphRecord& graph) override;
   StoreResult<std::optional<GraphRecord>> graph(const std::string& name) override;
@@ -92,7 +93,7 @@ class SqliteStore final : public Store {
     Upsert trades, agg_trades, candles, depth_snapshots, indicators, telemetry, workflows;
     Statement select_trades, select_agg_trades, select_candles, select_depth_snapshots,
         select_indicators, select_telemetry, select_workflow, select_workflows;
-    Statement select_schema_version;
+    Statement select_schema_version, select_has_symbol;
   };
 
   explicit SqliteStore(sqlite3* db);

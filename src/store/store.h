@@ -85,6 +85,12 @@ class Store {
   virtual StoreResult<std::vector<TelemetryEvent>> telemetry(const std::string& queue_id) = 0;
   virtual StoreResult<std::optional<WorkflowState>> workflow(const std::string& queue_id) = 0;
   virtual StoreResult<std::vector<WorkflowState>> workflows() = 0;
+  // Whether any market record of `symbol` (trade, aggregate trade, candle, depth snapshot,
+  // indicator) is stored: an index probe per table, for telling an unknown symbol from a quiet
+  // range. Backends without it answer nullopt ("cannot tell").
+  virtual StoreResult<std::optional<bool>> has_symbol(const Symbol& /*symbol*/) {
+    return std::optional<bool>();
+  }
 
   // Graphs (records.h GraphRecord). replace_graph writes the whole graph (metadata, nodes, edges)
   // in one transaction, replacing any graph of that name entirely (kConfig on an invalid name).

@@ -282,6 +282,26 @@ TEST_P(StoreConformance, CandleRangeIsHalfOpenPerSymbolAndInterval) {
   EXPECT_EQ(five[0].interval, Interval::k5m);
 }
 
+// has_symbol: any one kind of market record makes a symbol known; nothing stored, none is.
+TEST_P(StoreConformance, HasSymbolIsTrueForAnyKindOfStoredRecord) {
+  auto known = [&](std::string_view symbol) {
+    auto answer = store().has_symbol(S(symbol));
+    EXPECT_TRUE(answer.ok()) << (answer.ok() ? "" : answer.error().message);
+    return answer.ok() && answer->value_or(false);
+  };
+  EXPECT_FALSE(known("BTCUSDT"));
+  SF_ASSERT_OK(store().upsert_trades(std::vector{make_trade(1, kT0, "61837.63000000", "LTCUSDT")}));
+  SF_ASSERT_OK(store().upsert_agg_trades(std::vector{make_agg_trade(1, kT0, "ETHUSDT")}));
+  SF_ASSERT_OK(
+      store().upsert_candles(std::vector{make_candle(kT0, true, "1.0", Interval::k1m, "ADAUSDT")}));
+  SF_ASSERT_OK(store().upsert_depth_snapshots(std::vector{make_snapshot(7, "SOLUSDT")}));
+  SF_ASSERT_OK(store().upsert_indicators(std::vector{make_indicator(kT0, 1.0)}));  // BTCUSDT
+  for (const char* symbol : {"LTCUSDT", "ETHUSDT", "ADAUSDT", "SOLUSDT", "BTCUSDT"})
+    EXPECT_TRUE(known(symbol)) << symbol;
+  EXPECT_FALSE(known("XRPUSDT"));
+  EXPECT_FALSE(known("BTCUSD")) << "a prefix of a stored symbol is another symbol";
+}
+
 TEST_P(StoreConformance, DepthSnapshotRangeIsInclusiveAndOrderedById) {
   SF_ASSERT_OK(store().upsert_depth_snapshots(std::vector{make_snapshot(30), make_snapshot(10),
                                                           make_snapshot(20), make_snapshot(40),

@@ -484,6 +484,8 @@ async function main() {
       best_epoch: 3, epochs_run: 5, history: [1, 2, 3, 4, 5].map((e) => ({ epoch: e, train_loss: 1.2 - e / 10, val_metric: 0.3 + e / 50 })),
       test: { model: cls(0.7, 0.66, 0.65), majority: cls(0.4, 0.33, 0.19), persistence: cls(0.5, 0.45, 0.44), logistic_regression: cls(0.6, 0.55, 0.55) },
     }));
+    fs.writeFileSync(path.join(models, 'btc-gnn', 'v1', 'meta.json'), JSON.stringify({
+      kind: 'candles', interval: '1m', symbols: ['BTCUSDT'], params: { flat_band: 0.0005, vol_horizon: 12 } }));
     fs.mkdirSync(path.join(models, 'btc-gnn', 'v2'), { recursive: true });
     fs.writeFileSync(path.join(models, 'btc-gnn', 'v2', 'metrics.json'), '{"task":"direc');
     await showTab('models');
@@ -493,8 +495,13 @@ async function main() {
     check(shown, name, `the Models view lists ${JSON.stringify(listed)}`);
     check(listed[0].version === 'v2' && listed[0].error, name, `v2 (broken) first as an error: ${JSON.stringify(listed)}`);
     check(listed[1].version === 'v1' && listed[1].task === 'direction' && listed[1].verdict, name, `v1 with a verdict: ${JSON.stringify(listed)}`);
+    // v1 is selected: its predictions are asked for (none stored; its meta.json names the symbol).
+    const pred = await page.waitForFunction(() => window.sfDashboard.predictions(), null, { timeout: 10000 })
+      .then((h) => h.jsonValue(), () => null);
+    check(pred && pred.model === 'btc-gnn' && pred.count === 0 && !pred.error && pred.symbol === 'BTCUSDT', name,
+      `predictions panel: ${JSON.stringify(pred)}`);
     await shot('models.png');
-    pass(name, `2 versions listed (v2 broken, v1 verdict "${listed[1].verdict}")`);
+    pass(name, `2 versions listed (v2 broken, v1 verdict "${listed[1].verdict}"), predictions asked for`);
   }
 
   // d. workflows: start test-flow from the form, see it run, stop it from its card

@@ -2108,7 +2108,8 @@
   // docs/gnn.md "Output") with the model against its baselines, and the stored graphs
   // (GET /api/v1/graphs; the snapshot of an `assets` graph drawn as a circle). Loaded when the tab
   // is shown (at most every MODELS_REFRESH_MS) and on Refresh; drawn when data arrives, not per
-  // frame. gnn-infer's output over time is not served yet: the tab says so and shows nothing of it.
+  // frame. Under the selected model: gnn-infer's stored predictions over time against what then
+  // happened (GET /api/v1/models/{name}/predictions).
 
   const MODELS_REFRESH_MS = 15000;
   // [key, label, direction]: 1 = higher is better, -1 = lower is better, 0 = not compared
@@ -2143,6 +2144,11 @@
     graphsError: '',
     listSig: null,
     graphsSig: null,
+    pred: null, // {model, task, count, scored, hits, mae} as last drawn (test hook)
+    predChart: null,
+    predSeries: [],
+    predMarkers: null,
+    predGen: 0,
   };
 
   const modelKey = (m) => String(m.name) + '/' + String(m.version);
@@ -2398,6 +2404,109 @@
     metricsBlock($('modelValidation'), 'Validation', mt.validation, kind, split.validation, verdictFor(mt.validation, kind));
     confusionBlock($('modelConfusion'), kind, isObj(mt.test) && isObj(mt.test.model) ? mt.test.model.confusion : null);
     setCurve(mt, kind);
+    loadPredictions(String(m.name));
+  }
+
+  // ---- predictions: gnn-infer's probabilities (or predicted volatility) over time, and what the
+  // next candle(s) then did; a marker per scored prediction, green where the argmax was right
+
+  const PRED_COLORS = { up: '#26a69a', down: '#ef5350', flat: '#8a94a6', vol: '#61afef', actual: '#e5c07b' };
+
+  function ensurePredChart() {
+    if (mdl.predChart) return true;
+    if (!LC || typeof LC.createChart !== 'function') return false;
+    mdl.predChart = LC.createChart($('modelPred'), {
+      autoSize: true,
+      layout: { background: { type: LC.ColorType.Solid, color: '#0b0e13' }, textColor: COLORS.text, fontSize: 10, attributionLogo: false },
+      grid: { vertLines: { color: COLORS.grid }, horzLines: { color: COLORS.grid } },
+      rightPriceScale: { borderColor: COLORS.border },
+      timeScale: { borderColor: COLORS.border, timeVisible: true, secondsVisible: false },
+      crosshair: { mode: LC.CrosshairMode.Normal },
+    });
+    return true;
+  }
+
+  function setPredSeries(defs) {
+    for (const s of mdl.predSeries) mdl.predChart.removeSeries(s);
+    mdl.predSeries = defs.map((d) => mdl.predChart.addSeries(LC.LineSeries, {
+      color: d.color, lineWidth: d.width || 1, priceLineVisible: false, lastValueVisible: false,
+      priceFormat: { type: 'price', precision: d.precision, minMove: Math.pow(10, -d.precision) },
+    }));
+    mdl.predMarkers = mdl.predSeries.length && typeof LC.createSeriesMarkers === 'function'
+      ? LC.createSeriesMarkers(mdl.predSeries[0], []) : null;
+  }
+
+  function predEmpty(text) {
+    if (mdl.predChart) for (const s of mdl.predSeries) s.setData([]);
+    if (mdl.predMarkers) mdl.predMarkers.setMarkers([]);
+    const empty = $('modelPredEmpty');
+    empty.hidden = false;
+    setText(empty, text);
+  }
+
+  async function loadPredictions(name) {
+    const gen = ++mdl.predGen;
+    const lg = $('modelPredLegend');
+    clear(lg);
+    lg.appendChild(el('span', 'bt', 'Predictions'));
+    let res;
+    try {
+      res = await api('/api/v1/models/' + encodeURIComponent(name) + '/predictions?limit=2000');
+    } catch (e) {
+      if (gen !== mdl.predGen) return;
+      mdl.pred = { model: name, task: null, count: 0, scored: 0, hits: null, mae: null, error: String(e.message || e) };
+      predEmpty(e.status === 404 ? 'no such model' : 'could not load predictions: ' + String(e.message || e));
+      return;
+    }
+    if (gen !== mdl.predGen) return;
+    const points = isObj(res) && Array.isArray(res.predictions) ? res.predictions.filter((p) => isObj(p) && finite(p.time) !== null) : [];
+    const task = isObj(res) && res.task === 'volatility' ? 'volatility' : 'direction';
+    const scored = finite(res && res.scored) ?? 0;
+    const hits = finite(res && res.hits);
+    const mae = finite(res && res.mae);
+    mdl.pred = { model: name, task, count: points.length, scored, hits, mae, symbol: res && res.symbol, interval: res && res.interval };
+    if (!points.length) {
+      lg.appendChild(el('span', 'muted', 'none stored for ' + String((res && res.symbol) || '?') + ' ' + String((res && res.interval) || '') +
+        ': run gnn-infer (streamforge gnn-infer --model-name ' + name + ' --graph-name G) to score recent candles'));
+      predEmpty('no predictions yet');
+      return;
+    }
+    if (!ensurePredChart()) { predEmpty('lightweight-charts did not load'); return; }
+    $('modelPredEmpty').hidden = true;
+    const t = (p) => Math.floor(p.time / 1e6);
+    // One point per second at most: lightweight-charts needs strictly increasing times.
+    const seen = new Set();
+    const pts = points.filter((p) => { const k = t(p); if (seen.has(k)) return false; seen.add(k); return true; });
+    const line = (key) => pts.map((p) => (finite(p[key]) === null ? { time: t(p) } : { time: t(p), value: p[key] }));
+    lg.appendChild(el('span', 'muted', String(res.symbol || '') + ' ' + String(res.interval || '')));
+    if (task === 'direction') {
+      setPredSeries([{ color: PRED_COLORS.up, precision: 3, width: 2 }, { color: PRED_COLORS.down, precision: 3 }, { color: PRED_COLORS.flat, precision: 3 }]);
+      mdl.predSeries[0].setData(line('p_up'));
+      mdl.predSeries[1].setData(line('p_down'));
+      mdl.predSeries[2].setData(line('p_flat'));
+      if (mdl.predMarkers) {
+        mdl.predMarkers.setMarkers(pts.filter((p) => finite(p.actual) !== null && finite(p.p_up) !== null).map((p) => ({
+          time: t(p),
+          position: p.actual === 2 ? 'aboveBar' : p.actual === 0 ? 'belowBar' : 'inBar',
+          shape: p.actual === 2 ? 'arrowUp' : p.actual === 0 ? 'arrowDown' : 'circle',
+          color: p.predicted === p.actual ? PRED_COLORS.up : PRED_COLORS.down,
+          size: 0.6,
+        })));
+      }
+      lg.appendChild(el('span', 'k-up', '— P(up)'));
+      lg.appendChild(el('span', 'k-down', '— P(down)'));
+      lg.appendChild(el('span', 'k-flat', '— P(flat)'));
+      lg.appendChild(el('span', 'muted', 'arrows: what the next candle did (green: predicted right)'));
+      lg.appendChild(el('span', null, scored ? 'hit rate ' + (100 * (hits ?? 0) / scored).toFixed(1) + '% of ' + fmtCount(scored) + ' scored' : 'none scored yet'));
+    } else {
+      setPredSeries([{ color: PRED_COLORS.vol, precision: 5, width: 2 }, { color: PRED_COLORS.actual, precision: 5 }]);
+      mdl.predSeries[0].setData(line('predicted'));
+      mdl.predSeries[1].setData(line('actual'));
+      lg.appendChild(el('span', 'k-val', '— predicted volatility'));
+      lg.appendChild(el('span', 'k-loss', '— realised (next ' + String(finite(res.vol_horizon) ?? '?') + ' candles)'));
+      lg.appendChild(el('span', null, scored ? 'MAE ' + (mae ?? 0).toPrecision(3) + ' over ' + fmtCount(scored) : 'none scored yet'));
+    }
+    mdl.predChart.timeScale().fitContent();
   }
 
   function metricsBlock(box, title, split, kind, span, verdict) {
@@ -3037,6 +3146,8 @@
     // server could not read has task and verdict null and `error`), and the graph snapshot drawn.
     models() { return mdl.rendered.map((m) => ({ ...m })); },
     graph() { return mdl.snap ? { ...mdl.snap } : null; },
+    // The selected model's predictions as last drawn: {model, task, count, scored, hits, mae}.
+    predictions() { return mdl.pred ? { ...mdl.pred } : null; },
     connected(endpoint) {
       // 'market', '/ws/market' or a whole URL
       const name = String(endpoint || '').split('?')[0].replace(/\/+$/, '').split('/').pop();

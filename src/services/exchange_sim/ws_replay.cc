@@ -17,6 +17,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <cctype>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -33,6 +34,7 @@
 #include "exchange/binance/parse.h"
 #include "runtime/json_writer.h"
 #include "runtime/log.h"
+#include "services/exchange_sim/loop_shift.h"
 #include "tools/normalize.h"
 
 namespace sf::services::exchange_sim {
@@ -403,6 +405,9 @@ struct WsReplay::Impl {
   std::map<std::string, RecordedSeries, std::less<>> recorded_trades;
   std::map<std::string, RecordedSeries, std::less<>> recorded_agg_trades;
   std::atomic<std::uint64_t> played{0};  // = position, readable without `mutex`
+  // Looped replays: the passes completed so far, and how far each one moves ids and times.
+  std::atomic<std::int64_t> pass{0};
+  LoopSpans loop_spans;
 
   void load_trades() {
     binance::Parser parser;
@@ -804,8 +809,11 @@ struct WsReplay::Impl {
     return false;
   }
 
-  // Caller holds `mutex`.
-  void dispatch(const CaptureFrame& frame, std::string_view stream) {
+  // Caller holds `mutex`. `shifted` (a looped pass after the first) is the frame as that pass
+  // sends it, its payload starting at `payload_at`; otherwise the recorded bytes go out.
+  void dispatch(const CaptureFrame& frame, std::string_view stream,
+                const std::shared_ptr<const std::string>& shifted = nullptr,
+                std::size_t payload_at = 0) {
     for (const auto& [id, s] : sessions) {
       if (s->closed.load() || s->dropping.load() || !s->streams.contains(stream)) continue;
       if (s->queued.load() >= WsReplay::kOutboxLimit) {
@@ -816,13 +824,31 @@ struct WsReplay::Impl {
         continue;
       }
       s->queued.fetch_add(1);
-      const std::string_view text = s->combined ? frame.text : frame.payload;
-      net::post(s->ws.get_executor(), [s, text] {
+      std::string_view text = s->combined ? frame.text : frame.payload;
+      if (shifted) {
+        text = *shifted;
+        if (!s->combined) text = text.substr(payload_at, text.size() - payload_at - 1);
+      }
+      net::post(s->ws.get_executor(), [s, text, shifted] {
         if (s->reader_done) return;
-        s->outbox.push_back(Outgoing{.text = text, .owned = nullptr, .data = true});
+        s->outbox.push_back(Outgoing{.text = text, .owned = shifted, .data = true});
         s->wake.cancel();
       });
     }
+  }
+
+  // Caller holds `mutex`. The frame with this pass's ids and times (loop_shift.h), built once
+  // for all connections.
+  void dispatch_shifted(const CaptureFrame& frame, std::string_view stream) {
+    auto text = std::make_shared<std::string>();
+    text->reserve(frame.text.size() + 16);
+    text->append(R"({"stream":")").append(stream).append(R"(","data":)");
+    const std::size_t payload_at = text->size();
+    append_shifted_payload(frame.payload, stream_kind(stream),
+                           loop_spans.of(stream.substr(0, stream.find('@'))), loop_spans.time_ms,
+                           pass.load(), *text);
+    text->push_back('}');
+    dispatch(frame, stream, std::move(text), payload_at);
   }
 
   // Snapshots recorded before frame `i` become the true books of their symbols. A recorder
@@ -903,11 +929,16 @@ struct WsReplay::Impl {
         // REST is never behind what a client received (a client that got trade N and asks REST
         // finds N; the sessions' sockets are written on other threads).
         played = i + 1;
-        dispatch(frame, stream);
+        if (pass == 0) {
+          dispatch(frame, stream);
+        } else {
+          dispatch_shifted(frame, stream);
+        }
         position = i + 1;
       }
       apply_snapshots_before(parser, frames.size(), next_snapshot);
       if (!options.loop) break;
+      pass.fetch_add(1);
     }
     finished = true;
   }
@@ -1011,6 +1042,7 @@ Result<std::unique_ptr<WsReplay>, std::string> WsReplay::start(const WsReplayOpt
   auto impl = std::make_shared<Impl>(options, std::move(capture).value());
   if (auto parsed = impl->load_snapshots(); !parsed) return unexpected(parsed.error());
   impl->load_trades();
+  if (options.loop) impl->loop_spans = measure_loop_spans(*impl->capture);
   if (auto started = impl->start(); !started) {
     impl->stop();
     return unexpected(started.error());
@@ -1057,6 +1089,7 @@ WsReplayStats WsReplay::stats() const {
   std::lock_guard lock(impl_->mutex);
   stats.frames_loaded = impl_->capture->frames.size();
   stats.position = impl_->position;
+  stats.passes_completed = impl_->pass.load();
   stats.finished = impl_->finished;
   stats.connections_accepted = impl_->accepted;
   stats.connections_refused = impl_->refused;
@@ -1070,9 +1103,14 @@ const Capture& WsReplay::capture() const {
 }
 
 std::optional<std::string> WsReplay::depth_body(std::string_view symbol, std::size_t limit) const {
-  auto render = [limit](const binance::OrderBook& book) {
+  // The books keep the recorded ids; a looped pass's answer carries that pass's (loop_shift.h).
+  std::string lower(symbol);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::int64_t id_shift = impl_->pass.load() * impl_->loop_spans.of(lower).update;
+  auto render = [limit, id_shift](const binance::OrderBook& book) {
     const DepthSnapshot top = book.top(limit, false);
-    std::string body = "{\"lastUpdateId\":" + std::to_string(top.last_update_id);
+    std::string body = "{\"lastUpdateId\":" + std::to_string(top.last_update_id + id_shift);
     auto append_side = [&](std::string_view key, const std::vector<PriceLevel>& levels) {
       body.append(",\"").append(key).append("\":[");
       for (std::size_t i = 0; i < levels.size(); ++i) {

@@ -31,7 +31,10 @@
 // subscribed connection has kOutboxHighWater frames queued), so a connected client misses
 // nothing; at a finite speed a connection that falls kOutboxLimit frames behind is dropped, as
 // Binance drops slow consumers. When the capture ends the connections stay open (pings only)
-// unless `loop` starts the replay again.
+// unless `loop` starts the replay again: each further pass moves every trade id, update id and
+// exchange time on by the capture's span (loop_shift.h), so the market goes on instead of
+// repeating ids that clients have already seen; REST /depth answers carry the same shift (REST
+// trades serve the recorded ids).
 //
 // The true book (depth_body): per symbol, the capture's recorded REST snapshot plus every
 // depthUpdate diff of the capture newer than it (u > lastUpdateId; also those recorded before
@@ -136,8 +139,9 @@ struct WsReplayOptions {
 
 struct WsReplayStats {
   std::uint64_t frames_loaded = 0;
-  std::uint64_t position = 0;  // frames of the capture played so far (this loop)
-  bool finished = false;       // the capture was played to its end (never with `loop`)
+  std::uint64_t position = 0;         // frames of the capture played so far (this loop)
+  bool finished = false;              // the capture was played to its end (never with `loop`)
+  std::int64_t passes_completed = 0;  // `loop`: whole passes played so far
   std::uint64_t connections_accepted = 0;
   std::uint64_t connections_refused = 0;  // refuse_connections_for, bad paths, too many streams
   std::uint64_t connections_open = 0;

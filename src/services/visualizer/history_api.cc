@@ -1,5 +1,7 @@
 #include "services/visualizer/history_api.h"
 
+#include <simdjson.h>
+
 #include <charconv>
 #include <limits>
 #include <optional>
@@ -12,6 +14,7 @@
 #include "core/time.h"
 #include "core/wire.h"
 #include "runtime/json_writer.h"
+#include "runtime/service.h"
 
 namespace sf::services::visualizer {
 namespace {
@@ -102,6 +105,41 @@ std::variant<Query, runtime::HttpResponse> parse_query(const runtime::HttpReques
   return q;
 }
 
+// Whether the store knows `symbol`: some market record of it is stored, or some workflow (any
+// status) was started for it (its `symbol` parameter names it; a comma-separated list for
+// multi-symbol templates). A store that cannot tell knows every symbol.
+bool store_knows_symbol(store::Store& store, const Symbol& symbol) {
+  if (auto stored = store.has_symbol(symbol); !stored || !stored->has_value() || **stored)
+    return true;
+  auto workflows = store.workflows();
+  if (!workflows) return true;  // cannot tell: not a 404
+  simdjson::dom::parser parser;
+  for (const auto& w : *workflows) {
+    simdjson::dom::element doc;
+    std::string_view symbols;
+    if (parser.parse(w.definition).get(doc) || doc["params"]["symbol"].get_string().get(symbols))
+      continue;
+    for (const auto& s : runtime::split_list(std::string(symbols)))
+      if (const auto parsed = Symbol::parse(s); parsed && *parsed == symbol) return true;
+  }
+  return false;
+}
+
+// An empty answer for a symbol that nothing in this store has ever loaded is a 404 (a typo, or
+// the wrong store), not an empty chart; found records always answer 200.
+runtime::HttpResponse unknown_symbol(const Symbol& symbol) {
+  std::string out;
+  runtime::JsonWriter j(out);
+  j.begin_object()
+      .field("error", "unknown symbol")
+      .field("symbol", symbol.view())
+      .field("message",
+             "no records and no workflow for this symbol in this store; "
+             "GET /api/v1/market/sources lists the live ones, GET /queues the workflows")
+      .end_object();
+  return runtime::HttpResponse::json(404, out);
+}
+
 // The newest `limit` of `records` (time order kept) as the response body.
 template <class Record>
 runtime::HttpResponse reply(const Query& q, const std::vector<Record>& records) {
@@ -124,14 +162,15 @@ runtime::HttpResponse store_failed(const store::StoreError& e) {
 // GET `path`: the query checked (with or without interval and name), then `read(query)` from the
 // store, the newest `limit` of it as the body.
 template <class Read>
-void history_route(runtime::HttpServer& server, std::string path, bool with_interval,
-                   bool with_name, Read read) {
-  server.route("GET", std::move(path), [=](const runtime::HttpRequest& r) {
+void history_route(runtime::HttpServer& server, store::Store& store, std::string path,
+                   bool with_interval, bool with_name, Read read) {
+  server.route("GET", std::move(path), [=, &store](const runtime::HttpRequest& r) {
     auto parsed = parse_query(r, with_interval, with_name);
     if (auto* error = std::get_if<runtime::HttpResponse>(&parsed)) return *error;
     const Query& q = std::get<Query>(parsed);
     auto rows = read(q);
     if (!rows) return store_failed(rows.error());
+    if (rows->empty() && !store_knows_symbol(store, q.symbol)) return unknown_symbol(q.symbol);
     return reply(q, *rows);
   });
 }
@@ -156,6 +195,7 @@ runtime::HttpResponse book_history(store::Store& store, const runtime::HttpReque
   if (!limit) return bad("limit", "an integer in 1..5000");
   auto rows = store.depth_snapshots(*symbol, *from_id, *to_id);
   if (!rows) return store_failed(rows.error());
+  if (rows->empty() && !store_knows_symbol(store, *symbol)) return unknown_symbol(*symbol);
   Query q{*symbol, std::nullopt, {}, {}, static_cast<std::size_t>(*limit)};
   return reply(q, *rows);
 }
@@ -163,13 +203,13 @@ runtime::HttpResponse book_history(store::Store& store, const runtime::HttpReque
 }  // namespace
 
 void install_history_routes(runtime::HttpServer& server, store::Store& store) {
-  history_route(server, "/api/v1/history/candles", true, false,
+  history_route(server, store, "/api/v1/history/candles", true, false,
                 [&store](const Query& q) { return store.candles(q.symbol, *q.interval, q.range); });
-  history_route(server, "/api/v1/history/trades", false, false,
+  history_route(server, store, "/api/v1/history/trades", false, false,
                 [&store](const Query& q) { return store.trades(q.symbol, q.range); });
-  history_route(server, "/api/v1/history/agg-trades", false, false,
+  history_route(server, store, "/api/v1/history/agg-trades", false, false,
                 [&store](const Query& q) { return store.agg_trades(q.symbol, q.range); });
-  history_route(server, "/api/v1/history/indicators", true, true, [&store](const Query& q) {
+  history_route(server, store, "/api/v1/history/indicators", true, true, [&store](const Query& q) {
     return store.indicators(q.symbol, *q.interval, q.name, q.range);
   });
   server.route("GET", "/api/v1/history/book",

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
@@ -13,8 +14,10 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket.hpp>
 #include <chrono>
+#include <limits>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -683,6 +686,97 @@ TEST_F(WsReplayTest, ExchangeSimServesTheReplayOnItsWebSocketPort) {
   EXPECT_TRUE(message->starts_with(R"({"stream":"nknusdt@aggTrade","data":{"e":"aggTrade")"))
       << *message;
   EXPECT_EQ((*sim)->ws().stats().frames_loaded, 265u);
+}
+
+// A looped replay is a market that goes on: pass 2 sends the recording with every trade id
+// continuing where pass 1 ended, depth update ids after a one-id gap (a book keeper resyncs) and
+// exchange times a whole number of minutes later; nothing else in a frame changes. REST /depth
+// answers with the same ids as the stream.
+TEST_F(WsReplayTest, LoopedReplayMovesIdsAndTimesOnWithEachPass) {
+  constexpr const char* kFirst5000 = "hftbacktest_ws_spot/btcusdt_20240808_first5000.frames.jsonl";
+  SF_REQUIRE_SHARED_DATA(kFirst5000);
+  std::vector<std::string> recorded;
+  std::string error;
+  ASSERT_TRUE(tools::for_each_line(
+      capture_path(kFirst5000),
+      [&](std::string_view line) {
+        while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+        if (line.starts_with("{\"stream\":")) recorded.emplace_back(line);
+      },
+      &error))
+      << error;
+  ASSERT_GT(recorded.size(), 4000u);
+  std::int64_t min_trade = std::numeric_limits<std::int64_t>::max(), max_trade = 0,
+               min_update = std::numeric_limits<std::int64_t>::max(), max_update = 0;
+  std::int64_t min_time = std::numeric_limits<std::int64_t>::max(), max_time = 0;
+  for (const std::string& frame : recorded) {
+    if (frame.find("\"e\":\"trade\"") != std::string::npos) {
+      min_trade = std::min(min_trade, int_field(frame, "t"));
+      max_trade = std::max(max_trade, int_field(frame, "t"));
+    }
+    // Depth diffs and best bid/ask share one update-id sequence.
+    if (frame.find("\"e\":\"depthUpdate\"") != std::string::npos) {
+      min_update = std::min(min_update, int_field(frame, "U"));
+      max_update = std::max(max_update, int_field(frame, "u"));
+    } else if (frame.find("@bookTicker\"") != std::string::npos) {
+      min_update = std::min(min_update, int_field(frame, "u"));
+      max_update = std::max(max_update, int_field(frame, "u"));
+    }
+    for (const char* key : {"E", "T"}) {
+      if (const auto t = int_field(frame, key); t > 0) {
+        min_time = std::min(min_time, t);
+        max_time = std::max(max_time, t);
+      }
+    }
+  }
+  ASSERT_LT(max_time - min_time, 60'000) << "the sample spans under a minute";
+
+  auto replay = start_replay({.speed = 0, .loop = true}, {capture_path(kFirst5000)});
+  ASSERT_TRUE(replay);
+  auto client = WsClient::connect(replay->port(), kAllStreams);
+  ASSERT_TRUE(client);
+  std::vector<std::string> got;
+  while (got.size() < 2 * recorded.size() + 100) {
+    auto message = client->read(5s);
+    ASSERT_TRUE(message) << "after " << got.size();
+    got.push_back(std::move(*message));
+  }
+  for (std::size_t i = 0; i < recorded.size(); ++i) {
+    ASSERT_EQ(got[i], recorded[i]) << "pass 1 is the recording, byte for byte (frame " << i << ")";
+  }
+  // Unquoted integers masked: what is left (streams, prices, quantities, flags) is unchanged.
+  const std::regex integer(R"(:-?[0-9]+([,}]))");
+  std::int64_t last_trade_pass1 = 0, first_trade_pass2 = 0, last_u_pass1 = 0, first_u_pass2 = 0;
+  for (std::size_t i = 0; i < recorded.size(); ++i) {
+    const std::string& before = recorded[i];
+    const std::string& after = got[recorded.size() + i];
+    ASSERT_EQ(std::regex_replace(after, integer, ":#$1"),
+              std::regex_replace(before, integer, ":#$1"))
+        << "frame " << i;
+    if (before.find("\"e\":\"trade\"") != std::string::npos) {
+      EXPECT_EQ(int_field(after, "t"), int_field(before, "t") + (max_trade - min_trade + 1));
+      EXPECT_EQ(int_field(after, "T"), int_field(before, "T") + 60'000);
+      last_trade_pass1 = int_field(before, "t");
+      if (first_trade_pass2 == 0) first_trade_pass2 = int_field(after, "t");
+    }
+    if (before.find("\"e\":\"depthUpdate\"") != std::string::npos) {
+      EXPECT_EQ(int_field(after, "U"), int_field(before, "U") + (max_update - min_update + 2));
+      EXPECT_EQ(int_field(after, "E"), int_field(before, "E") + 60'000);
+      last_u_pass1 = int_field(before, "u");
+      if (first_u_pass2 == 0) first_u_pass2 = int_field(after, "U");
+    }
+  }
+  EXPECT_EQ(first_trade_pass2, last_trade_pass1 + 1) << "the tape goes on without a gap";
+  EXPECT_GT(first_u_pass2, max_update + 1) << "after every id of pass 1 and one skipped";
+  EXPECT_GT(first_u_pass2, last_u_pass1 + 1) << "a gap: book keepers resync";
+  EXPECT_GE(replay->stats().passes_completed, 1);
+
+  // REST /depth in the current pass: the stream's ids, not the recording's.
+  const std::int64_t pass = replay->stats().passes_completed;  // before: passes only grow
+  const auto body = replay->depth_body("BTCUSDT", 5);
+  ASSERT_TRUE(body);
+  EXPECT_GT(int_field(*body, "lastUpdateId"),
+            max_update + (pass - 1) * (max_update - min_update + 2));
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // The dashboard's history REST on the platform: the newest `limit` candles of a range, in time
 // order and byte-for-byte the bus records, equal to what the store holds (real Binance klines);
-// bad parameters are 400s naming them; an empty range is an empty list.
+// bad parameters are 400s naming them; an empty range is an empty list, an unknown symbol a 404.
 #include "services/visualizer/history_api.h"
 
 #include <gtest/gtest.h>
@@ -61,6 +61,29 @@ TEST(HistoryApi, CandlesOfARangeAreTheNewestLimitInTimeOrder) {
   // Milliseconds work as well as dates; a range with nothing is an empty list.
   auto ms = get("?symbol=BTCUSDT&interval=5m&from=1593561600000&to=1593562200000");
   EXPECT_NE(ms.body.find(R"("count":2)"), std::string::npos) << ms.body;
+  // A symbol the store knows (here: it has candles) with nothing in the range: an empty list.
+  auto quiet = get("?symbol=BTCUSDT&interval=5m&from=2021-07-01&to=2021-07-02");
+  EXPECT_EQ(quiet.status, 200);
+  EXPECT_EQ(quiet.body, R"({"symbol":"BTCUSDT","count":0,"records":[]})");
+  // One it does not know: 404 naming it, for every history route.
+  for (const std::string route : {"candles?interval=5m&", "trades?", "agg-trades?",
+                                  "indicators?interval=5m&name=rsi_14&", "book?"}) {
+    auto r = runtime::http_request(
+        "GET", p.base_url() + "/api/v1/history/" + route + "symbol=ETHUSDT", "", {}, 10s);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 404) << route << " -> " << r->body;
+    EXPECT_NE(r->body.find(R"("symbol":"ETHUSDT")"), std::string::npos) << r->body;
+  }
+  // ... until a workflow is started for it (a live one that has not persisted anything yet).
+  ASSERT_TRUE(
+      p.store()
+          .upsert_workflow(WorkflowState{
+              .queue_id = "realtime-monitor-eth",
+              .status = "running",
+              .definition = R"({"template":"realtime-monitor","params":{"symbol":"ETHUSDT"}})",
+              .created_at = 1,
+              .updated_at = 1})
+          .ok());
   auto none = get("?symbol=ETHUSDT&interval=5m&from=2020-07-01&to=2020-07-02");
   EXPECT_EQ(none.status, 200);
   EXPECT_EQ(none.body, R"({"symbol":"ETHUSDT","count":0,"records":[]})");

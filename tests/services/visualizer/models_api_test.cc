@@ -8,12 +8,15 @@
 #include <simdjson.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
 #include "bus/inproc_bus.h"
+#include "exchange/binance/parse.h"
 #include "runtime/http_client.h"
 #include "services/visualizer/dashboard.h"
+#include "test_support.h"
 
 namespace sf::services::visualizer {
 namespace {
@@ -157,6 +160,128 @@ TEST_F(ModelsApiTest, ThePageIsServedWithItsContentSecurityPolicy) {
   EXPECT_EQ(vendor.status, 200);
   EXPECT_NE(vendor.body.find("LightweightCharts"), std::string::npos);
   EXPECT_GT(get("/app.js").body.size(), 1000u);
+}
+
+// Real BTCUSDT 5m candles (2020-07-01), the first `n`.
+std::vector<Candle> real_candles(std::size_t n) {
+  std::ifstream in(sf::testing::shared_data_dir() /
+                   "klines_btcusdt_2020_htm/BTCUSDT-5m-2020-07-01_2020-07-11.csv");
+  std::vector<Candle> candles;
+  std::string line;
+  while (candles.size() < n && std::getline(in, line))
+    if (auto c = binance::parse_kline_csv(line, *Symbol::parse("BTCUSDT"), Interval::k5m))
+      candles.push_back(*c);
+  return candles;
+}
+
+double close_of(const Candle& c) {
+  return std::stod(c.close.to_string());
+}
+
+// gnn-infer's stored probabilities next to what then happened: the outcome is the next stored
+// candle's direction with the training graph's flat band (recomputed here from the closes), the
+// last prediction has none yet; hits count the argmax agreeing with it.
+TEST_F(ModelsApiTest, DirectionPredictionsComeWithTheOutcomeOfTheNextCandle) {
+  SF_REQUIRE_SHARED_DATA("klines_btcusdt_2020_htm/BTCUSDT-5m-2020-07-01_2020-07-11.csv");
+  const auto candles = real_candles(12);
+  ASSERT_EQ(candles.size(), 12u);
+  ASSERT_TRUE(store_->upsert_candles(candles).ok());
+  constexpr double kBand = 0.0003;
+  write(
+      dir_ / "models" / "btc-gnn" / "v1" / "meta.json",
+      R"({"kind":"candles","interval":"5m","symbols":["BTCUSDT"],"params":{"flat_band":0.0003,"vol_horizon":3}})");
+  // Predictions for candles 0..11; the probabilities cycle so that every class is predicted.
+  std::vector<IndicatorValue> rows;
+  for (std::size_t i = 0; i < candles.size(); ++i) {
+    const double p[3][3] = {{0.6, 0.3, 0.1}, {0.2, 0.5, 0.3}, {0.1, 0.2, 0.7}};
+    const char* names[3] = {"gnn_btc-gnn_p_down", "gnn_btc-gnn_p_flat", "gnn_btc-gnn_p_up"};
+    for (int k = 0; k < 3; ++k)
+      rows.push_back(
+          {*Symbol::parse("BTCUSDT"), Interval::k5m, names[k], candles[i].open_time, p[i % 3][k]});
+  }
+  ASSERT_TRUE(store_->upsert_indicators(rows).ok());
+
+  auto r = get("/api/v1/models/btc-gnn/predictions");  // symbol and interval from the model
+  ASSERT_EQ(r.status, 200) << r.body;
+  simdjson::dom::parser parser;
+  auto doc = parser.parse(r.body).value();
+  EXPECT_EQ(doc["task"].get_string().value(), "direction");
+  EXPECT_EQ(doc["symbol"].get_string().value(), "BTCUSDT");
+  EXPECT_EQ(doc["flat_band"].get_double().value(), kBand);
+  const simdjson::dom::array points = doc["predictions"].get_array().value();
+  ASSERT_EQ(points.size(), candles.size());
+  std::size_t i = 0;
+  std::int64_t hits = 0;
+  for (auto point : points) {
+    EXPECT_EQ(point["time"].get_int64().value(), candles[i].open_time);
+    EXPECT_EQ(point["predicted"].get_int64().value(), static_cast<std::int64_t>(i % 3));
+    EXPECT_DOUBLE_EQ(point["p_up"].get_double().value(), i % 3 == 2 ? 0.7 : i % 3 == 1 ? 0.3 : 0.1);
+    if (i + 1 == candles.size()) {
+      EXPECT_TRUE(point["actual"].is_null()) << "no next candle yet";
+    } else {
+      const double ret = std::log(close_of(candles[i + 1]) / close_of(candles[i]));
+      const std::int64_t expected = ret >= kBand ? 2 : ret <= -kBand ? 0 : 1;
+      EXPECT_EQ(point["actual"].get_int64().value(), expected) << "candle " << i;
+      hits += expected == static_cast<std::int64_t>(i % 3);
+    }
+    ++i;
+  }
+  EXPECT_EQ(doc["scored"].get_int64().value(), 11);
+  EXPECT_EQ(doc["hits"].get_int64().value(), hits);
+
+  // Range and limit: the newest N of [from, to).
+  auto some = get("/api/v1/models/btc-gnn/predictions?limit=2&to=" +
+                  std::to_string(candles[5].open_time / 1000));
+  auto part = parser.parse(some.body).value();
+  const simdjson::dom::array newest = part["predictions"].get_array().value();
+  ASSERT_EQ(newest.size(), 2u) << some.body;
+  EXPECT_EQ(newest.at(1)["time"].get_int64().value(), candles[4].open_time);
+  // Errors.
+  EXPECT_EQ(get("/api/v1/models/none/predictions").status, 404);
+  EXPECT_EQ(get("/api/v1/models/btc-gnn/predictions?interval=7m").status, 400);
+  EXPECT_EQ(get("/api/v1/models/btc-gnn/predictions?limit=0").status, 400);
+  EXPECT_EQ(get("/api/v1/models/btc-gnn/predictions?colour=red").status, 400);
+  EXPECT_EQ(get("/api/v1/models/..%2Fx/predictions").status, 400);
+}
+
+// A volatility model: the outcome is the realised volatility of the next vol_horizon candles
+// (sample standard deviation of their log returns), and the answer carries the mean abs error.
+TEST_F(ModelsApiTest, VolatilityPredictionsComeWithTheRealisedVolatilityThatFollowed) {
+  SF_REQUIRE_SHARED_DATA("klines_btcusdt_2020_htm/BTCUSDT-5m-2020-07-01_2020-07-11.csv");
+  const auto candles = real_candles(10);
+  ASSERT_TRUE(store_->upsert_candles(candles).ok());
+  write(dir_ / "models" / "btc-vol" / "v2" / "meta.json",
+        R"({"kind":"candles","interval":"5m","symbols":["BTCUSDT"],"params":{"vol_horizon":3}})");
+  std::vector<IndicatorValue> rows;
+  for (const auto& c : candles)
+    rows.push_back({c.symbol, Interval::k5m, "gnn_btc-vol_volatility", c.open_time, 0.001});
+  ASSERT_TRUE(store_->upsert_indicators(rows).ok());
+  auto r = get("/api/v1/models/btc-vol/predictions?symbol=BTCUSDT&interval=5m");
+  ASSERT_EQ(r.status, 200) << r.body;
+  simdjson::dom::parser parser;
+  auto doc = parser.parse(r.body).value();
+  EXPECT_EQ(doc["task"].get_string().value(), "volatility");
+  const simdjson::dom::array points = doc["predictions"].get_array().value();
+  ASSERT_EQ(points.size(), 10u);
+  double abs_error = 0;
+  std::size_t i = 0;
+  for (auto point : points) {
+    if (i + 3 >= candles.size()) {
+      EXPECT_TRUE(point["actual"].is_null()) << i;
+    } else {
+      double r3[3], mean = 0, var = 0;
+      for (int k = 0; k < 3; ++k) {
+        r3[k] = std::log(close_of(candles[i + k + 1]) / close_of(candles[i + k]));
+        mean += r3[k] / 3;
+      }
+      for (double x : r3) var += (x - mean) * (x - mean) / 2;
+      EXPECT_NEAR(point["actual"].get_double().value(), std::sqrt(var), 1e-12) << i;
+      abs_error += std::abs(std::sqrt(var) - 0.001);
+    }
+    ++i;
+  }
+  EXPECT_EQ(doc["scored"].get_int64().value(), 7);
+  EXPECT_NEAR(doc["mae"].get_double().value(), abs_error / 7, 1e-12);
 }
 
 }  // namespace
