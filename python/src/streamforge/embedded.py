@@ -20,6 +20,7 @@ from types import TracebackType
 
 from .api import ApiClient
 from .errors import ApiError
+from .store import Store
 
 _START_TIMEOUT_S = 60.0
 
@@ -154,6 +155,7 @@ class EmbeddedPlatform(_Managed):
                  workdir: str | os.PathLike[str] | None = None) -> None:
         self.workdir = _workdir(workdir, "sf-platform-")
         self.store_url = store_url
+        self._env = dict(env or {})
         args = [str(find_binary()), "run", "--port", "0", "--sf-store", store_url]
         self._proc = _Process("platform", args, self.workdir, env)
         first = self._proc.wait_for_lines(1)[0]
@@ -180,6 +182,20 @@ class EmbeddedPlatform(_Managed):
         """Where graph-builder stages of this platform export graphs."""
         return self.workdir / "data" / "graphs"
 
+    def run_service(self, service: str, timeout: float = 600.0, **options: str | int) -> str:
+        """Runs one `streamforge <service>` to completion against this platform's store and
+        working directory (so it finds the models and graphs the platform's stages wrote), e.g.
+        run_service("gnn-infer", model_name=..., graph_name=..., predict_last=400). Returns its
+        stderr log; raises CalledProcessError when it fails."""
+        args = [str(find_binary()), service, "--sf-store", self.store_url, "--http-port", "-1"]
+        for key, value in options.items():
+            args += ["--" + key.replace("_", "-"), str(value)]
+        done = subprocess.run(args, cwd=self.workdir, capture_output=True, text=True,
+                              timeout=timeout, env={**os.environ, **self._env})
+        if done.returncode != 0:
+            raise subprocess.CalledProcessError(done.returncode, args, done.stdout, done.stderr)
+        return done.stderr
+
     def stop(self) -> None:
         """Stops running workflows first (the store would otherwise resume them on the next start
         against servers that are gone), then the platform."""
@@ -193,3 +209,41 @@ class EmbeddedPlatform(_Managed):
             except (ApiError, TimeoutError):  # the platform is going away regardless
                 pass
         self._proc.stop()
+
+
+class Lab(_Managed):
+    """What a notebook needs to load market data: the embedded platform with a SQLite store in
+    `workdir`, fed by Binance (online) or by exchange-sim over recorded files (offline, `data_dir`
+    and optional WebSocket `replay` captures). `api`, `store_url`, `connect()`; stops both."""
+
+    def __init__(self, workdir: str | os.PathLike[str], *, online: bool,
+                 data_dir: str | os.PathLike[str] | None = None,
+                 replay: Sequence[str | os.PathLike[str]] = (), speed: str = "max") -> None:
+        self.workdir = _workdir(workdir, "sf-lab-")
+        self.online = online
+        self.sim: ExchangeSim | None = None
+        env: dict[str, str] = {}
+        if not online:
+            if data_dir is None:
+                raise ValueError("offline needs data_dir (the recorded files exchange-sim serves)")
+            self.sim = ExchangeSim(data_dir, replay=replay, speed=speed,
+                                   workdir=self.workdir / "exchange-sim")
+            env = self.sim.env
+        self.store_url = f"sqlite:{self.workdir / 'streamforge.db'}"
+        try:
+            self.platform = EmbeddedPlatform(self.store_url, env=env,
+                                             workdir=self.workdir / "platform")
+        except BaseException:
+            if self.sim is not None:
+                self.sim.stop()
+            raise
+        self.api = self.platform.api
+
+    def connect(self) -> Store:
+        """The store the platform writes."""
+        return Store(self.store_url)
+
+    def stop(self) -> None:
+        self.platform.stop()
+        if self.sim is not None:
+            self.sim.stop()
