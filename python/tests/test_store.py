@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 import streamforge as sf
-from conftest import AGG_TRADES, CAPTURE, CAPTURE_TRADES, KLINES_5M, Populated
+from conftest import (AGG_TRADES, CAPTURE, CAPTURE_TRADES, CAPTURE_TRADES_MIN, KLINES_5M,
+                      Populated)
 
 KLINE_DECIMALS = {1: "open", 2: "high", 3: "low", 4: "close", 5: "volume",
                   7: "quote_asset_volume", 9: "taker_buy_base_asset_volume",
@@ -80,12 +81,15 @@ def test_exact_decimals_round_trip_byte_for_byte(store: sf.Store, shared: Path) 
 
 def test_trades_from_the_replayed_capture(store: sf.Store, shared: Path) -> None:
     recorded = capture_trades(shared)
+    assert len(recorded) == CAPTURE_TRADES
     frame = store.trades("BTCUSDT", exact=True)
-    assert len(frame) == CAPTURE_TRADES == len(recorded)
+    assert CAPTURE_TRADES_MIN <= len(frame) <= CAPTURE_TRADES
     assert frame.index.name == "trade_time" and frame.index.is_monotonic_increasing
     got = {int(i): (str(p), str(q)) for i, p, q in
            zip(frame["trade_id"], frame["price"], frame["quantity"])}
-    assert got == recorded
+    assert got == {i: recorded[i] for i in got}  # every stored trade as recorded, byte for byte
+    # ids are dense from the first stored one to the recording's last (only a head can be missed)
+    assert sorted(got) == list(range(min(got), max(recorded) + 1))
     assert frame["is_buyer_maker"].dtype == bool
     assert str(frame["is_best_match"].dtype) == "boolean"
 
@@ -225,8 +229,11 @@ def test_both_stores_read_the_same(sqlite_store: Populated, postgres_store: Popu
             pd.testing.assert_frame_equal(lite.agg_trades(exact=exact),
                                           pg.agg_trades(exact=exact))
             # receive times are the local clock of each capture run
-            pd.testing.assert_frame_equal(lite.trades(exact=exact).drop(columns="receive_time"),
-                                          pg.trades(exact=exact).drop(columns="receive_time"))
+            # (and each capture may have missed a different number of the first trades)
+            a = lite.trades(exact=exact).drop(columns="receive_time")
+            b = pg.trades(exact=exact).drop(columns="receive_time")
+            first = max(a["trade_id"].min(), b["trade_id"].min())
+            pd.testing.assert_frame_equal(a[a["trade_id"] >= first], b[b["trade_id"] >= first])
         pd.testing.assert_frame_equal(lite.indicators(), pg.indicators())
         a = lite.graph(sqlite_store.workflows["graph"])
         b = pg.graph(postgres_store.workflows["graph"])
