@@ -278,6 +278,7 @@ class Channel final : public StreamWriter,
       closed_flag_ = true;
     }
     cv_.notify_all();
+    space_cv_.notify_all();
     wake();
   }
 
@@ -319,7 +320,7 @@ class Channel final : public StreamWriter,
       pending.done = handler_done_;
       pending.closed = closed_;
     }
-    cv_.notify_all();  // writers blocked on a full queue
+    space_cv_.notify_all();  // writers blocked on a full queue
     return pending;
   }
 
@@ -337,7 +338,7 @@ class Channel final : public StreamWriter,
   bool push_locked(std::unique_lock<std::mutex>& lock, std::string bytes, std::size_t limit,
                    bool block) {
     if (block) {
-      cv_.wait(lock, [&] { return closed_ || queued_bytes_ < limit; });
+      space_cv_.wait(lock, [&] { return closed_ || queued_bytes_ < limit; });
       if (closed_) return false;
     }
     queued_bytes_ += bytes.size();
@@ -359,7 +360,11 @@ class Channel final : public StreamWriter,
 
  private:
   mutable std::mutex mutex_;
-  std::condition_variable cv_;
+  // Two conditions, so that the writer taking the outbox (every batch) does not wake a handler
+  // waiting in receive() for its client's next message: with one, every batch cost each client's
+  // handler thread a futile wake-up.
+  std::condition_variable cv_;        // closed, or a message from the client
+  std::condition_variable space_cv_;  // closed, or room in the outbox
   std::deque<std::string> outbox_;
   std::size_t queued_bytes_ = 0;
   std::deque<std::string> inbox_;

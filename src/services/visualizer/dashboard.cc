@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <set>
 #include <string_view>
 #include <thread>
@@ -24,7 +27,7 @@ namespace {
 
 constexpr std::size_t kMaxTopicsPerClient = 32;
 constexpr std::size_t kMaxSymbolsPerClient = 16;
-constexpr auto kBatchWait = std::chrono::milliseconds(50);
+constexpr auto kReceiveWait = std::chrono::milliseconds(500);
 constexpr std::size_t kMaxPendingBytes = 256 << 10;
 constexpr auto kMinBatchInterval = std::chrono::milliseconds(10);
 constexpr std::size_t kMaxFrameBytes = 64 << 10;
@@ -65,27 +68,16 @@ void reply(runtime::WebSocketSession& ws,
   ws.send(out);
 }
 
-// Sends what the client's queue holds, a "dropped" marker first when it lost items; false once the
-// connection is gone. While the connection still has more than kMaxPendingBytes to write, nothing
-// is taken: the client's ClientQueue fills and drops its oldest trades (counted, shown) rather
-// than the connection's own queue growing until the session is closed as too slow.
-// Batches go out at most every kMinBatchInterval: at a busy symbol's rate a wake-up per update
-// costs more than the update, and 10 ms is far below what a screen shows.
-bool flush(runtime::WebSocketSession& ws, ClientQueue& queue) {
-  if (ws.pending_bytes() > kMaxPendingBytes) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    return !ws.closed();
-  }
-  auto batch = queue.take(kBatchWait);
-  if (!batch.messages.empty() || batch.dropped > 0) {
-    std::this_thread::sleep_for(kMinBatchInterval);  // let the next updates gather
-    auto more = queue.take(std::chrono::milliseconds(0));
-    for (auto& m : more.messages) batch.messages.push_back(std::move(m));
-    batch.dropped += more.dropped;
-  }
-  if (batch.messages.empty() && batch.dropped == 0) return !ws.closed();
-  // Several messages to a frame, one per line (JSON as we write it never holds a raw newline):
-  // a frame and a write per message, for every client, was what a burst of trades cost.
+// Sends what the client's queue holds as frames of several messages, one per line (JSON as we
+// write it never holds a raw newline; a frame and a write per message, for every client, was what
+// a burst of trades cost), a "dropped" marker first when it lost items. While the connection still
+// has more than kMaxPendingBytes to write, nothing is taken: the client's ClientQueue fills and
+// drops its oldest trades (counted, shown) rather than the connection's own queue growing until
+// the session is closed as too slow.
+void flush(runtime::WebSocketSession& ws, ClientQueue& queue) {
+  if (ws.closed() || ws.pending_bytes() > kMaxPendingBytes) return;
+  auto batch = queue.take(std::chrono::milliseconds(0));
+  if (batch.messages.empty() && batch.dropped == 0) return;
   std::vector<std::string> frames;
   std::string frame;
   if (batch.dropped > 0)
@@ -99,7 +91,7 @@ bool flush(runtime::WebSocketSession& ws, ClientQueue& queue) {
     frame += m;
   }
   frames.push_back(std::move(frame));
-  return ws.send_all(std::move(frames));
+  ws.send_all(std::move(frames));  // false: gone; its handler sees closed() and leaves
 }
 
 // The role of a loader-ws stage by its TYPE ("" for none); candles set *interval.
@@ -173,12 +165,70 @@ Result<std::vector<MarketSource>, std::string> market_sources(store::Store& stor
   return out;
 }
 
+// Every dashboard client's queue is flushed by one thread, every kMinBatchInterval, instead of by
+// each connection's own thread: with a thread per client waking for every batch, 50 clients spent
+// most of the server's CPU in context switches (perf: futex waits and wakes, nanosleep) and a
+// burst of trades waited for the scheduler. Now a batch costs a lock per queue and one writer
+// wake per client with something to send.
+class ClientFlusher {
+ public:
+  ClientFlusher() : thread_([this] { run(); }) {}
+  ~ClientFlusher() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  std::uint64_t add(runtime::WebSocketSession& ws, std::shared_ptr<ClientQueue> queue) {
+    std::lock_guard lock(mu_);
+    clients_.emplace(next_id_, Client{&ws, std::move(queue)});
+    cv_.notify_all();
+    return next_id_++;
+  }
+  // Once it returns, `ws` is no longer touched (a pass in progress has finished).
+  void remove(std::uint64_t id) {
+    std::lock_guard lock(mu_);
+    clients_.erase(id);
+  }
+
+ private:
+  struct Client {
+    runtime::WebSocketSession* ws;
+    std::shared_ptr<ClientQueue> queue;
+  };
+
+  void run() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      if (clients_.empty()) {
+        cv_.wait(lock, [this] { return stopping_ || !clients_.empty(); });
+        continue;
+      }
+      // Sleeping lets the updates of the next kMinBatchInterval gather: at a busy symbol's rate a
+      // wake-up per update costs more than the update, and 10 ms is far below what a screen shows.
+      cv_.wait_for(lock, kMinBatchInterval, [this] { return stopping_; });
+      for (auto& [id, c] : clients_) flush(*c.ws, *c.queue);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::uint64_t, Client> clients_;
+  std::uint64_t next_id_ = 1;
+  bool stopping_ = false;
+  std::thread thread_;  // last: started once the rest is constructed
+};
+
 Dashboard::Dashboard(bus::Bus& bus, store::Store& store, DashboardOptions options)
     : bus_(bus),
       store_(store),
       options_(options),
       market_(std::make_unique<MarketHub>(bus, options.market)),
-      topics_(std::make_unique<TopicFeed>(bus)) {}
+      topics_(std::make_unique<TopicFeed>(bus)),
+      flusher_(std::make_unique<ClientFlusher>()) {}
 
 Dashboard::~Dashboard() = default;
 
@@ -228,32 +278,6 @@ void error_reply(runtime::WebSocketSession& ws, std::string_view error) {
   reply(ws, {{"type", "error"}, {"error", error}});
 }
 
-// One WebSocket client of a feed (TopicFeed or MarketHub): its bounded queue joins the feed for
-// the life of the connection, every text message (a JSON object) goes to `on_message`, and the
-// queue is flushed in between.
-template <class Feed, class OnMessage>
-void serve_client(runtime::WebSocketSession& ws, Feed& feed, const DashboardOptions& options,
-                  OnMessage on_message) {
-  auto queue = std::make_shared<ClientQueue>(options.client_queue_items, options.client_queue_keys);
-  const auto id = feed.add_client(queue);
-  struct Leave {
-    Feed& feed;
-    typename Feed::ClientId id;
-    ~Leave() { feed.remove_client(id); }
-  } leave{feed, id};
-  simdjson::dom::parser parser;
-  while (!ws.closed()) {
-    while (auto text = ws.receive(std::chrono::milliseconds(0))) {
-      simdjson::dom::element doc;
-      if (parser.parse(*text).get(doc) || !doc.is_object())
-        error_reply(ws, "messages are JSON objects");
-      else
-        on_message(id, doc);
-    }
-    if (!flush(ws, *queue)) return;
-  }
-}
-
 // The topics of {"topics":{role: topic, ...}}; false when a value is not a string.
 bool parse_market_topics(simdjson::dom::object topics, MarketTopics* out) {
   for (auto field : topics) {
@@ -269,62 +293,98 @@ bool parse_market_topics(simdjson::dom::object topics, MarketTopics* out) {
 
 }  // namespace
 
+namespace {
+
+// One WebSocket client of a feed (TopicFeed or MarketHub): its bounded queue joins the feed and
+// the flusher for the life of the connection; this thread only reads the client's messages (JSON
+// objects) and hands them to `on_message`.
+template <class Feed, class OnMessage>
+void serve_client(runtime::WebSocketSession& ws, Feed& feed, ClientFlusher& flusher,
+                  const DashboardOptions& options, OnMessage on_message) {
+  auto queue = std::make_shared<ClientQueue>(options.client_queue_items, options.client_queue_keys);
+  const auto id = feed.add_client(queue);
+  struct Leave {
+    Feed& feed;
+    typename Feed::ClientId id;
+    ClientFlusher& flusher;
+    std::uint64_t flusher_id;
+    ~Leave() {
+      flusher.remove(flusher_id);
+      feed.remove_client(id);
+    }
+  } leave{feed, id, flusher, flusher.add(ws, queue)};
+  simdjson::dom::parser parser;
+  while (!ws.closed()) {
+    auto text = ws.receive(kReceiveWait);
+    if (!text) continue;
+    simdjson::dom::element doc;
+    if (parser.parse(*text).get(doc) || !doc.is_object())
+      error_reply(ws, "messages are JSON objects");
+    else
+      on_message(id, doc);
+  }
+}
+
+}  // namespace
+
 void Dashboard::serve_topics(runtime::WebSocketSession& ws) {
   std::set<std::string> watched;
-  serve_client(ws, *topics_, options_, [&](TopicFeed::ClientId id, simdjson::dom::element doc) {
-    std::string_view topic, type, symbol;
-    if (!doc["subscribe"].get_string().get(topic)) {
-      if (doc["type"].get_string().get(type)) type = {};  // optional filters
-      if (doc["symbol"].get_string().get(symbol)) symbol = {};
-      const std::string t(topic);
-      if (!watched.count(t) && watched.size() >= kMaxTopicsPerClient)
-        return error_reply(ws, "at most 32 topics per connection");
-      if (auto r = topics_->watch(id, t, {std::string(type), std::string(symbol)}); !r)
-        return error_reply(ws, r.error());
-      watched.insert(t);
-      reply(ws, {{"type", "subscribed"}, {"topic", t}});
-    } else if (!doc["unsubscribe"].get_string().get(topic)) {
-      const std::string t(topic);
-      topics_->unwatch(id, t);
-      watched.erase(t);
-      reply(ws, {{"type", "unsubscribed"}, {"topic", t}});
-    } else {
-      error_reply(ws, R"(expected {"subscribe":"<topic>"} or {"unsubscribe":"<topic>"})");
-    }
-  });
+  serve_client(
+      ws, *topics_, *flusher_, options_, [&](TopicFeed::ClientId id, simdjson::dom::element doc) {
+        std::string_view topic, type, symbol;
+        if (!doc["subscribe"].get_string().get(topic)) {
+          if (doc["type"].get_string().get(type)) type = {};  // optional filters
+          if (doc["symbol"].get_string().get(symbol)) symbol = {};
+          const std::string t(topic);
+          if (!watched.count(t) && watched.size() >= kMaxTopicsPerClient)
+            return error_reply(ws, "at most 32 topics per connection");
+          if (auto r = topics_->watch(id, t, {std::string(type), std::string(symbol)}); !r)
+            return error_reply(ws, r.error());
+          watched.insert(t);
+          reply(ws, {{"type", "subscribed"}, {"topic", t}});
+        } else if (!doc["unsubscribe"].get_string().get(topic)) {
+          const std::string t(topic);
+          topics_->unwatch(id, t);
+          watched.erase(t);
+          reply(ws, {{"type", "unsubscribed"}, {"topic", t}});
+        } else {
+          error_reply(ws, R"(expected {"subscribe":"<topic>"} or {"unsubscribe":"<topic>"})");
+        }
+      });
 }
 
 void Dashboard::serve_market(runtime::WebSocketSession& ws) {
   constexpr std::string_view kUsage =
       R"(expected {"subscribe":"market","symbol":S,"topics":{...}} or {"unsubscribe":"market","symbol":S})";
   std::set<std::string> symbols;
-  serve_client(ws, *market_, options_, [&](MarketHub::ClientId id, simdjson::dom::element doc) {
-    std::string_view what, symbol_text;
-    const bool subscribing = !doc["subscribe"].get_string().get(what);
-    if ((!subscribing && doc["unsubscribe"].get_string().get(what)) || what != "market")
-      return error_reply(ws, kUsage);
-    std::optional<Symbol> symbol;
-    if (!doc["symbol"].get_string().get(symbol_text)) symbol = Symbol::parse(symbol_text);
-    if (!symbol) return error_reply(ws, "symbol: required, e.g. BTCUSDT");
-    if (!subscribing) {
-      market_->unsubscribe(id, *symbol);
-      symbols.erase(symbol->str());
-      return reply(ws, {{"type", "unsubscribed"}, {"symbol", symbol->view()}});
-    }
-    if (!symbols.count(symbol->str()) && symbols.size() >= kMaxSymbolsPerClient)
-      return error_reply(ws, "at most 16 symbols per connection");
-    MarketSubscription sub{*symbol, {}, 20};
-    simdjson::dom::object topics;
-    if (!doc["topics"].get_object().get(topics) && !parse_market_topics(topics, &sub.topics))
-      return error_reply(ws, "topics: role -> topic name strings");
-    std::int64_t depth = 20;
-    if (auto d = doc["depth"]; d.error() != simdjson::NO_SUCH_FIELD && d.get_int64().get(depth))
-      depth = 0;  // not an integer: refused below
-    if (depth < 1) return error_reply(ws, "depth: an integer in 1..1000");
-    sub.depth_levels = static_cast<std::size_t>(depth);
-    if (auto r = market_->subscribe(id, std::move(sub)); !r) return error_reply(ws, r.error());
-    symbols.insert(symbol->str());
-  });
+  serve_client(
+      ws, *market_, *flusher_, options_, [&](MarketHub::ClientId id, simdjson::dom::element doc) {
+        std::string_view what, symbol_text;
+        const bool subscribing = !doc["subscribe"].get_string().get(what);
+        if ((!subscribing && doc["unsubscribe"].get_string().get(what)) || what != "market")
+          return error_reply(ws, kUsage);
+        std::optional<Symbol> symbol;
+        if (!doc["symbol"].get_string().get(symbol_text)) symbol = Symbol::parse(symbol_text);
+        if (!symbol) return error_reply(ws, "symbol: required, e.g. BTCUSDT");
+        if (!subscribing) {
+          market_->unsubscribe(id, *symbol);
+          symbols.erase(symbol->str());
+          return reply(ws, {{"type", "unsubscribed"}, {"symbol", symbol->view()}});
+        }
+        if (!symbols.count(symbol->str()) && symbols.size() >= kMaxSymbolsPerClient)
+          return error_reply(ws, "at most 16 symbols per connection");
+        MarketSubscription sub{*symbol, {}, 20};
+        simdjson::dom::object topics;
+        if (!doc["topics"].get_object().get(topics) && !parse_market_topics(topics, &sub.topics))
+          return error_reply(ws, "topics: role -> topic name strings");
+        std::int64_t depth = 20;
+        if (auto d = doc["depth"]; d.error() != simdjson::NO_SUCH_FIELD && d.get_int64().get(depth))
+          depth = 0;  // not an integer: refused below
+        if (depth < 1) return error_reply(ws, "depth: an integer in 1..1000");
+        sub.depth_levels = static_cast<std::size_t>(depth);
+        if (auto r = market_->subscribe(id, std::move(sub)); !r) return error_reply(ws, r.error());
+        symbols.insert(symbol->str());
+      });
 }
 
 }  // namespace sf::services::visualizer

@@ -46,6 +46,8 @@ struct MarketSource {
 // workflow with loader-ws or indicator-calculator stages, roles by each stage's TYPE.
 Result<std::vector<MarketSource>, std::string> market_sources(store::Store& store);
 
+class ClientFlusher;
+
 class Dashboard {
  public:
   Dashboard(bus::Bus& bus, store::Store& store, DashboardOptions options = {});
@@ -69,6 +71,7 @@ class Dashboard {
   const DashboardOptions options_;
   std::unique_ptr<MarketHub> market_;
   std::unique_ptr<TopicFeed> topics_;
+  std::unique_ptr<ClientFlusher> flusher_;  // last: stopped first
 };
 
 }  // namespace sf::services::visualizer
