@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "analytics/candles.h"
+#include "core/json_balance.h"
 
 namespace sf::analytics {
 namespace {
@@ -590,6 +591,7 @@ Result<std::vector<IndicatorSpec>, std::string> parse_indicators_config(std::str
   simdjson::ondemand::parser parser;
   simdjson::padded_string padded(json);
   auto fail = [](std::string msg) { return unexpected("INDICATORS_CONFIG: " + std::move(msg)); };
+  if (!json_balanced(json)) return fail("not valid JSON (unbalanced braces or brackets)");
   try {
     auto doc = parser.iterate(padded);
     simdjson::ondemand::array arr;

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstring>
 
+#include "core/json_balance.h"
 #include "core/wire.h"
 
 namespace sf::wire {
@@ -460,7 +461,7 @@ Result<Decoded, WireError> Decoder::decode(std::string_view json) {
   buf.assign(json);
   buf.append(simdjson::SIMDJSON_PADDING, '\0');
   od::document doc;
-  if (impl_->parser.iterate(buf.data(), json.size(), buf.size()).get(doc))
+  if (!json_balanced(json) || impl_->parser.iterate(buf.data(), json.size(), buf.size()).get(doc))
     return unexpected(error(WireErrc::kMalformedJson, "", "not valid JSON"));
   od::object obj;
   if (doc.get_object().get(obj))

@@ -23,6 +23,18 @@ std::string reencode(const wire::Decoded& d) {
 
 // Round trip over every frame of two real captures: trades, depth diffs, book tickers, partial
 // depth; plus REST klines, aggTrades and depth through their own parsers.
+// Bus records are outside input: unbalanced JSON is a malformed record, never a crash (simdjson
+// 3.0's On Demand lookup read past the end of such documents; issue 16).
+TEST(WireDecode, UnbalancedRecordsAreMalformed) {
+  wire::Decoder decoder;
+  for (const char* bad : {R"({"a":{"b":1})", R"({"v":1,"type":"trade","x":{"u":1})",
+                          R"({"v":1,"type":"trade"]})", R"({"v":1,"type":"trade)", "{"}) {
+    auto r = decoder.decode(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, wire::WireErrc::kMalformedJson) << bad;
+  }
+}
+
 TEST(WireDecode, RealFramesRoundTripByteForByte) {
   SF_REQUIRE_SHARED_DATA("hftbacktest_ws_spot/btcusdt_20240808_first5000.frames.jsonl");
   binance::Parser parser;

@@ -43,9 +43,21 @@ const char* kTrade =
 TEST(NormalizeCli, StdinToStdout) {
   auto r = run("", std::string("1723161254061862657 ") + kTrade + "\n");
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(r.out,
-            R"({"v":1,"type":"trade","symbol":"BTCUSDT","trade_id":3735683259,"price":"61837.63000000","quantity":"0.02000000","timestamp":1723161255342000,"is_buyer_maker":true,"is_best_match":true,"event_time":1723161255343000,"receive_time":1723161254061862,"seq":3735683259})"
-            "\n");
+  EXPECT_EQ(
+      r.out,
+      R"({"v":1,"type":"trade","symbol":"BTCUSDT","trade_id":3735683259,"price":"61837.63000000","quantity":"0.02000000","timestamp":1723161255342000,"is_buyer_maker":true,"is_best_match":true,"event_time":1723161255343000,"receive_time":1723161254061862,"seq":3735683259})"
+      "\n");
+}
+
+// Regression (issue 16): these lines killed `streamforge normalize` with SIGSEGV.
+TEST(NormalizeCli, UnbalancedLinesAreErrorsNotCrashes) {
+  const std::string input =
+      std::string("{\"a\":{\"b\":1}\n{\"x\":\"y\",\"d\":{\"u\":1}\n") + kTrade + "\n";
+  auto r = run("", input);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_NE(r.err.find("line 1: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("line 2: "), std::string::npos) << r.err;
 }
 
 TEST(NormalizeCli, ErrorsGoToStderrWithLineNumbers) {
@@ -59,13 +71,15 @@ TEST(NormalizeCli, ErrorsGoToStderrWithLineNumbers) {
 }
 
 TEST(NormalizeCli, CsvNeedsSymbolFlagOnStdin) {
-  std::string row = "3800397495,87648.21000000,0.08185000,5723703861,5723703861,1767225600039409,True,True\n";
+  std::string row =
+      "3800397495,87648.21000000,0.08185000,5723703861,5723703861,1767225600039409,True,True\n";
   auto without = run("--strict", row);
   EXPECT_EQ(without.status, 1);
   EXPECT_NE(without.err.find("pass --symbol"), std::string::npos);
   auto with = run("--strict --symbol btcusdt", row);
   EXPECT_EQ(with.status, 0) << with.err;
-  EXPECT_NE(with.out.find(R"("type":"agg_trade","symbol":"BTCUSDT","trade_id":3800397495)"), std::string::npos);
+  EXPECT_NE(with.out.find(R"("type":"agg_trade","symbol":"BTCUSDT","trade_id":3800397495)"),
+            std::string::npos);
 }
 
 TEST(NormalizeCli, BadFlagsAreUsageErrors) {

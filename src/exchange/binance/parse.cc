@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/json_balance.h"
+
 namespace sf::binance {
 namespace {
 
@@ -438,6 +440,14 @@ ParseResult<DepthSnapshot> parse_snapshot_object(od::object& obj, Reader& r, con
                        .receive_time = recv};
 }
 
+// On Demand iteration of outside input, refused when its structure does not balance (see
+// core/json_balance.h: simdjson 3.0 would read past the end).
+simdjson::error_code iterate_checked(od::parser& parser, simdjson::padded_string_view text,
+                                     od::document& doc) {
+  if (!json_balanced(std::string_view(text.data(), text.size()))) return simdjson::TAPE_ERROR;
+  return parser.iterate(text).get(doc);
+}
+
 // Dispatches a WS payload object by its `e` (or, lacking one, by its shape).
 ParseResult<MarketEvent> parse_event_object(od::object& obj, Reader& r, TimestampUs recv,
                                             const StreamName* stream, const Symbol* hint,
@@ -563,7 +573,7 @@ simdjson::padded_string_view Parser::pad(std::string_view input) {
 ParseResult<MarketEvent> Parser::parse_ws_frame(std::string_view frame, TimestampUs receive_time,
                                                 const Symbol* symbol_hint) {
   od::document doc;
-  if (auto ec = parser_.iterate(pad(frame)).get(doc)) return unexpected(json_error(ec));
+  if (auto ec = iterate_checked(parser_, pad(frame), doc)) return unexpected(json_error(ec));
   od::object obj;
   if (doc.get_object().get(obj) != simdjson::SUCCESS)
     return unexpected(make_error(ParseErrc::kMalformedJson, "", "a frame must be a JSON object"));
@@ -633,7 +643,7 @@ ParseResult<std::vector<Candle>> Parser::parse_rest_klines(std::string_view body
                                                            const Symbol& symbol, Interval interval,
                                                            TimeUnit unit) {
   od::document doc;
-  if (auto ec = parser_.iterate(pad(body)).get(doc)) return unexpected(json_error(ec));
+  if (auto ec = iterate_checked(parser_, pad(body), doc)) return unexpected(json_error(ec));
   od::array rows;
   if (auto ec = doc.get_array().get(rows)) return unexpected(json_error(ec));
   std::vector<Candle> out;
@@ -683,7 +693,7 @@ ParseResult<std::vector<Candle>> Parser::parse_rest_klines(std::string_view body
 ParseResult<std::vector<Candle>> Parser::parse_ohlcv_rows(std::string_view body,
                                                           const Symbol& symbol, Interval interval) {
   od::document doc;
-  if (auto ec = parser_.iterate(pad(body)).get(doc)) return unexpected(json_error(ec));
+  if (auto ec = iterate_checked(parser_, pad(body), doc)) return unexpected(json_error(ec));
   od::array rows;
   if (auto ec = doc.get_array().get(rows)) return unexpected(json_error(ec));
   std::vector<Candle> out;
@@ -726,7 +736,7 @@ ParseResult<std::vector<AggTrade>> Parser::parse_rest_agg_trades(std::string_vie
                                                                  const Symbol& symbol,
                                                                  TimeUnit unit) {
   od::document doc;
-  if (auto ec = parser_.iterate(pad(body)).get(doc)) return unexpected(json_error(ec));
+  if (auto ec = iterate_checked(parser_, pad(body), doc)) return unexpected(json_error(ec));
   od::array rows;
   if (auto ec = doc.get_array().get(rows)) return unexpected(json_error(ec));
   std::vector<AggTrade> out;
@@ -744,7 +754,7 @@ ParseResult<std::vector<AggTrade>> Parser::parse_rest_agg_trades(std::string_vie
 ParseResult<std::vector<Trade>> Parser::parse_rest_trades(std::string_view body,
                                                           const Symbol& symbol, TimeUnit unit) {
   od::document doc;
-  if (auto ec = parser_.iterate(pad(body)).get(doc)) return unexpected(json_error(ec));
+  if (auto ec = iterate_checked(parser_, pad(body), doc)) return unexpected(json_error(ec));
   od::array rows;
   if (auto ec = doc.get_array().get(rows)) return unexpected(json_error(ec));
   std::vector<Trade> out;
@@ -784,7 +794,7 @@ ParseResult<std::vector<Trade>> Parser::parse_rest_trades(std::string_view body,
 ParseResult<DepthSnapshot> Parser::parse_rest_depth(std::string_view body, const Symbol& symbol,
                                                     TimestampUs receive_time) {
   od::document doc;
-  if (auto ec = parser_.iterate(pad(body)).get(doc)) return unexpected(json_error(ec));
+  if (auto ec = iterate_checked(parser_, pad(body), doc)) return unexpected(json_error(ec));
   od::object obj;
   if (auto ec = doc.get_object().get(obj)) return unexpected(json_error(ec));
   Reader r;
@@ -793,7 +803,7 @@ ParseResult<DepthSnapshot> Parser::parse_rest_depth(std::string_view body, const
 
 ParseResult<ApiError> Parser::parse_api_error(std::string_view body) {
   od::document doc;
-  if (auto ec = parser_.iterate(pad(body)).get(doc)) return unexpected(json_error(ec));
+  if (auto ec = iterate_checked(parser_, pad(body), doc)) return unexpected(json_error(ec));
   od::object obj;
   if (auto ec = doc.get_object().get(obj)) return unexpected(json_error(ec));
   ApiError out;
@@ -822,7 +832,7 @@ ParseResult<ApiError> Parser::parse_api_error(std::string_view body) {
 
 ParseResult<ExchangeInfo> Parser::parse_exchange_info(std::string_view body) {
   od::document doc;
-  if (auto ec = parser_.iterate(pad(body)).get(doc)) return unexpected(json_error(ec));
+  if (auto ec = iterate_checked(parser_, pad(body), doc)) return unexpected(json_error(ec));
   od::object obj;
   if (auto ec = doc.get_object().get(obj)) return unexpected(json_error(ec));
   ExchangeInfo info;

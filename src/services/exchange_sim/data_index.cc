@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "core/decimal.h"
+#include "core/json_balance.h"
 #include "exchange/binance/parse.h"
 #include "runtime/log.h"
 #include "tools/normalize.h"
@@ -294,7 +295,7 @@ class DataIndexLoader {
     simdjson::padded_string padded(text);
     auto parsed = [&]() -> bool {
       simdjson::ondemand::document doc;
-      if (parser.iterate(padded).get(doc)) return false;
+      if (!json_balanced(text) || parser.iterate(padded).get(doc)) return false;
       simdjson::ondemand::object root;
       if (doc.get_object().get(root)) return false;
       bool has_id = false;
@@ -361,7 +362,7 @@ class DataIndexLoader {
     bool has_symbols = false;
     auto parsed = [&]() -> bool {
       simdjson::ondemand::document doc;
-      if (parser.iterate(padded).get(doc)) return false;
+      if (!json_balanced(text) || parser.iterate(padded).get(doc)) return false;
       simdjson::ondemand::object root;
       if (doc.get_object().get(root)) return false;
       for (auto field : root) {
@@ -420,7 +421,8 @@ class DataIndexLoader {
     simdjson::padded_string padded(entry.json);
     simdjson::ondemand::document doc;
     simdjson::ondemand::object object;
-    if (parser.iterate(padded).get(doc) || doc.get_object().get(object)) {
+    if (!json_balanced(entry.json) || parser.iterate(padded).get(doc) ||
+        doc.get_object().get(object)) {
       return unexpected(std::string("not an object"));
     }
     for (auto field : object) {

@@ -122,7 +122,8 @@ TEST(ParseWs, SpotBookTickerHasNoEventType) {
 TEST(ParseWs, PartialDepthTakesSymbolFromStreamOrHint) {
   Parser p;
   const char* body = R"({"lastUpdateId":160,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]})";
-  auto combined = p.parse_ws_frame(std::string(R"({"stream":"bnbbtc@depth5@100ms","data":)") + body + "}", 0);
+  auto combined =
+      p.parse_ws_frame(std::string(R"({"stream":"bnbbtc@depth5@100ms","data":)") + body + "}", 0);
   const auto& s = as<DepthSnapshot>(combined);
   EXPECT_EQ(s.symbol.view(), "BNBBTC");
   EXPECT_TRUE(s.is_partial);
@@ -170,12 +171,22 @@ INSTANTIATE_TEST_SUITE_P(
         BadFrame{"not_json", "hello", ParseErrc::kMalformedJson, ""},
         BadFrame{"empty", "", ParseErrc::kMalformedJson, ""},
         BadFrame{"array", "[1,2]", ParseErrc::kMalformedJson, ""},
+        // Regressions (issue 16): unbalanced objects without an event type crashed the parser
+        // (SIGSEGV in simdjson's On Demand field lookup).
+        BadFrame{"unbalanced_nested", R"({"a":{"b":1})", ParseErrc::kMalformedJson, ""},
+        BadFrame{"unbalanced_no_event", R"({"x":"y","d":{"u":1})", ParseErrc::kMalformedJson, ""},
+        BadFrame{"unbalanced_snapshot", R"({"lastUpdateId":1,"bids":[["1","2"],"asks":[]})",
+                 ParseErrc::kMalformedJson, ""},
+        BadFrame{"mismatched_close", R"({"e":"trade","E":1])", ParseErrc::kMalformedJson, ""},
+        BadFrame{"unbalanced_combined", R"({"stream":"btcusdt@trade","data":{"u":{"b":1})",
+                 ParseErrc::kMalformedJson, ""},
         BadFrame{"truncated",
                  R"({"e":"trade","E":1723161255343,"s":"BTCUSDT","t":3735683259,"p":"61837.6)",
                  ParseErrc::kMalformedJson, ""},
-        BadFrame{"truncated_combined",
-                 R"({"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"1","q":"1","T":1,"m":true)",
-                 ParseErrc::kMalformedJson, ""},
+        BadFrame{
+            "truncated_combined",
+            R"({"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"1","q":"1","T":1,"m":true)",
+            ParseErrc::kMalformedJson, ""},
         BadFrame{"price_as_number",
                  R"({"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":61837.63,"q":"1","T":1,"m":true})",
                  ParseErrc::kWrongType, "p"},
@@ -191,22 +202,24 @@ INSTANTIATE_TEST_SUITE_P(
         BadFrame{"missing_price",
                  R"({"e":"trade","E":1,"s":"BTCUSDT","t":1,"q":"1","T":1,"m":true})",
                  ParseErrc::kMissingField, "p"},
-        BadFrame{"id_beyond_int64",
-                 R"({"e":"trade","E":1,"s":"BTCUSDT","t":99999999999999999999,"p":"1","q":"1","T":1,"m":true})",
-                 ParseErrc::kBadValue, "t"},
+        BadFrame{
+            "id_beyond_int64",
+            R"({"e":"trade","E":1,"s":"BTCUSDT","t":99999999999999999999,"p":"1","q":"1","T":1,"m":true})",
+            ParseErrc::kBadValue, "t"},
         BadFrame{"bad_symbol",
                  R"({"e":"trade","E":1,"s":"BTC USDT","t":1,"p":"1","q":"1","T":1,"m":true})",
                  ParseErrc::kBadValue, "s"},
         BadFrame{"unknown_event", R"({"e":"24hrTicker","E":1,"s":"BTCUSDT"})",
                  ParseErrc::kUnknownEvent, "e"},
-        BadFrame{"bad_interval",
-                 R"({"e":"kline","E":1,"s":"X","k":{"t":1,"T":2,"i":"7m","o":"1","h":"1","l":"1","c":"1","v":"1","n":1,"x":true,"q":"1","V":"1","Q":"1"}})",
-                 ParseErrc::kBadValue, "k.i"},
+        BadFrame{
+            "bad_interval",
+            R"({"e":"kline","E":1,"s":"X","k":{"t":1,"T":2,"i":"7m","o":"1","h":"1","l":"1","c":"1","v":"1","n":1,"x":true,"q":"1","V":"1","Q":"1"}})",
+            ParseErrc::kBadValue, "k.i"},
         BadFrame{"bad_level",
                  R"({"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["1.0"]],"a":[]})",
                  ParseErrc::kBadValue, "b"},
-        BadFrame{"stream_without_data", R"({"stream":"btcusdt@trade"})",
-                 ParseErrc::kMissingField, "data"},
+        BadFrame{"stream_without_data", R"({"stream":"btcusdt@trade"})", ParseErrc::kMissingField,
+                 "data"},
         BadFrame{"bad_stream_name", R"({"stream":"nonsense","data":{}})", ParseErrc::kBadValue,
                  "stream"},
         BadFrame{"trailing_garbage", R"({"u":1,"s":"BTCUSDT","b":"1","B":"1","a":"1","A":"1"} x)",
@@ -250,7 +263,8 @@ TEST(ParseRest, AggTradesAndTrades) {
       kBtc);
   ASSERT_TRUE(trades.ok()) << trades.error().message();
   EXPECT_EQ((*trades)[0].price.to_string(), "4.00000100");
-  auto missing = p.parse_rest_trades(R"([{"id":1,"price":"1","time":1,"isBuyerMaker":true}])", kBtc);
+  auto missing =
+      p.parse_rest_trades(R"([{"id":1,"price":"1","time":1,"isBuyerMaker":true}])", kBtc);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().field, "qty");
 }
@@ -289,8 +303,9 @@ TEST(Wire, TradeRecordMatchesDocumentedSchema) {
   auto r = p.parse_ws_frame(kGood, 1723161254061862);
   std::string out;
   wire::encode(r.value(), out);
-  EXPECT_EQ(out,
-            R"({"v":1,"type":"trade","symbol":"BTCUSDT","trade_id":3735683259,"price":"61837.63000000","quantity":"0.02000000","timestamp":1723161255342000,"is_buyer_maker":true,"is_best_match":true,"event_time":1723161255343000,"receive_time":1723161254061862,"seq":3735683259})");
+  EXPECT_EQ(
+      out,
+      R"({"v":1,"type":"trade","symbol":"BTCUSDT","trade_id":3735683259,"price":"61837.63000000","quantity":"0.02000000","timestamp":1723161255342000,"is_buyer_maker":true,"is_best_match":true,"event_time":1723161255343000,"receive_time":1723161254061862,"seq":3735683259})");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/json_balance.h"
 #include "exchange/binance/parse.h"
 #include "runtime/config.h"
 
@@ -592,6 +593,8 @@ RestResult<TimestampUs> BinanceRestClient::server_time() {
         const simdjson::padded_string padded(body);
         std::int64_t server_ms = 0;
         simdjson::ondemand::document doc;
+        if (!json_balanced(body))
+          return ParseError{ParseErrc::kMalformedJson, "", "unbalanced JSON"};
         if (auto ec = json.iterate(padded).get(doc)) {
           return ParseError{ParseErrc::kMalformedJson, "", simdjson::error_message(ec)};
         }
