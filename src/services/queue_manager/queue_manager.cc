@@ -559,13 +559,23 @@ Result<Workflow, ApiError> QueueManager::start_workflow(
     if (!refused.fields.empty()) return unexpected(refused);
   }
   auto w = instantiate(t, params, impl_->o.base_env, queue_id);
-  if (!w) return unexpected(ApiError{400, w.error(), {}});
+  if (!w) {
+    // "from must be ...": the parameter the message starts with is the field.
+    ApiError refused{400, w.error(), {}};
+    const std::string first = w.error().substr(0, w.error().find(' '));
+    if (t.parameters.count(first)) refused.fields[first] = w.error();
+    return unexpected(refused);
+  }
   // Every stage's configuration must parse now (types, durations, required options): a bad
   // value is the caller's 400, not a stage that fails three times later.
   for (const auto& s : w->stages) {
     const ServiceSpec* spec = find_service(s.service);
     if (spec == nullptr) continue;
-    if (auto c = stage_config(*spec, s.env); !c)
+    auto c = stage_config(*spec, s.env);
+    if (c && spec->check != nullptr) {
+      if (auto checked = spec->check(*c); !checked) c = unexpected(checked.error());
+    }
+    if (!c)
       return unexpected(
           ApiError{400, "stage " + s.name + ": " + c.error(), {{"stages." + s.name, c.error()}}});
   }

@@ -98,13 +98,20 @@ Result<Body, std::string> infer(const runtime::Config& c, const Embedded& e) {
 }
 #endif
 
+// A ServiceSpec::check from a service's options parser.
+template <auto kOptionsFrom>
+Result<void, std::string> check_options(const runtime::Config& config) {
+  if (auto options = kOptionsFrom(config); !options) return unexpected(options.error());
+  return {};
+}
+
 constexpr ServiceSpec kServices[] = {
     {"dummy-service", "Test worker: follows the worker contract without real work.", "",
      &add_dummy_options, &dummy},
     {"loader-producer", "Loads historical Binance data (REST or data.binance.vision) onto the bus.",
-     "producer", &add_loader_options, &loader},
+     "producer", &add_loader_options, &loader, &check_options<&loader_options_from>},
     {"loader-ws", "Live Binance WebSocket data onto the bus, deduplicated and gap-repaired.",
-     "producer", &add_loader_ws_options, &loader_ws},
+     "producer", &add_loader_ws_options, &loader_ws, &check_options<&loader_ws_options_from>},
     {"arango-connector",
      "Persists records from the bus into the configured store (SQLite, PostgreSQL or ArangoDB), "
      "batched, committed only after the store wrote them.",
@@ -112,7 +119,7 @@ constexpr ServiceSpec kServices[] = {
     {"indicator-calculator",
      "Trades or candles from the bus -> candles of INTERVAL and indicators (INDICATORS_CONFIG), "
      "published to the bus.",
-     "", &add_calculator_options, &calculator},
+     "", &add_calculator_options, &calculator, &check_options<&calculator_options_from>},
     {"graph-builder", "Stored candles -> a market graph (nodes, edges, labels) for gnn-trainer.",
      "", &add_graph_builder_options, &graph_builder},
 #ifdef SF_HAVE_TRAIN

@@ -33,6 +33,10 @@ struct ServiceSpec {
   std::string_view bus_role;     // "producer", "consumer" or "": Kafka credentials to use
   void (*add_options)(runtime::ConfigParser& parser);  // besides runtime::add_worker_options
   Result<Body, std::string> (*make_body)(const runtime::Config& config, const Embedded& embedded);
+  // The stage's own options checked without side effects (no store, network or files), so that a
+  // workflow with a bad one is refused when it is started (400), not retried and failed later;
+  // nullptr where that needs what earlier stages produce (graphs, models).
+  Result<void, std::string> (*check)(const runtime::Config& config) = nullptr;
 };
 
 std::span<const ServiceSpec> hosted_services();

@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include "bus/topic_name.h"
+#include "core/interval.h"
 #include "core/symbol.h"
+#include "core/time.h"
 #include "runtime/json_writer.h"
 #include "runtime/secrets.h"
 #include "runtime/service.h"
@@ -311,8 +313,20 @@ Result<Workflow, std::string> instantiate(const WorkflowTemplate& t,
     const bool ok =
         v.size() == 10 && v[4] == '-' && v[7] == '-' &&
         std::all_of(v.begin(), v.end(), [](char c) { return (c >= '0' && c <= '9') || c == '-'; });
-    if (!ok) return unexpected(std::string(d) + " must be a date YYYY-MM-DD, got \"" + v + "\"");
+    TimestampUs day = 0;
+    if (!ok || !parse_date(v, &day))
+      return unexpected(std::string(d) + " must be a date YYYY-MM-DD, got \"" + v + "\"");
   }
+  // A range that selects nothing is the caller's mistake, said now rather than by a stage that
+  // fails three times later.
+  if (!vars["from"].empty() && !vars["to"].empty() && vars["from"] >= vars["to"])
+    return unexpected("from must be before to (the range is [from, to): to is exclusive), got " +
+                      vars["from"] + " .. " + vars["to"]);
+  if (auto it = vars.find("interval");
+      it != vars.end() && !it->second.empty() && !parse_interval(it->second))
+    return unexpected("interval \"" + it->second +
+                      "\" is not a Binance interval (1s, 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, "
+                      "12h, 1d, 3d, 1w, 1M)");
   if (vars.count("from")) vars["from_us"] = compact_date(vars["from"], '_');
 
   Workflow w;

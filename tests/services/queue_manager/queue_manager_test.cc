@@ -345,7 +345,23 @@ TEST_F(QueueManagerTest, BadRequestsGetFourHundredsNamingTheField) {
       // A parameter that would turn a topic into a list of topics (the control topic among them).
       {"POST", "/queues",
        R"({"template":"historical-load","symbol":"BTCUSDT","from":"2020-07-01","to":"2020-07-02","interval":"5m,queue-control"})",
-       400, "not a topic name"},
+       400, R"("interval":)"},
+      // Refused when started, not retried and failed later (issue 16): a range that selects
+      // nothing, an impossible date, an unknown interval.
+      {"POST", "/queues",
+       R"({"template":"historical-load","symbol":"BTCUSDT","from":"2020-07-02","to":"2020-07-01"})",
+       400, R"("from":"from must be before to)"},
+      {"POST", "/queues",
+       R"({"template":"historical-load","symbol":"BTCUSDT","from":"2020-07-01","to":"2020-07-01"})",
+       400, R"("from":)"},
+      {"POST", "/queues",
+       R"({"template":"historical-load","symbol":"BTCUSDT","from":"2020-02-30","to":"2020-03-02"})",
+       400, R"("from":)"},
+      {"POST", "/queues",
+       R"({"template":"historical-load","symbol":"BTCUSDT","from":"2020-07-01","to":"2020-07-02","interval":"7m"})",
+       400, R"("interval":)"},
+      {"POST", "/queues", R"({"template":"realtime-monitor","symbol":"BTCUSDT","interval":"2m"})",
+       400, R"("interval":)"},
       {"POST", "/queues", R"({"template":"test-flow","queue_id":"Bad Id!"})", 400, "queue_id"},
       {"POST", "/queues",
        R"({"workflow":{"name":"x","stages":[{"name":"a","service":"dummy-service","inputs":["b"]}]}})",
@@ -596,6 +612,15 @@ TEST_F(QueueManagerTest, InlineWorkflowsMayNotSetPlatformKeysAndNothingIsLaunche
       R"({"workflow":{"name":"x","stages":[{"name":"a","service":"dummy-service","env":{"EXIT_AFTER":"soon"}}]}})");
   EXPECT_EQ(bad_value.status, 400) << bad_value.body;
   EXPECT_NE(bad_value.body.find("EXIT_AFTER"), std::string::npos) << bad_value.body;
+  // Options that parse one by one but that the service refuses together (its own options check,
+  // ServiceSpec::check): an empty time range for the loader.
+  auto bad_range = call(
+      "POST", "/queues",
+      R"({"workflow":{"name":"x","stages":[{"name":"a","service":"loader-producer","env":{"TYPE":"api_candles_5m","SYMBOL":"BTCUSDT","TIME_RANGE":"2020-07-02:2020-07-01"}}]}})");
+  EXPECT_EQ(bad_range.status, 400) << bad_range.body;
+  EXPECT_NE(bad_range.body.find(R"("stages.a":"TIME_RANGE: the end date must be after the start)"),
+            std::string::npos)
+      << bad_range.body;
   // Nothing was started, stored or launched.
   EXPECT_TRUE(platform_->queue_manager()->workflows().empty());
   auto stored = platform_->store().workflows();
