@@ -48,8 +48,8 @@ class Backend(Protocol):
 
 
 # What each kind looks like in a raw chunk, on both backends: TEXT/JSON/FLOATS and DECIMAL in exact
-# mode -> object arrays of str; DECIMAL in float mode -> float64 (PostgreSQL) or str (SQLite, parsed
-# by store.py: SQLite's own CAST AS REAL is not correctly rounded); INT/TIME_US*/BOOL -> int64;
+# mode -> object arrays of str; DECIMAL in float mode -> float64, the nearest double to the text;
+# INT/TIME_US*/BOOL -> int64;
 # BOOL_OPT/REAL*/TIME_S -> float64 with NaN for NULL.
 _INT_KINDS = {Kind.INT, Kind.TIME_US, Kind.TIME_US_OPT, Kind.BOOL}
 _FLOAT_KINDS = {Kind.BOOL_OPT, Kind.REAL, Kind.REAL_OPT, Kind.REAL32, Kind.TIME_S}
@@ -83,7 +83,7 @@ class SqliteBackend:
             while rows := cursor.fetchmany(chunk_rows):
                 values = list(zip(*rows))
                 del rows
-                yield {c.name: _sqlite_column(c.kind, v) for c, v in zip(columns, values)}
+                yield {c.name: _sqlite_column(c.kind, v, exact) for c, v in zip(columns, values)}
         finally:
             cursor.close()
 
@@ -96,7 +96,11 @@ class SqliteBackend:
         self._db.close()
 
 
-def _sqlite_column(kind: Kind, values: tuple[Any, ...]) -> np.ndarray:
+def _sqlite_column(kind: Kind, values: tuple[Any, ...], exact: bool) -> np.ndarray:
+    if kind is Kind.DECIMAL and not exact:
+        # Python's float() per text, straight from the row values: correctly rounded (SQLite's
+        # own CAST AS REAL is not, always).
+        return np.array(values, dtype=np.float64)
     if kind in _INT_KINDS:
         return np.fromiter(values, dtype=np.int64, count=len(values))
     if kind in _FLOAT_KINDS:
@@ -201,15 +205,20 @@ class _CopyStream(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            block = next(self._blocks, None)
-            if block is None:
-                return 0
-            self._pending = memoryview(block)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
+        # libpq hands COPY data over a row at a time: fill the whole buffer from as many rows as
+        # fit, so the parser sees large reads.
+        size, filled = len(buffer), 0
+        while filled < size:
+            if not self._pending:
+                block = next(self._blocks, None)
+                if block is None:
+                    break
+                self._pending = memoryview(block)
+            n = min(size - filled, len(self._pending))
+            buffer[filled:filled + n] = self._pending[:n]
+            self._pending = self._pending[n:]
+            filled += n
+        return filled
 
 
 def _scrub(message: str, url: str) -> str:

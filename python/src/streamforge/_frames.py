@@ -38,11 +38,10 @@ def finish_chunk(columns: Sequence[Column], raw: Chunk, exact: bool) -> Chunk:
 
 def _decimals(values: np.ndarray, exact: bool) -> np.ndarray:
     if values.dtype == np.float64:
-        return values  # PostgreSQL converted already (correctly rounded)
+        return values  # the backend converted already (correctly rounded)
     if exact:
         return np.array([Decimal(v) for v in values], dtype=object)
-    # Python's float() per value: correctly rounded (SQLite's CAST AS REAL is not, always).
-    return np.array(values, dtype=np.float64)
+    return np.array(values, dtype=np.float64)  # Python's float() per text: correctly rounded
 
 
 def to_series_values(column: Column, values: np.ndarray, exact: bool) -> Any:
