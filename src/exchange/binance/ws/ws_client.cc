@@ -20,6 +20,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <cmath>
 #include <optional>
+#include <vector>
 #include <random>
 #include <set>
 #include <thread>
@@ -166,6 +167,8 @@ std::vector<std::string> build_stream_targets(const std::vector<std::string>& st
 struct WsClient::Impl {
   struct Shard;
 
+  static constexpr std::size_t kMaxSwitchHashes = 1 << 20;
+
   struct Connection {
     std::uint64_t id = 0;
     Shard* shard = nullptr;
@@ -177,6 +180,12 @@ struct WsClient::Impl {
     bool reported = false;  // kDisconnected was sent
     std::string end_reason;
     std::string switch_reason;  // set: replace this connection (make-before-break)
+    // Hash of the first data frame this connection received (a switch-over's meeting point).
+    std::optional<std::size_t> first_frame_hash;
+    // Retiring: hashes of the frames delivered since the switch-over began (bounded), to see
+    // when this connection has delivered the replacement's first frame too.
+    bool retiring = false;
+    std::vector<std::size_t> delivered_since_switch;
 
     void close() {
       beast::error_code ignored;
@@ -402,6 +411,10 @@ struct WsClient::Impl {
         continue;
       }
       counters.frames.fetch_add(1);
+      if (!connection->first_frame_hash)
+        connection->first_frame_hash = std::hash<std::string_view>{}(payload);
+      if (connection->retiring && connection->delivered_since_switch.size() < kMaxSwitchHashes)
+        connection->delivered_since_switch.push_back(std::hash<std::string_view>{}(payload));
       on_frame(payload, now_micros(), connection->id);
     }
   }
@@ -417,13 +430,18 @@ struct WsClient::Impl {
   }
 
   // The old connection of a switch-over: delivers until the replacement has received its first
-  // frame (or connect_timeout passed), then for switch_overlap more, then closes. The overlap
-  // counts from that first frame, not from the handshake: a loaded server may start sending on a
-  // new connection well after accepting it, and what it sent only on the old one meanwhile was
-  // lost when the old one closed first (a one-trade gap in a loaded CI run).
+  // frame (or connect_timeout passed), then for switch_overlap more and, beyond that, until it has
+  // delivered that same frame itself (both carry one stream: byte-identical frames), then closes.
+  // The overlap counts from that first frame, not from the handshake: a loaded server may start
+  // sending on a new connection well after accepting it, and what it sent only on the old one
+  // meanwhile was lost when the old one closed first (a one-trade gap in a loaded CI run). And
+  // the old connection may lag the new one (its server-side queue or our socket buffer): closed
+  // after a fixed overlap, it lost the frames it had not delivered yet (a 37-trade gap in a CI
+  // run on a loaded machine). The wait for it is bounded by connect_timeout.
   net::awaitable<void> retire(ConnectionPtr old, ConnectionPtr replacement, std::string reason) {
     net::steady_timer timer(io);
     beast::error_code ec;
+    old->retiring = true;
     const auto give_up =
         Clock::now() + std::max<Clock::duration>(options.connect_timeout, options.switch_overlap);
     while (!stopping && !old->ended && !replacement->ended &&
@@ -433,6 +451,17 @@ struct WsClient::Impl {
     }
     timer.expires_after(options.switch_overlap);
     if (!old->ended) co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    if (const auto target = replacement->first_frame_hash) {
+      auto caught_up = [&] {
+        const auto& seen = old->delivered_since_switch;
+        return std::find(seen.begin(), seen.end(), *target) != seen.end();
+      };
+      const auto catch_up_deadline = Clock::now() + options.connect_timeout;
+      while (!stopping && !old->ended && !caught_up() && Clock::now() < catch_up_deadline) {
+        timer.expires_after(std::chrono::milliseconds(20));
+        co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+      }
+    }
     old->close();
     report_end(*old->shard, *old, "switched over (" + reason + ")");
   }
