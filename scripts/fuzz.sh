@@ -26,8 +26,9 @@ if ! command -v clang++-14 > /dev/null || ! ls /usr/lib/llvm-14/lib/clang/*/lib/
 fi
 generator=()
 command -v ninja > /dev/null && generator=(-G Ninja)
+mkdir -p "$out"
 cmake -S tests/fuzz -B "$out" "${generator[@]}" -DCMAKE_CXX_COMPILER=clang++-14 \
-  -DCMAKE_BUILD_TYPE=None > "$out.configure.log" 2>&1 || { cat "$out.configure.log" >&2; exit 1; }
+  -DCMAKE_BUILD_TYPE=None > "$out/configure.log" 2>&1 || { cat "$out/configure.log" >&2; exit 1; }
 cmake --build "$out" -j 2 -- $(for t in "${targets[@]}"; do echo "fuzz_$t"; done) > "$out/build.log" 2>&1 ||
   { tail -n 30 "$out/build.log" >&2; exit 1; }
 
