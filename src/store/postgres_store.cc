@@ -826,27 +826,13 @@ class ColumnReader {
 };
 
 // The record builders live in store/row_readers.h (shared with the other backend).
-AggTrade read_agg_trade(ColumnReader& r) {
-  return rows::read_agg_trade(r);
-}
-Candle read_candle(ColumnReader& r) {
-  return rows::read_candle(r);
-}
-DepthSnapshot read_depth_snapshot(ColumnReader& r) {
-  return rows::read_depth_snapshot(r);
-}
-IndicatorValue read_indicator(ColumnReader& r) {
-  return rows::read_indicator(r);
-}
-TelemetryEvent read_telemetry(ColumnReader& r) {
-  return rows::read_telemetry(r);
-}
-Trade read_trade(ColumnReader& r) {
-  return rows::read_trade(r);
-}
-WorkflowState read_workflow(ColumnReader& r) {
-  return rows::read_workflow(r);
-}
+AggTrade read_agg_trade(ColumnReader& r) { return rows::read_agg_trade(r); }
+Candle read_candle(ColumnReader& r) { return rows::read_candle(r); }
+DepthSnapshot read_depth_snapshot(ColumnReader& r) { return rows::read_depth_snapshot(r); }
+IndicatorValue read_indicator(ColumnReader& r) { return rows::read_indicator(r); }
+TelemetryEvent read_telemetry(ColumnReader& r) { return rows::read_telemetry(r); }
+Trade read_trade(ColumnReader& r) { return rows::read_trade(r); }
+WorkflowState read_workflow(ColumnReader& r) { return rows::read_workflow(r); }
 
 std::string int_param(std::int64_t value) {
   return std::to_string(value);

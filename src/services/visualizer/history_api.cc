@@ -31,18 +31,6 @@ runtime::HttpResponse bad(std::string_view field, std::string_view what) {
   return runtime::HttpResponse::json(400, out);
 }
 
-// The integer query parameter `key` in [lo, hi]; `fallback` when absent, nullopt when bad.
-std::optional<std::int64_t> int_param(const runtime::HttpRequest& r, std::string_view key,
-                                      std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
-  auto text = r.query_param(key);
-  if (!text) return fallback;
-  std::int64_t n = 0;
-  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
-  if (ec != std::errc() || p != text->data() + text->size() || n < lo || n > hi)
-    return std::nullopt;
-  return n;
-}
-
 // Unix milliseconds or YYYY-MM-DD.
 std::optional<TimestampUs> parse_time(const std::string& text) {
   TimestampUs day = 0;
@@ -201,6 +189,17 @@ runtime::HttpResponse book_history(store::Store& store, const runtime::HttpReque
 }
 
 }  // namespace
+
+std::optional<std::int64_t> int_param(const runtime::HttpRequest& r, std::string_view key,
+                                      std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
+  auto text = r.query_param(key);
+  if (!text) return fallback;
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+  if (ec != std::errc() || p != text->data() + text->size() || n < lo || n > hi)
+    return std::nullopt;
+  return n;
+}
 
 void install_history_routes(runtime::HttpServer& server, store::Store& store) {
   history_route(server, store, "/api/v1/history/candles", true, false,

@@ -11,11 +11,20 @@
 // stored order-book snapshots whose last_update_id is in [A, B], the newest N (default 10).
 #pragma once
 
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
 #include "runtime/http_server.h"
 #include "store/store.h"
 
 namespace sf::services::visualizer {
 
 void install_history_routes(runtime::HttpServer& server, store::Store& store);
+
+// The integer query parameter `key` in [lo, hi]; `fallback` when absent, nullopt when bad (for
+// every dashboard route that takes one).
+std::optional<std::int64_t> int_param(const runtime::HttpRequest& r, std::string_view key,
+                                      std::int64_t fallback, std::int64_t lo, std::int64_t hi);
 
 }  // namespace sf::services::visualizer

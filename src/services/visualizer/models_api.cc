@@ -21,6 +21,7 @@
 #include "core/symbol.h"
 #include "ml/graph/candle_graph.h"
 #include "runtime/json_writer.h"
+#include "services/visualizer/history_api.h"
 
 namespace sf::services::visualizer {
 namespace {
@@ -37,6 +38,31 @@ int version_number(const std::string& name) {
   return ec == std::errc() && p == name.data() + name.size() ? n : -1;
 }
 
+// A file's text; empty when missing, unreadable or over kMaxMetricsBytes.
+std::string read_small_file(const fs::path& path) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec || size > kMaxMetricsBytes) return {};
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A model's version directories (v<N>), newest first.
+std::vector<fs::path> model_versions(const fs::path& model) {
+  std::error_code ec;
+  std::vector<std::pair<int, fs::path>> versions;
+  for (const auto& e : fs::directory_iterator(model, ec))
+    if (int n = version_number(e.path().filename().string()); n >= 0 && e.is_directory(ec))
+      versions.emplace_back(n, e.path());
+  std::sort(versions.begin(), versions.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<fs::path> out;
+  for (auto& [n, dir] : versions) out.push_back(std::move(dir));
+  return out;
+}
+
 runtime::HttpResponse models(const std::string& model_dir) {
   std::string out;
   runtime::JsonWriter j(out);
@@ -48,25 +74,11 @@ runtime::HttpResponse models(const std::string& model_dir) {
   std::sort(names.begin(), names.end());
   simdjson::dom::parser parser;
   for (const auto& dir : names) {
-    std::vector<std::pair<int, fs::path>> versions;
-    for (const auto& e : fs::directory_iterator(dir, ec))
-      if (int n = version_number(e.path().filename().string()); n >= 0 && e.is_directory(ec))
-        versions.emplace_back(n, e.path());
-    std::sort(versions.begin(), versions.end(),
-              [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (const auto& [n, vdir] : versions) {
+    for (const auto& vdir : model_versions(dir)) {
       j.begin_object()
           .field("name", dir.filename().string())
           .field("version", vdir.filename().string());
-      const fs::path metrics = vdir / "metrics.json";
-      const auto size = fs::file_size(metrics, ec);
-      std::string text;
-      if (!ec && size <= kMaxMetricsBytes) {
-        std::ifstream in(metrics);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        text = ss.str();
-      }
+      const std::string text = read_small_file(vdir / "metrics.json");
       // Only a JSON object goes into the answer as it is: a file being written, or anything
       // else, must not break the document.
       simdjson::dom::element doc;
@@ -157,16 +169,6 @@ runtime::HttpResponse graph_snapshot(store::Store& store, const runtime::HttpReq
   return runtime::HttpResponse::json(200, out);
 }
 
-std::string read_small_file(const fs::path& path) {
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec || size > kMaxMetricsBytes) return {};
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // What a model version says about the data it predicts: from its meta.json (the training
 // graph's: interval, symbols, params.flat_band, params.vol_horizon).
 struct ModelData {
@@ -204,17 +206,11 @@ runtime::HttpResponse predictions(store::Store& store, const std::string& model_
                                   const runtime::HttpRequest& r) {
   const std::string& name = r.path_params.at("name");
   if (!valid_graph_name(name)) return runtime::HttpResponse::error(400, "not a model name");
-  std::error_code ec;
-  std::vector<std::pair<int, fs::path>> versions;
-  for (const auto& e : fs::directory_iterator(fs::path(model_dir) / name, ec))
-    if (int n = version_number(e.path().filename().string()); n >= 0 && e.is_directory(ec))
-      versions.emplace_back(n, e.path());
+  const auto versions = model_versions(fs::path(model_dir) / name);
   if (versions.empty()) return runtime::HttpResponse::json(404, R"({"error":"no such model"})");
   // The newest version that says what it predicts (one being written has no meta.json yet).
-  std::sort(versions.begin(), versions.end(),
-            [](const auto& a, const auto& b) { return a.first > b.first; });
   ModelData d;
-  for (const auto& [n, vdir] : versions)
+  for (const auto& vdir : versions)
     if (d = model_data(vdir); !d.interval.empty()) break;
 
   for (const auto& [k, v] : r.query)
@@ -233,17 +229,11 @@ runtime::HttpResponse predictions(store::Store& store, const std::string& model_
   const auto interval = parse_interval(r.query_param("interval").value_or(d.interval));
   if (!interval || interval_micros(*interval) <= 0)
     return runtime::HttpResponse::error(400, "interval: required, e.g. 5m (not 1M)");
-  auto int_query = [&](std::string_view key, std::int64_t fallback) -> std::optional<std::int64_t> {
-    auto text = r.query_param(key);
-    if (!text) return fallback;
-    std::int64_t n = 0;
-    auto [p, e] = std::from_chars(text->data(), text->data() + text->size(), n);
-    if (e != std::errc() || p != text->data() + text->size() || n < 0) return std::nullopt;
-    return n;
-  };
-  const auto from_ms = int_query("from", 0);
-  const auto to_ms = int_query("to", std::numeric_limits<std::int64_t>::max() / 1000);
-  const auto limit = int_query("limit", 500);
+  // Milliseconds that still fit in microseconds.
+  constexpr std::int64_t kMaxMs = std::numeric_limits<std::int64_t>::max() / 1000;
+  const auto from_ms = int_param(r, "from", 0, 0, kMaxMs);
+  const auto to_ms = int_param(r, "to", kMaxMs, 0, kMaxMs);
+  const auto limit = int_param(r, "limit", 500, 0, kMaxMs);
   if (!from_ms || !to_ms || *from_ms >= *to_ms)
     return runtime::HttpResponse::error(400, "from, to: unix milliseconds, from before to");
   if (!limit || *limit < 1 || *limit > 5000)
